@@ -1,0 +1,51 @@
+"""edi63650: a streaming X12 837P/837I reader and validator for spinal-cord-stimulator claims.
+
+Parse only, streaming::
+
+    import edi63650
+    with open("claims.837", "rb") as stream:
+        for claim in edi63650.iter_claims(stream):
+            print(claim.claim_id, claim.total_charge, [l.procedure for l in claim.lines])
+
+:func:`iter_events` yields the findings (framing, envelopes) too, in stream order; the sans-IO
+:class:`Reader` takes bytes from wherever the caller gets them.
+"""
+
+from edi63650.errors import EdiError, EdiUsageError, MapError
+from edi63650.findings import Finding, Severity
+from edi63650.model import (
+    Claim,
+    ClaimKind,
+    InstitutionalClaim,
+    InstitutionalServiceLine,
+    ProfessionalClaim,
+    ProfessionalServiceLine,
+    ServiceLine,
+)
+from edi63650.reader import Reader, iter_claims, iter_events, read_bytes
+from edi63650.tokenizer import Delimiters, Segment, Tokenizer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Claim",
+    "ClaimKind",
+    "Delimiters",
+    "EdiError",
+    "EdiUsageError",
+    "Finding",
+    "InstitutionalClaim",
+    "InstitutionalServiceLine",
+    "MapError",
+    "ProfessionalClaim",
+    "ProfessionalServiceLine",
+    "Reader",
+    "Segment",
+    "ServiceLine",
+    "Severity",
+    "Tokenizer",
+    "__version__",
+    "iter_claims",
+    "iter_events",
+    "read_bytes",
+]

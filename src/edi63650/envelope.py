@@ -1,0 +1,399 @@
+"""Envelope checks (WEDI SNIP level 1) and routing by implementation guide.
+
+Pairs ISA/IEA, GS/GE and ST/SE; compares control numbers and counts; checks the envelope dates
+and times; decides from ST03 (or GS08) whether a transaction set is an 837P, an 837I or something
+this tool does not read. References are to X12.5 (interchange control) and the TR3 appendix
+B.1.1 "envelopes and control structures".
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+from edi63650.findings import Finding, Severity
+from edi63650.maps import Implementations
+from edi63650.model import ClaimKind, Group, Interchange, Position, Transaction
+from edi63650.tokenizer import Segment
+from edi63650.values import is_time, parse_date, parse_short_date
+
+#: The ISA is fixed-width: 106 characters including its terminator (X12.5, ISA segment).
+ISA_LENGTH = 106
+
+_KINDS = {"837P": ClaimKind.PROFESSIONAL, "837I": ClaimKind.INSTITUTIONAL}
+
+ENVELOPE_IDS = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
+
+
+class EnvelopeRule(enum.StrEnum):
+    """Stable ids of the envelope findings."""
+
+    ISA_LENGTH = "ENV-ISA-LENGTH"
+    ISA_DATE = "ENV-ISA-DATE"
+    ISA_TIME = "ENV-ISA-TIME"
+    GS_DATE = "ENV-GS-DATE"
+    GS_TIME = "ENV-GS-TIME"
+    IEA_CONTROL = "ENV-IEA-CONTROL"
+    IEA_COUNT = "ENV-IEA-COUNT"
+    GE_CONTROL = "ENV-GE-CONTROL"
+    GE_COUNT = "ENV-GE-COUNT"
+    SE_CONTROL = "ENV-SE-CONTROL"
+    SE_COUNT = "ENV-SE-COUNT"
+    MISSING_IEA = "ENV-MISSING-IEA"
+    MISSING_GE = "ENV-MISSING-GE"
+    MISSING_SE = "ENV-MISSING-SE"
+    MISSING_ISA = "ENV-MISSING-ISA"
+    MISSING_GS = "ENV-MISSING-GS"
+    OUTSIDE_TRANSACTION = "ENV-OUTSIDE-TRANSACTION"
+    UNSUPPORTED = "ENV-UNSUPPORTED-IMPLEMENTATION"
+    VERSION_MISMATCH = "ENV-VERSION-MISMATCH"
+    CLOSEST_LAYOUT = "ENV-CLOSEST-LAYOUT"
+
+
+def _finding(
+    rule: EnvelopeRule,
+    severity: Severity,
+    message: str,
+    segment: Segment,
+    *,
+    element: str = "",
+    fix: str = "",
+) -> Finding:
+    return Finding(
+        rule=rule,
+        severity=severity,
+        message=message,
+        fix=fix,
+        source="X12.5 interchange control structures; TR3 appendix B.1.1",
+        offset=segment.offset,
+        line_no=segment.line,
+        ordinal=segment.ordinal,
+        segment_id=segment.id,
+        segment=segment.text,
+        element=element,
+    )
+
+
+def _count(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+class EnvelopeChecker:
+    """Tracks the open envelopes of one stream and checks each envelope segment."""
+
+    def __init__(self, implementations: Implementations) -> None:
+        self._implementations = implementations
+        self.interchange: Interchange | None = None
+        self.group: Group | None = None
+        self.transaction: Transaction | None = None
+        self._groups = 0  # groups seen in the open interchange
+        self._transactions = 0  # transaction sets seen in the open group
+        self._handlers: dict[str, Callable[[Segment], list[Finding]]] = {
+            "ISA": self._isa,
+            "IEA": self._iea,
+            "GS": self._gs,
+            "GE": self._ge,
+            "ST": self._st,
+            "SE": self._se,
+        }
+
+    def check(self, segment: Segment) -> list[Finding]:
+        """Check an envelope segment (one of :data:`ENVELOPE_IDS`) and update the state."""
+        return self._handlers[segment.id](segment)
+
+    def outside(self, segment: Segment) -> list[Finding]:
+        """A data segment that arrived while no transaction set was open."""
+        return [
+            _finding(
+                EnvelopeRule.OUTSIDE_TRANSACTION,
+                Severity.ERROR,
+                f"{segment.id} segment outside a transaction set (ST ... SE) was ignored",
+                segment,
+                fix="put every data segment between ST and SE",
+            )
+        ]
+
+    def finish(self, end: Segment | None = None) -> list[Finding]:
+        """Close what is still open at the end of the stream."""
+        out: list[Finding] = []
+        self._close_transaction(out, end, "the input ends")
+        self._close_group(out, end, "the input ends")
+        self._close_interchange(out, end, "the input ends")
+        return out
+
+    # -- open / close helpers -----------------------------------------------------------
+
+    def _missing(
+        self, out: list[Finding], rule: EnvelopeRule, what: str, why: str, at: Segment | None,
+        position: Position,
+    ) -> None:
+        offset = at.offset if at else position.offset
+        out.append(
+            Finding(
+                rule=rule,
+                severity=Severity.ERROR,
+                message=f"{what} has no trailer: {why} before it is closed",
+                fix=f"end {what} with its trailer segment",
+                source="X12.5 interchange control structures; TR3 appendix B.1.1",
+                offset=offset,
+                line_no=at.line if at else position.line,
+                segment_id=at.id if at else "",
+            )
+        )
+
+    def _close_transaction(self, out: list[Finding], at: Segment | None, why: str) -> None:
+        if self.transaction is not None:
+            tx = self.transaction
+            self._missing(
+                out, EnvelopeRule.MISSING_SE, f"transaction set {tx.control_number!r}", why, at,
+                tx.position,
+            )
+            self.transaction = None
+
+    def _close_group(self, out: list[Finding], at: Segment | None, why: str) -> None:
+        if self.group is not None:
+            self._missing(
+                out, EnvelopeRule.MISSING_GE, f"functional group {self.group.control_number!r}",
+                why, at, self.group.position,
+            )
+            self.group = None
+
+    def _close_interchange(self, out: list[Finding], at: Segment | None, why: str) -> None:
+        if self.interchange is not None:
+            self._missing(
+                out, EnvelopeRule.MISSING_IEA,
+                f"interchange {self.interchange.control_number!r}", why, at,
+                self.interchange.position,
+            )
+            self.interchange = None
+
+    # -- segment handlers ----------------------------------------------------------------
+
+    def _isa(self, segment: Segment) -> list[Finding]:
+        out: list[Finding] = []
+        self._close_transaction(out, segment, "a new interchange starts")
+        self._close_group(out, segment, "a new interchange starts")
+        self._close_interchange(out, segment, "a new interchange starts")
+        length = len(segment.text) + 1
+        if length != ISA_LENGTH or len(segment.elements) != 17:
+            out.append(
+                _finding(
+                    EnvelopeRule.ISA_LENGTH,
+                    Severity.ERROR,
+                    f"the ISA is {length} characters with {len(segment.elements) - 1} elements; "
+                    f"it must be {ISA_LENGTH} characters with 16 fixed-width elements",
+                    segment,
+                    fix="pad every ISA element to its fixed width",
+                )
+            )
+        date = parse_short_date(segment.get(9))
+        if date is None:
+            out.append(
+                _finding(EnvelopeRule.ISA_DATE, Severity.ERROR,
+                         "ISA09 is not a valid date (YYMMDD)", segment, element="ISA09")
+            )
+        if len(segment.get(10)) != 4 or not is_time(segment.get(10)):
+            out.append(
+                _finding(EnvelopeRule.ISA_TIME, Severity.ERROR,
+                         "ISA10 is not a valid time (HHMM)", segment, element="ISA10")
+            )
+        self.interchange = Interchange(
+            control_number=segment.get(13),
+            sender_qualifier=segment.get(5),
+            sender_id=segment.get(6).strip(),
+            receiver_qualifier=segment.get(7),
+            receiver_id=segment.get(8).strip(),
+            date=date,
+            time=segment.get(10),
+            version=segment.get(12),
+            acknowledgment_requested=segment.get(14),
+            usage=segment.get(15),
+            delimiters=segment.delimiters,
+            position=Position.of(segment),
+        )
+        self._groups = 0
+        return out
+
+    def _iea(self, segment: Segment) -> list[Finding]:
+        out: list[Finding] = []
+        self._close_transaction(out, segment, "IEA arrives")
+        self._close_group(out, segment, "IEA arrives")
+        isa = self.interchange
+        if isa is None:
+            out.append(
+                _finding(EnvelopeRule.MISSING_ISA, Severity.ERROR,
+                         "IEA without a matching ISA", segment)
+            )
+            return out
+        if segment.get(2) != isa.control_number:
+            out.append(
+                _finding(
+                    EnvelopeRule.IEA_CONTROL, Severity.ERROR,
+                    f"IEA02 {segment.get(2)!r} does not match ISA13 {isa.control_number!r}",
+                    segment, element="IEA02", fix="use the same control number in ISA13 and IEA02",
+                )
+            )
+        if _count(segment.get(1)) != self._groups:
+            out.append(
+                _finding(
+                    EnvelopeRule.IEA_COUNT, Severity.ERROR,
+                    f"IEA01 says {segment.get(1)!r} functional groups; "
+                    f"the interchange has {self._groups}",
+                    segment, element="IEA01", fix=f"set IEA01 to {self._groups}",
+                )
+            )
+        self.interchange = None
+        return out
+
+    def _gs(self, segment: Segment) -> list[Finding]:
+        out: list[Finding] = []
+        self._close_transaction(out, segment, "a new functional group starts")
+        self._close_group(out, segment, "a new functional group starts")
+        if self.interchange is None:
+            out.append(
+                _finding(EnvelopeRule.MISSING_ISA, Severity.ERROR,
+                         "GS outside an interchange (no ISA before it)", segment)
+            )
+        date = parse_date(segment.get(4))
+        if date is None:
+            out.append(
+                _finding(EnvelopeRule.GS_DATE, Severity.ERROR,
+                         "GS04 is not a valid date (CCYYMMDD)", segment, element="GS04")
+            )
+        if not is_time(segment.get(5)):
+            out.append(
+                _finding(EnvelopeRule.GS_TIME, Severity.ERROR,
+                         "GS05 is not a valid time (HHMM[SS[DD]])", segment, element="GS05")
+            )
+        self.group = Group(
+            control_number=segment.get(6),
+            functional_id=segment.get(1),
+            sender=segment.get(2).strip(),
+            receiver=segment.get(3).strip(),
+            date=date,
+            time=segment.get(5),
+            version=segment.get(8),
+            position=Position.of(segment),
+        )
+        self._groups += 1
+        self._transactions = 0
+        return out
+
+    def _ge(self, segment: Segment) -> list[Finding]:
+        out: list[Finding] = []
+        self._close_transaction(out, segment, "GE arrives")
+        group = self.group
+        if group is None:
+            out.append(
+                _finding(EnvelopeRule.MISSING_GS, Severity.ERROR,
+                         "GE without a matching GS", segment)
+            )
+            return out
+        if segment.get(2) != group.control_number:
+            out.append(
+                _finding(
+                    EnvelopeRule.GE_CONTROL, Severity.ERROR,
+                    f"GE02 {segment.get(2)!r} does not match GS06 {group.control_number!r}",
+                    segment, element="GE02", fix="use the same control number in GS06 and GE02",
+                )
+            )
+        if _count(segment.get(1)) != self._transactions:
+            out.append(
+                _finding(
+                    EnvelopeRule.GE_COUNT, Severity.ERROR,
+                    f"GE01 says {segment.get(1)!r} transaction sets; "
+                    f"the group has {self._transactions}",
+                    segment, element="GE01", fix=f"set GE01 to {self._transactions}",
+                )
+            )
+        self.group = None
+        return out
+
+    def _st(self, segment: Segment) -> list[Finding]:
+        out: list[Finding] = []
+        self._close_transaction(out, segment, "a new transaction set starts")
+        if self.group is None and self.interchange is not None:
+            out.append(
+                _finding(EnvelopeRule.MISSING_GS, Severity.ERROR,
+                         "ST outside a functional group (no GS before it)", segment)
+            )
+        group_version = self.group.version if self.group else ""
+        declared = segment.get(3)
+        version = declared or group_version
+        if declared and group_version and declared != group_version:
+            out.append(
+                _finding(
+                    EnvelopeRule.VERSION_MISMATCH, Severity.WARNING,
+                    f"ST03 {declared!r} differs from GS08 {group_version!r}; read as {declared}",
+                    segment, element="ST03", fix="send the same implementation in GS08 and ST03",
+                )
+            )
+        kind = self._route(segment, version, out)
+        self.transaction = Transaction(
+            set_id=segment.get(1),
+            control_number=segment.get(2),
+            implementation=version,
+            kind=kind,
+            position=Position.of(segment),
+        )
+        self._transactions += 1
+        return out
+
+    def _route(self, segment: Segment, version: str, out: list[Finding]) -> ClaimKind | None:
+        set_id = segment.get(1)
+        entry = self._implementations.lookup(version)
+        if set_id != "837" or entry is None or not entry.supported:
+            if set_id != "837":
+                what = f"transaction set {set_id!r} is not an 837 claim"
+            elif entry is None:
+                what = f"implementation {version!r} is not one this tool reads"
+            else:
+                what = f"{entry.name} ({version}) is not supported: {entry.note}"
+            out.append(
+                _finding(
+                    EnvelopeRule.UNSUPPORTED, Severity.ERROR,
+                    f"{what}; the transaction set was skipped",
+                    segment, element="ST03",
+                    fix="send 837P as 005010X222A1 or 837I as 005010X223A2",
+                )
+            )
+            return None
+        if entry.validate_as != entry.version:
+            out.append(
+                _finding(
+                    EnvelopeRule.CLOSEST_LAYOUT, Severity.INFO,
+                    f"{entry.name} ({version}) is read with the {entry.validate_as} layout: "
+                    f"{entry.note}",
+                    segment, element="ST03",
+                )
+            )
+        return _KINDS[entry.kind]
+
+    def _se(self, segment: Segment) -> list[Finding]:
+        out: list[Finding] = []
+        tx = self.transaction
+        if tx is None:
+            out.append(
+                _finding(EnvelopeRule.MISSING_SE, Severity.ERROR,
+                         "SE without a matching ST", segment)
+            )
+            return out
+        if segment.get(2) != tx.control_number:
+            out.append(
+                _finding(
+                    EnvelopeRule.SE_CONTROL, Severity.ERROR,
+                    f"SE02 {segment.get(2)!r} does not match ST02 {tx.control_number!r}",
+                    segment, element="SE02", fix="use the same control number in ST02 and SE02",
+                )
+            )
+        if _count(segment.get(1)) != segment.ordinal:
+            out.append(
+                _finding(
+                    EnvelopeRule.SE_COUNT, Severity.ERROR,
+                    f"SE01 says {segment.get(1)!r} segments; the transaction set has "
+                    f"{segment.ordinal} (ST and SE included)",
+                    segment, element="SE01", fix=f"set SE01 to {segment.ordinal}",
+                )
+            )
+        self.transaction = None
+        return out

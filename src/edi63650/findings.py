@@ -1,0 +1,57 @@
+"""Findings: what the reader, the envelope checks and (later) the rules say about the input.
+
+A finding is a value, never an exception (design.md section 4). Every layer yields findings; the
+caller decides what to log, print or acknowledge. Findings carry their own position, so nothing
+depends on a "current error" cursor.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class Severity(enum.StrEnum):
+    """How much a finding matters. Errors reject; warnings and info never do."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@attrs.frozen
+class Finding:
+    """One thing worth saying about the input, with where it was found.
+
+    ``element`` names the element in TR3 style (``SV101-03``, ``CLM02``).
+    ``rule`` is a stable identifier (``X12-BOM``, ``ENV-SE-COUNT``, later ``SCS-PTP``);
+    ``segment`` holds the raw segment text and may contain patient data, so callers that log
+    findings should print ``rule``, ``message`` and the position, not ``segment``.
+    """
+
+    rule: str
+    severity: Severity
+    message: str
+    fix: str = ""
+    source: str = ""
+    offset: int | None = None
+    line_no: int | None = None
+    ordinal: int | None = None
+    segment_id: str = ""
+    segment: str = ""
+    element: str = ""
+    path: str = ""
+    claim_id: str | None = None
+    line: int | None = None
+
+    def location(self) -> str:
+        """A short position text free of patient data, e.g. ``line 12, byte 455, CLM``."""
+        parts = []
+        if self.line_no is not None:
+            parts.append(f"line {self.line_no}")
+        if self.offset is not None:
+            parts.append(f"byte {self.offset}")
+        if self.element or self.segment_id:
+            parts.append(self.element or self.segment_id)
+        return ", ".join(parts)

@@ -1,0 +1,572 @@
+"""Sans-IO X12 tokenizer: bytes in, segments and findings out.
+
+The tokenizer never opens a file. Callers hand it bytes with :meth:`Tokenizer.feed` in chunks of
+any size and call :meth:`Tokenizer.close` at the end; each call returns the segments completed so
+far, interleaved with findings about the framing. Feeding a file whole, in random chunks or one
+byte at a time gives the same result.
+
+Delimiters come from each interchange's ISA (X12.5 / TR3 appendix B.1.1.2.5):
+
+- element separator: the byte right after ``ISA`` (position 3 of the 106-byte ISA);
+- repetition separator: ISA11, from version 00501 on (in 00401 ISA11 is the standards id ``U``);
+- component separator: ISA16;
+- segment terminator: the byte right after ISA16.
+
+The ISA is located by counting its 16 element separators rather than by fixed offsets, so an ISA
+whose fixed-width fields were trimmed is still read (the envelope layer reports its length).
+
+Tolerances, each reported once per interchange as an info or warning finding: a UTF-8 byte-order
+mark, whitespace or junk before the ISA, CR/LF/CRLF after segment terminators, a newline used as
+the terminator, indentation before segments, and a bare ``ST`` fragment with no envelope.
+
+Bytes are decoded as Latin-1, which maps every byte to one character: offsets in the text are
+byte offsets, and no input can fail to decode.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import NamedTuple
+
+import attrs
+
+from edi63650.findings import Finding, Severity
+
+#: Longest segment accepted, in bytes. The longest 837 segments (SV1 with a description, NTE,
+#: HI with twelve composites) stay well under 1 KiB; 8 KiB leaves room for odd but legal data
+#: while stopping a file without terminators from growing the buffer without bound.
+MAX_SEGMENT_LENGTH = 8192
+
+#: An ISA is 106 bytes; a damaged one is looked at for at most this many bytes.
+_ISA_SCAN_LIMIT = 512
+
+_WHITESPACE = " \t\r\n"
+_BOM = "\xef\xbb\xbf"  # the UTF-8 byte-order mark, as Latin-1 characters
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class TokenRule(enum.StrEnum):
+    """Stable ids of the findings the tokenizer produces."""
+
+    EMPTY_INPUT = "X12-EMPTY-INPUT"
+    NOT_X12 = "X12-NOT-X12"
+    BOM = "X12-BOM"
+    LEADING_WHITESPACE = "X12-LEADING-WHITESPACE"
+    JUNK = "X12-JUNK"
+    BAD_ISA = "X12-BAD-ISA"
+    NO_ENVELOPE = "X12-NO-ENVELOPE"
+    NEWLINE_TERMINATOR = "X12-NEWLINE-TERMINATOR"
+    LINE_BREAKS = "X12-LINE-BREAKS"
+    INDENTATION = "X12-INDENTATION"
+    EMPTY_SEGMENT = "X12-EMPTY-SEGMENT"
+    SEGMENT_TOO_LONG = "X12-SEGMENT-TOO-LONG"
+    BAD_SEGMENT_ID = "X12-BAD-SEGMENT-ID"
+    MISSING_TERMINATOR = "X12-MISSING-TERMINATOR"
+    TRUNCATED = "X12-TRUNCATED"
+
+
+@attrs.frozen
+class Delimiters:
+    """The four delimiters of one interchange."""
+
+    element: str
+    component: str
+    segment: str
+    repetition: str | None = None
+
+
+#: The delimiters most trading partners use; also the default of :mod:`edi63650.testing`.
+DEFAULT_DELIMITERS = Delimiters(element="*", component=":", segment="~", repetition="^")
+
+
+class Segment(NamedTuple):
+    """One segment with its position.
+
+    A named tuple rather than an attrs class: it is the one object made per segment on the hot
+    path, and tuple construction is several times cheaper. It is immutable all the same.
+
+    ``elements[0]`` is the segment id, so ``elements[2]`` is the second data element (``CLM02``).
+    ``ordinal`` is the segment's position within its transaction set (ST is 1; what 999 IK302
+    reports); segments outside ST..SE have ordinal 0.
+    """
+
+    id: str
+    elements: tuple[str, ...]
+    offset: int
+    line: int
+    ordinal: int
+    delimiters: Delimiters
+
+    def get(self, index: int) -> str:
+        """Element ``index`` (1-based, as in the TR3), or ``""`` when absent."""
+        elements = self.elements
+        return elements[index] if index < len(elements) else ""
+
+    def components(self, index: int) -> list[str]:
+        """The components of composite element ``index`` (``[]`` when absent)."""
+        value = self.get(index)
+        return value.split(self.delimiters.component) if value else []
+
+    def component(self, index: int, position: int) -> str:
+        """Component ``position`` (1-based) of element ``index``, or ``""``."""
+        parts = self.components(index)
+        return parts[position - 1] if position <= len(parts) else ""
+
+    @property
+    def text(self) -> str:
+        """The segment as it appeared, without its terminator."""
+        return self.delimiters.element.join(self.elements)
+
+
+Token = Segment | Finding
+
+
+class Tokenizer:
+    """Turns X12 bytes into :class:`Segment` values and framing :class:`Finding` values."""
+
+    def __init__(self, *, max_segment_length: int = MAX_SEGMENT_LENGTH) -> None:
+        self._max = max_segment_length
+        self._buf = ""
+        self._base = 0  # stream offset of _buf[0]
+        self._line = 1  # line number at _buf[0]
+        self._total = 0
+        self._closed = False
+        self._bom_checked = False
+        self._delims: Delimiters | None = None
+        self._isa_pending = False  # the next segment is the ISA just read in seek mode
+        self._seen_interchange = False
+        self._ordinal = 0
+        self._skipping = False  # inside an over-long segment, dropping bytes to its end
+        self._noted: set[TokenRule] = set()  # tolerances already reported in this interchange
+        self._valid_ids: set[str] = set()
+        # Bytes skipped while looking for an ISA: reported as one finding per gap.
+        self._gap_start: int | None = None
+        self._gap_line = 1
+        self._gap_junk = 0
+        self._gap_ws = 0
+        self._gap_binary = False
+
+    def feed(self, data: bytes) -> list[Token]:
+        """Take the next chunk of the stream; return what it completed."""
+        if self._closed:
+            from edi63650.errors import EdiUsageError
+
+            raise EdiUsageError("feed() called after close()")
+        self._total += len(data)
+        self._buf += data.decode("latin-1")
+        out: list[Token] = []
+        self._drain(out, final=False)
+        return out
+
+    def close(self) -> list[Token]:
+        """Signal the end of the stream; return the last segments and findings."""
+        if self._closed:
+            return []
+        self._closed = True
+        out: list[Token] = []
+        self._drain(out, final=True)
+        delims = self._delims
+        if delims is not None and not self._skipping and self._buf.strip(_WHITESPACE):
+            start = self._base + len(self._buf) - len(self._buf.lstrip(_WHITESPACE))
+            out.append(
+                Finding(
+                    rule=TokenRule.MISSING_TERMINATOR,
+                    severity=Severity.WARNING,
+                    message="the last segment has no segment terminator; read as if it had one",
+                    fix=f"end every segment with {delims.segment!r}",
+                    offset=start,
+                    line_no=self._line + self._buf.count("\n", 0, start - self._base),
+                )
+            )
+            self._buf += delims.segment
+            self._drain(out, final=True)
+        if self._delims is None:
+            self._skip(len(self._buf))
+            self._buf = ""
+        self._report_gap(out, at_end=True)
+        if self._total == 0:
+            out.append(
+                Finding(
+                    rule=TokenRule.EMPTY_INPUT,
+                    severity=Severity.ERROR,
+                    message="the input is empty",
+                    fix="send a file that holds an X12 interchange (ISA ... IEA)",
+                )
+            )
+        return out
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _drain(self, out: list[Token], *, final: bool) -> None:
+        while True:
+            if self._delims is None:
+                if not self._seek(out, final=final):
+                    return
+            elif not self._split(out):
+                return
+
+    def _consume(self, count: int) -> None:
+        """Drop ``count`` characters from the front of the buffer, keeping offsets and lines."""
+        buf = self._buf
+        self._line += buf.count("\n", 0, count)
+        self._base += count
+        self._buf = buf[count:]
+
+    def _skip(self, count: int) -> None:
+        """Drop ``count`` characters that are not X12, remembering them for one finding."""
+        if count <= 0:
+            return
+        skipped = self._buf[:count]
+        if self._gap_start is None:
+            self._gap_start = self._base
+            self._gap_line = self._line
+        stripped = skipped.strip(_WHITESPACE)
+        if stripped:
+            self._gap_junk += len(stripped)
+            if _CONTROL.search(skipped):
+                self._gap_binary = True
+        else:
+            self._gap_ws += count
+        self._consume(count)
+
+    def _report_gap(self, out: list[Token], *, at_end: bool) -> None:
+        start = self._gap_start
+        if start is None:
+            return
+        junk, ws, binary = self._gap_junk, self._gap_ws, self._gap_binary
+        self._gap_start = None
+        self._gap_junk = self._gap_ws = 0
+        self._gap_binary = False
+        what = "binary data" if binary else "text that is not X12"
+        if junk and not self._seen_interchange and at_end:
+            out.append(
+                Finding(
+                    rule=TokenRule.NOT_X12,
+                    severity=Severity.ERROR,
+                    message=f"no X12 interchange found: the input is {what} (no ISA segment)",
+                    fix="send an X12 837 file that starts with an ISA segment",
+                    offset=start,
+                    line_no=self._gap_line,
+                )
+            )
+        elif junk:
+            where = "after the last interchange" if at_end else "before an ISA"
+            out.append(
+                Finding(
+                    rule=TokenRule.JUNK,
+                    severity=Severity.WARNING,
+                    message=f"{junk} bytes of {what} {where} were skipped",
+                    fix="remove everything outside the ISA ... IEA envelopes",
+                    offset=start,
+                    line_no=self._gap_line,
+                )
+            )
+        elif not self._seen_interchange and not at_end:
+            out.append(
+                Finding(
+                    rule=TokenRule.LEADING_WHITESPACE,
+                    severity=Severity.INFO,
+                    message=f"{ws} whitespace characters before the ISA were skipped",
+                    offset=start,
+                    line_no=self._gap_line,
+                )
+            )
+
+    def _seek(self, out: list[Token], *, final: bool) -> bool:
+        """Look for the next ISA and read its delimiters. True once they are known."""
+        if not self._bom_checked:
+            buf = self._buf
+            if len(buf) < len(_BOM) and _BOM.startswith(buf) and not final:
+                return False
+            self._bom_checked = True
+            if buf.startswith(_BOM):
+                out.append(
+                    Finding(
+                        rule=TokenRule.BOM,
+                        severity=Severity.INFO,
+                        message="a UTF-8 byte-order mark before the ISA was skipped",
+                        fix="save the file without a byte-order mark",
+                        offset=0,
+                        line_no=1,
+                    )
+                )
+                self._consume(len(_BOM))
+        while True:
+            buf = self._buf
+            lead = len(buf) - len(buf.lstrip(_WHITESPACE))
+            if lead == len(buf):  # only whitespace so far
+                self._skip(lead)
+                return False
+            if not self._seen_interchange and buf.startswith("ST", lead):
+                fragment = self._read_fragment(lead)
+                if fragment is None and not final and len(buf) - lead < 80:
+                    return False
+                if fragment is not None:
+                    self._skip(lead)
+                    self._report_gap(out, at_end=False)
+                    out.append(
+                        Finding(
+                            rule=TokenRule.NO_ENVELOPE,
+                            severity=Severity.WARNING,
+                            message="the input starts at ST with no ISA/GS envelope; "
+                            "delimiters were inferred from the ST segment",
+                            fix="wrap the transaction set in ISA/GS ... GE/IEA envelopes",
+                            offset=self._base,
+                            line_no=self._line,
+                        )
+                    )
+                    self._start_interchange(fragment, isa=False)
+                    return True
+            start = self._find_isa(buf)
+            if start is None:
+                # Keep two characters: they may be the start of an "ISA" cut by the chunk.
+                self._skip(len(buf) - 2 if not final else len(buf))
+                return False
+            if start + 3 >= len(buf):
+                if final:
+                    self._skip(len(buf))
+                    return False
+                self._skip(start)
+                return False
+            self._skip(start)
+            buf = self._buf
+            status = self._read_isa(buf, final=final)
+            if status is None:
+                return False  # need more bytes
+            if isinstance(status, Finding):
+                out.append(status)
+                self._skip(3)
+                continue
+            self._report_gap(out, at_end=False)
+            self._start_interchange(status, isa=True)
+            if status.segment in "\r\n":
+                self._note(
+                    out,
+                    TokenRule.NEWLINE_TERMINATOR,
+                    "the segment terminator is a line break",
+                    offset=self._base,
+                    line_no=self._line,
+                )
+            return True
+
+    @staticmethod
+    def _find_isa(buf: str) -> int | None:
+        """Index of an ``ISA`` followed by a plausible element separator, else None."""
+        i = buf.find("ISA")
+        while i != -1:
+            if i + 3 >= len(buf):
+                return i
+            separator = buf[i + 3]
+            if not separator.isalnum() and separator not in _WHITESPACE:
+                return i
+            i = buf.find("ISA", i + 1)
+        return None
+
+    def _read_isa(self, buf: str, *, final: bool) -> Delimiters | Finding | None:
+        """Delimiters of the ISA at the start of ``buf``; None when more bytes are needed."""
+        separator = buf[3]
+        position = 3
+        for _ in range(15):
+            position = buf.find(separator, position + 1, _ISA_SCAN_LIMIT)
+            if position == -1:
+                break
+        if position == -1 or position + 2 >= len(buf):
+            if not final and len(buf) < _ISA_SCAN_LIMIT:
+                return None
+            return Finding(
+                rule=TokenRule.TRUNCATED if final and len(buf) < _ISA_SCAN_LIMIT
+                else TokenRule.BAD_ISA,
+                severity=Severity.ERROR,
+                message="the ISA segment is incomplete: fewer than 16 elements",
+                fix="send a complete 106-byte ISA segment",
+                offset=self._base,
+                line_no=self._line,
+                segment_id="ISA",
+            )
+        component = buf[position + 1]
+        terminator = buf[position + 2]
+        if terminator.isalnum() or terminator in (separator, component, " "):
+            return Finding(
+                rule=TokenRule.BAD_ISA,
+                severity=Severity.ERROR,
+                message=f"no segment terminator after ISA16: found {terminator!r}",
+                fix="end the ISA right after ISA16 with the segment terminator",
+                offset=self._base,
+                line_no=self._line,
+                segment_id="ISA",
+                element="ISA16",
+            )
+        elements = buf[: position + 2].split(separator)
+        repetition: str | None = elements[11]
+        version = elements[12]
+        if (
+            version < "00501"
+            or repetition is None
+            or len(repetition) != 1
+            or repetition.isalnum()
+            or repetition in (separator, component, terminator)
+        ):
+            repetition = None
+        return Delimiters(
+            element=separator, component=component, segment=terminator, repetition=repetition
+        )
+
+    def _read_fragment(self, lead: int) -> Delimiters | None:
+        """Infer delimiters for a bare ``ST*837*...~`` fragment, or None if it is not one."""
+        buf = self._buf
+        if len(buf) <= lead + 2:
+            return None
+        separator = buf[lead + 2]
+        if separator.isalnum() or separator in _WHITESPACE:
+            return None
+        for char in buf[lead + 3 : lead + 80]:
+            if not char.isalnum() and char not in (separator, " "):
+                component = ">" if separator == ":" else ":"
+                return Delimiters(element=separator, component=component, segment=char)
+        return None
+
+    def _start_interchange(self, delimiters: Delimiters, *, isa: bool) -> None:
+        self._delims = delimiters
+        self._isa_pending = isa
+        self._seen_interchange = True
+        self._ordinal = 0
+        self._noted = set()
+
+    def _note(
+        self, out: list[Token], rule: TokenRule, message: str, *, offset: int, line_no: int
+    ) -> None:
+        """Report a tolerance once per interchange."""
+        if rule in self._noted:
+            return
+        self._noted.add(rule)
+        out.append(
+            Finding(
+                rule=rule, severity=Severity.INFO, message=message, offset=offset, line_no=line_no
+            )
+        )
+
+    def _split(self, out: list[Token]) -> bool:
+        """Cut complete segments off the buffer. True when an interchange ended (seek again)."""
+        delims = self._delims
+        assert delims is not None
+        terminator = delims.segment
+        separator = delims.element
+        newline_terminated = 1 if terminator == "\n" else 0
+        buf = self._buf
+        parts = buf.split(terminator)
+        parts.pop()  # the unterminated rest stays in the buffer
+        position = 0
+        line = self._line
+        base = self._base
+        ordinal = self._ordinal
+        valid_ids = self._valid_ids
+        reseek = False
+        for part in parts:
+            start = position
+            position += len(part) + 1
+            segment_line = line
+            line += part.count("\n") + newline_terminated
+            if self._skipping:  # the tail of an over-long segment
+                self._skipping = False
+                continue
+            text = part
+            if text and text[0] in _WHITESPACE:
+                text = text.lstrip(_WHITESPACE)
+                lead = part[: len(part) - len(text)]
+                segment_line += lead.count("\n")
+                start += len(lead)
+                if lead.strip("\r\n"):
+                    self._note(
+                        out,
+                        TokenRule.INDENTATION,
+                        "whitespace before segments was ignored",
+                        offset=base + start,
+                        line_no=segment_line,
+                    )
+                elif not newline_terminated:
+                    self._note(
+                        out,
+                        TokenRule.LINE_BREAKS,
+                        "line breaks after segment terminators were ignored",
+                        offset=base + start,
+                        line_no=segment_line,
+                    )
+            if newline_terminated and text.endswith("\r"):
+                text = text[:-1]
+            if not text:
+                out.append(
+                    Finding(
+                        rule=TokenRule.EMPTY_SEGMENT,
+                        severity=Severity.WARNING,
+                        message="an empty segment was skipped",
+                        fix="remove the doubled segment terminator",
+                        offset=base + start,
+                        line_no=segment_line,
+                    )
+                )
+                continue
+            if len(text) > self._max:
+                out.append(self._too_long(base + start, segment_line))
+                continue
+            elements = text.split(separator)
+            segment_id = elements[0]
+            if segment_id not in valid_ids:
+                if _SEGMENT_ID.fullmatch(segment_id) is None:
+                    out.append(
+                        Finding(
+                            rule=TokenRule.BAD_SEGMENT_ID,
+                            severity=Severity.ERROR,
+                            message="a segment does not start with a valid segment id "
+                            "and was skipped",
+                            fix="check the file for binary data or a wrong segment terminator",
+                            offset=base + start,
+                            line_no=segment_line,
+                        )
+                    )
+                    continue
+                valid_ids.add(segment_id)
+            if segment_id == "ISA":
+                if not self._isa_pending:  # a new interchange before IEA: read its delimiters
+                    position = start
+                    line = segment_line
+                    reseek = True
+                    break
+                self._isa_pending = False
+            if segment_id == "ST":
+                ordinal = 1
+            elif ordinal:
+                ordinal += 1
+            out.append(Segment(segment_id, tuple(elements), base + start, segment_line, ordinal,
+                               delims))
+            if segment_id == "SE":
+                ordinal = 0
+            elif segment_id == "IEA":
+                reseek = True
+                break
+        self._ordinal = ordinal
+        self._buf = buf[position:]
+        self._base = base + position
+        self._line = line
+        if reseek:
+            self._delims = None
+            return True
+        rest = self._buf
+        if len(rest) > self._max:
+            if not self._skipping:
+                self._skipping = True
+                lead = len(rest) - len(rest.lstrip(_WHITESPACE))
+                out.append(self._too_long(self._base + lead, self._line))
+            self._consume(len(rest))
+        return False
+
+    def _too_long(self, offset: int, line_no: int) -> Finding:
+        return Finding(
+            rule=TokenRule.SEGMENT_TOO_LONG,
+            severity=Severity.ERROR,
+            message=f"a segment is longer than {self._max} bytes and was skipped",
+            fix="check the segment terminator; an 837 segment is rarely over 1 KiB",
+            offset=offset,
+            line_no=line_no,
+        )

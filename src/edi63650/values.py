@@ -1,0 +1,55 @@
+"""Conversions of X12 element values (data types DT, TM, R, N0) that never raise."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from decimal import Decimal, InvalidOperation
+
+_TIME = re.compile(r"([01][0-9]|2[0-3])[0-5][0-9]([0-5][0-9][0-9]{0,2})?")
+_DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
+
+
+def parse_date(value: str) -> datetime.date | None:
+    """DT, CCYYMMDD (X12.6 data type DT with eight digits)."""
+    if len(value) != 8 or not value.isdigit():
+        return None
+    try:
+        return datetime.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    except ValueError:
+        return None
+
+
+def parse_short_date(value: str) -> datetime.date | None:
+    """DT, YYMMDD as in ISA09. Read as 20YY: interchanges before 2000 are not claims today."""
+    if len(value) != 6 or not value.isdigit():
+        return None
+    return parse_date("20" + value)
+
+
+def is_time(value: str) -> bool:
+    """TM: HHMM, HHMMSS or HHMMSSD[D] (X12.6)."""
+    return _TIME.fullmatch(value) is not None
+
+
+def parse_decimal(value: str) -> Decimal | None:
+    """R or N: a finite decimal number, or None. Exponents, NaN and infinity are refused."""
+    if _DECIMAL.fullmatch(value) is None:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid literals
+        return None
+
+
+def parse_period(date_format: str, value: str) -> tuple[datetime.date | None, datetime.date | None]:
+    """DTP02/DTP03: D8 a date, DT a date and time (CCYYMMDDHHMM), RD8 ``CCYYMMDD-CCYYMMDD``.
+
+    Unknown formats give (None, None)."""
+    if date_format in ("D8", "DT"):
+        day = parse_date(value[:8]) if len(value) == (8 if date_format == "D8" else 12) else None
+        return day, day
+    if date_format == "RD8":
+        first, _, last = value.partition("-")
+        return parse_date(first), parse_date(last)
+    return None, None
