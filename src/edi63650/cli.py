@@ -1,0 +1,138 @@
+"""The ``edi63650`` command line. ``main()`` only calls :func:`run`, which tests call in-process.
+
+Exit status: 0 nothing wrong, 1 an error-level finding, 2 a usage error or an input that cannot
+be read. Findings are printed without segment text so patient data never reaches a terminal or
+log unless asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from edi63650.errors import EdiError
+from edi63650.findings import Finding, Severity
+from edi63650.jsonify import claim_to_json
+from edi63650.maps import Implementations
+from edi63650.model import Claim
+from edi63650.reader import iter_events
+from edi63650.testing import synth
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors by raising instead of exiting the process."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="edi63650", description="Read and validate X12 837 claims.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parse = commands.add_parser("parse", help="print each claim as one JSON object per line")
+    parse.add_argument("files", nargs="+", metavar="FILE", help="837 files, or - for stdin")
+    parse.add_argument("--include-phi", action="store_true",
+                       help="also print patient names, birth dates and addresses")
+    make = commands.add_parser("synth", help="write a realistic 837 file for load tests")
+    make.add_argument("--kind", choices=("837P", "837I"), required=True)
+    make.add_argument("--claims", type=int, required=True)
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    return parser
+
+
+def format_finding(name: str, finding: Finding) -> str:
+    """One line per finding, without the raw segment (it may hold patient data)."""
+    where = finding.location()
+    return f"{name}: {finding.severity}: {finding.rule}: {finding.message}" + (
+        f" ({where})" if where else ""
+    )
+
+
+@contextmanager
+def _open(name: str, stdin: BinaryIO) -> Iterator[BinaryIO]:
+    if name == "-":
+        yield stdin
+        return
+    with Path(name).open("rb") as stream:
+        yield stream
+
+
+def _parse(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO) -> int:
+    implementations = Implementations.load()
+    status = EXIT_OK
+    for name in args.files:
+        if name != "-" and Path(name).is_dir():
+            print(f"edi63650: {name}: is a directory; name the files to parse", file=stderr)
+            status = EXIT_USAGE
+            continue
+        try:
+            with _open(name, stdin) as stream:
+                for event in iter_events(stream, implementations=implementations):
+                    if isinstance(event, Claim):
+                        record = claim_to_json(event, include_phi=args.include_phi)
+                        record["file"] = name
+                        stdout.write(json.dumps(record, separators=(",", ":")) + "\n")
+                    else:
+                        print(format_finding(name, event), file=stderr)
+                        if event.severity is Severity.ERROR and status == EXIT_OK:
+                            status = EXIT_FINDINGS
+        except OSError as error:
+            print(f"edi63650: {name}: cannot read: {error.strerror or error}", file=stderr)
+            status = EXIT_USAGE
+    return status
+
+
+def _synth(args: argparse.Namespace, stdout: TextIO) -> int:
+    if args.claims < 1:
+        raise _UsageError("edi63650 synth: --claims must be at least 1")
+    data = synth(args.kind, args.claims, args.seed)
+    if args.output:
+        Path(args.output).write_bytes(data)
+    else:
+        stdout.write(data.decode("latin-1"))
+    return EXIT_OK
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    stdin: BinaryIO | None = None,
+) -> int:
+    """Run the command line; return the exit status instead of exiting."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    inp = stdin if stdin is not None else sys.stdin.buffer
+    try:
+        args = _parser().parse_args(list(argv))
+        if args.command == "parse":
+            return _parse(args, out, err, inp)
+        return _synth(args, out)
+    except _UsageError as error:
+        print(error, file=err)
+        return EXIT_USAGE
+    except SystemExit as exit_:  # --help and --version exit through argparse
+        return int(exit_.code or 0)
+    except (EdiError, OSError) as error:
+        print(f"edi63650: {error}", file=err)
+        return EXIT_USAGE
+    except Exception as error:  # noqa: BLE001 - the promise is one line, never a traceback
+        print(f"edi63650: internal error ({type(error).__name__}): {error}", file=err)
+        return EXIT_USAGE
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
