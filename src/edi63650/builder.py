@@ -41,9 +41,9 @@ from edi63650.model import (
     Party,
     Patient,
     Position,
+    Procedure,
     ProfessionalClaim,
     ProfessionalServiceLine,
-    Procedure,
     Reference,
     ServiceLine,
     Subscriber,
@@ -56,9 +56,7 @@ from edi63650.values import parse_date, parse_decimal, parse_period
 _PARTY_SEGMENTS = frozenset({"N2", "N3", "N4", "REF", "PRV", "PER", "DMG"})
 
 #: HI qualifiers (C022-01, code source 132/ICD) that carry diagnoses, in TR3 order.
-_DIAGNOSIS_QUALIFIERS = frozenset(
-    {"ABK", "ABF", "BK", "BF", "ABJ", "BJ", "APR", "PR", "ABN", "BN"}
-)
+_DIAGNOSIS_QUALIFIERS = frozenset({"ABK", "ABF", "BK", "BF", "ABJ", "BJ", "APR", "PR", "ABN", "BN"})
 
 #: HL03 hierarchical level codes (TR3 2000A/2000B/2000C).
 _BILLING, _SUBSCRIBER, _PATIENT = "20", "22", "23"
@@ -80,9 +78,7 @@ class _Problems:
         self.claim_id: str | None = None
         self.line: int | None = None
 
-    def add(
-        self, rule: BuildRule, message: str, segment: Segment, element: str, path: str
-    ) -> None:
+    def add(self, rule: BuildRule, message: str, segment: Segment, element: str, path: str) -> None:
         self.findings.append(
             Finding(
                 rule=rule,
@@ -108,17 +104,22 @@ class _Problems:
         value = parse_decimal(raw)
         if value is None:
             element = f"{segment.id}{index:02d}"
-            self.add(BuildRule.BAD_NUMBER, f"{element} {raw!r} is not a number",
-                     segment, element, path)
+            self.add(
+                BuildRule.BAD_NUMBER, f"{element} {raw!r} is not a number", segment, element, path
+            )
         return value
 
     def period(self, segment: Segment, path: str) -> DatePeriod:
         date_format, raw = segment.get(2), segment.get(3)
         start, end = parse_period(date_format, raw)
         if (start is None or end is None) and date_format != "TM":  # TM: an hour, no date
-            self.add(BuildRule.BAD_DATE,
-                     f"DTP*{segment.get(1)} {raw!r} is not a valid {date_format or 'date'}",
-                     segment, "DTP03", path)
+            self.add(
+                BuildRule.BAD_DATE,
+                f"DTP*{segment.get(1)} {raw!r} is not a valid {date_format or 'date'}",
+                segment,
+                "DTP03",
+                path,
+            )
         return DatePeriod(qualifier=segment.get(1), start=start, end=end, raw=raw)
 
 
@@ -134,8 +135,9 @@ def build_party(segments: list[Segment]) -> Party:
         if sid == "N3":
             line1, line2 = segment.get(1), segment.get(2)
         elif sid == "N4":
-            address = Address(line1, line2, segment.get(1), segment.get(2), segment.get(3),
-                              segment.get(4))
+            address = Address(
+                line1, line2, segment.get(1), segment.get(2), segment.get(3), segment.get(4)
+            )
         elif sid == "REF":
             references.append(Reference(segment.get(1), segment.get(2), Position.of(segment)))
         elif sid == "PRV":
@@ -424,9 +426,7 @@ class TransactionBuilder:
             patient=self._patient,
         )
         professional = self._kind is ClaimKind.PROFESSIONAL
-        lines = tuple(
-            self._build_line(group, problems, professional) for group in line_groups
-        )
+        lines = tuple(self._build_line(group, problems, professional) for group in line_groups)
         cls = ProfessionalClaim if professional else InstitutionalClaim
         return cls(
             kind=self._kind,
@@ -495,41 +495,44 @@ class TransactionBuilder:
         if party is not None:
             providers.append(build_party(party))
 
-        common = {
-            "number": number,
-            "position": Position.of(lx),
-            "dates": tuple(dates),
-            "control_number": control_number,
-            "references": tuple(references),
-            "notes": tuple(notes),
-            "providers": tuple(providers),
-            "segments": tuple(segments),
-        }
+        expected = "SV1" if professional else "SV2"
+        if service is None or service.id != expected:
+            # No service segment (the structure layer reports it): read an empty one instead.
+            service = Segment(expected, (expected,), lx.offset, lx.line, lx.ordinal, lx.delimiters)
+        position = Position.of(lx)
         if professional:
-            if service is None or service.id != "SV1":
-                return ProfessionalServiceLine(procedure=None, charge=None, unit_basis="",
-                                               units=None, **common)  # type: ignore[arg-type]
             return ProfessionalServiceLine(
+                number=number,
                 procedure=_procedure(service.components(1)),
                 charge=problems.number(service, 2, path),
                 unit_basis=service.get(3),
                 units=problems.number(service, 4, path),
+                position=position,
+                dates=tuple(dates),
+                control_number=control_number,
+                references=tuple(references),
+                notes=tuple(notes),
+                providers=tuple(providers),
+                segments=tuple(segments),
                 place_of_service=service.get(5),
                 diagnosis_pointers=_pointers(service, problems, path),
                 emergency=service.get(9),
-                **common,  # type: ignore[arg-type]
             )
-        if service is None or service.id != "SV2":
-            return InstitutionalServiceLine(procedure=None, charge=None, unit_basis="",
-                                            units=None, **common)  # type: ignore[arg-type]
         return InstitutionalServiceLine(
+            number=number,
             procedure=_procedure(service.components(2)),
             charge=problems.number(service, 3, path),
             unit_basis=service.get(4),
             units=problems.number(service, 5, path),
+            position=position,
+            dates=tuple(dates),
+            control_number=control_number,
+            references=tuple(references),
+            notes=tuple(notes),
+            providers=tuple(providers),
+            segments=tuple(segments),
             revenue_code=service.get(1),
             non_covered_charge=problems.number(service, 7, path),
-            **common,  # type: ignore[arg-type]
         )
 
 
@@ -555,8 +558,13 @@ def _pointers(segment: Segment, problems: _Problems, path: str) -> tuple[int, ..
         if raw.isdigit():
             pointers.append(int(raw))
         else:
-            problems.add(BuildRule.BAD_POINTER,
-                         f"diagnosis pointer {raw!r} is not a number", segment, "SV107", path)
+            problems.add(
+                BuildRule.BAD_POINTER,
+                f"diagnosis pointer {raw!r} is not a number",
+                segment,
+                "SV107",
+                path,
+            )
     return tuple(pointers)
 
 
@@ -574,12 +582,21 @@ def _health_codes(segments: list[Segment]) -> tuple[tuple[Diagnosis, ...], tuple
             qualifier = parts[0]
             if qualifier in _DIAGNOSIS_QUALIFIERS:
                 diagnoses.append(
-                    Diagnosis(qualifier=qualifier, code=parts[1], pointer=len(diagnoses) + 1,
-                              present_on_admission=parts[8])
+                    Diagnosis(
+                        qualifier=qualifier,
+                        code=parts[1],
+                        pointer=len(diagnoses) + 1,
+                        present_on_admission=parts[8],
+                    )
                 )
             else:
                 others.append(
-                    HealthCode(qualifier=qualifier, code=parts[1], date_format=parts[2],
-                               date=parts[3], amount=parse_decimal(parts[4]) if parts[4] else None)
+                    HealthCode(
+                        qualifier=qualifier,
+                        code=parts[1],
+                        date_format=parts[2],
+                        date=parts[3],
+                        amount=parse_decimal(parts[4]) if parts[4] else None,
+                    )
                 )
     return tuple(diagnoses), tuple(others)

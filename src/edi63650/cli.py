@@ -42,8 +42,11 @@ def _parser() -> _Parser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     parse = commands.add_parser("parse", help="print each claim as one JSON object per line")
     parse.add_argument("files", nargs="+", metavar="FILE", help="837 files, or - for stdin")
-    parse.add_argument("--include-phi", action="store_true",
-                       help="also print patient names, birth dates and addresses")
+    parse.add_argument(
+        "--include-phi",
+        action="store_true",
+        help="also print patient names, birth dates and addresses",
+    )
     make = commands.add_parser("synth", help="write a realistic 837 file for load tests")
     make.add_argument("--kind", choices=("837P", "837I"), required=True)
     make.add_argument("--claims", type=int, required=True)
@@ -129,7 +132,7 @@ def run(
     except (EdiError, OSError) as error:
         print(f"edi63650: {error}", file=err)
         return EXIT_USAGE
-    except Exception as error:  # noqa: BLE001 - the promise is one line, never a traceback
+    except Exception as error:  # the promise is one line, never a traceback
         print(f"edi63650: internal error ({type(error).__name__}): {error}", file=err)
         return EXIT_USAGE
 

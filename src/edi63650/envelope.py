@@ -123,8 +123,14 @@ class EnvelopeChecker:
 
     # -- open / close helpers -----------------------------------------------------------
 
+    @staticmethod
     def _missing(
-        self, out: list[Finding], rule: EnvelopeRule, what: str, why: str, at: Segment | None,
+        out: list[Finding],
+        rule: EnvelopeRule,
+        what: str,
+        *,
+        why: str,
+        at: Segment | None,
         position: Position,
     ) -> None:
         offset = at.offset if at else position.offset
@@ -142,28 +148,27 @@ class EnvelopeChecker:
         )
 
     def _close_transaction(self, out: list[Finding], at: Segment | None, why: str) -> None:
-        if self.transaction is not None:
-            tx = self.transaction
-            self._missing(
-                out, EnvelopeRule.MISSING_SE, f"transaction set {tx.control_number!r}", why, at,
-                tx.position,
-            )
+        tx = self.transaction
+        if tx is not None:
+            what = f"transaction set {tx.control_number!r}"
+            self._missing(out, EnvelopeRule.MISSING_SE, what, why=why, at=at, position=tx.position)
             self.transaction = None
 
     def _close_group(self, out: list[Finding], at: Segment | None, why: str) -> None:
-        if self.group is not None:
+        group = self.group
+        if group is not None:
+            what = f"functional group {group.control_number!r}"
             self._missing(
-                out, EnvelopeRule.MISSING_GE, f"functional group {self.group.control_number!r}",
-                why, at, self.group.position,
+                out, EnvelopeRule.MISSING_GE, what, why=why, at=at, position=group.position
             )
             self.group = None
 
     def _close_interchange(self, out: list[Finding], at: Segment | None, why: str) -> None:
-        if self.interchange is not None:
+        isa = self.interchange
+        if isa is not None:
+            what = f"interchange {isa.control_number!r}"
             self._missing(
-                out, EnvelopeRule.MISSING_IEA,
-                f"interchange {self.interchange.control_number!r}", why, at,
-                self.interchange.position,
+                out, EnvelopeRule.MISSING_IEA, what, why=why, at=at, position=isa.position
             )
             self.interchange = None
 
@@ -189,13 +194,23 @@ class EnvelopeChecker:
         date = parse_short_date(segment.get(9))
         if date is None:
             out.append(
-                _finding(EnvelopeRule.ISA_DATE, Severity.ERROR,
-                         "ISA09 is not a valid date (YYMMDD)", segment, element="ISA09")
+                _finding(
+                    EnvelopeRule.ISA_DATE,
+                    Severity.ERROR,
+                    "ISA09 is not a valid date (YYMMDD)",
+                    segment,
+                    element="ISA09",
+                )
             )
         if len(segment.get(10)) != 4 or not is_time(segment.get(10)):
             out.append(
-                _finding(EnvelopeRule.ISA_TIME, Severity.ERROR,
-                         "ISA10 is not a valid time (HHMM)", segment, element="ISA10")
+                _finding(
+                    EnvelopeRule.ISA_TIME,
+                    Severity.ERROR,
+                    "ISA10 is not a valid time (HHMM)",
+                    segment,
+                    element="ISA10",
+                )
             )
         self.interchange = Interchange(
             control_number=segment.get(13),
@@ -221,25 +236,32 @@ class EnvelopeChecker:
         isa = self.interchange
         if isa is None:
             out.append(
-                _finding(EnvelopeRule.MISSING_ISA, Severity.ERROR,
-                         "IEA without a matching ISA", segment)
+                _finding(
+                    EnvelopeRule.MISSING_ISA, Severity.ERROR, "IEA without a matching ISA", segment
+                )
             )
             return out
         if segment.get(2) != isa.control_number:
             out.append(
                 _finding(
-                    EnvelopeRule.IEA_CONTROL, Severity.ERROR,
+                    EnvelopeRule.IEA_CONTROL,
+                    Severity.ERROR,
                     f"IEA02 {segment.get(2)!r} does not match ISA13 {isa.control_number!r}",
-                    segment, element="IEA02", fix="use the same control number in ISA13 and IEA02",
+                    segment,
+                    element="IEA02",
+                    fix="use the same control number in ISA13 and IEA02",
                 )
             )
         if _count(segment.get(1)) != self._groups:
             out.append(
                 _finding(
-                    EnvelopeRule.IEA_COUNT, Severity.ERROR,
+                    EnvelopeRule.IEA_COUNT,
+                    Severity.ERROR,
                     f"IEA01 says {segment.get(1)!r} functional groups; "
                     f"the interchange has {self._groups}",
-                    segment, element="IEA01", fix=f"set IEA01 to {self._groups}",
+                    segment,
+                    element="IEA01",
+                    fix=f"set IEA01 to {self._groups}",
                 )
             )
         self.interchange = None
@@ -251,19 +273,33 @@ class EnvelopeChecker:
         self._close_group(out, segment, "a new functional group starts")
         if self.interchange is None:
             out.append(
-                _finding(EnvelopeRule.MISSING_ISA, Severity.ERROR,
-                         "GS outside an interchange (no ISA before it)", segment)
+                _finding(
+                    EnvelopeRule.MISSING_ISA,
+                    Severity.ERROR,
+                    "GS outside an interchange (no ISA before it)",
+                    segment,
+                )
             )
         date = parse_date(segment.get(4))
         if date is None:
             out.append(
-                _finding(EnvelopeRule.GS_DATE, Severity.ERROR,
-                         "GS04 is not a valid date (CCYYMMDD)", segment, element="GS04")
+                _finding(
+                    EnvelopeRule.GS_DATE,
+                    Severity.ERROR,
+                    "GS04 is not a valid date (CCYYMMDD)",
+                    segment,
+                    element="GS04",
+                )
             )
         if not is_time(segment.get(5)):
             out.append(
-                _finding(EnvelopeRule.GS_TIME, Severity.ERROR,
-                         "GS05 is not a valid time (HHMM[SS[DD]])", segment, element="GS05")
+                _finding(
+                    EnvelopeRule.GS_TIME,
+                    Severity.ERROR,
+                    "GS05 is not a valid time (HHMM[SS[DD]])",
+                    segment,
+                    element="GS05",
+                )
             )
         self.group = Group(
             control_number=segment.get(6),
@@ -285,25 +321,32 @@ class EnvelopeChecker:
         group = self.group
         if group is None:
             out.append(
-                _finding(EnvelopeRule.MISSING_GS, Severity.ERROR,
-                         "GE without a matching GS", segment)
+                _finding(
+                    EnvelopeRule.MISSING_GS, Severity.ERROR, "GE without a matching GS", segment
+                )
             )
             return out
         if segment.get(2) != group.control_number:
             out.append(
                 _finding(
-                    EnvelopeRule.GE_CONTROL, Severity.ERROR,
+                    EnvelopeRule.GE_CONTROL,
+                    Severity.ERROR,
                     f"GE02 {segment.get(2)!r} does not match GS06 {group.control_number!r}",
-                    segment, element="GE02", fix="use the same control number in GS06 and GE02",
+                    segment,
+                    element="GE02",
+                    fix="use the same control number in GS06 and GE02",
                 )
             )
         if _count(segment.get(1)) != self._transactions:
             out.append(
                 _finding(
-                    EnvelopeRule.GE_COUNT, Severity.ERROR,
+                    EnvelopeRule.GE_COUNT,
+                    Severity.ERROR,
                     f"GE01 says {segment.get(1)!r} transaction sets; "
                     f"the group has {self._transactions}",
-                    segment, element="GE01", fix=f"set GE01 to {self._transactions}",
+                    segment,
+                    element="GE01",
+                    fix=f"set GE01 to {self._transactions}",
                 )
             )
         self.group = None
@@ -314,8 +357,12 @@ class EnvelopeChecker:
         self._close_transaction(out, segment, "a new transaction set starts")
         if self.group is None and self.interchange is not None:
             out.append(
-                _finding(EnvelopeRule.MISSING_GS, Severity.ERROR,
-                         "ST outside a functional group (no GS before it)", segment)
+                _finding(
+                    EnvelopeRule.MISSING_GS,
+                    Severity.ERROR,
+                    "ST outside a functional group (no GS before it)",
+                    segment,
+                )
             )
         group_version = self.group.version if self.group else ""
         declared = segment.get(3)
@@ -323,9 +370,12 @@ class EnvelopeChecker:
         if declared and group_version and declared != group_version:
             out.append(
                 _finding(
-                    EnvelopeRule.VERSION_MISMATCH, Severity.WARNING,
+                    EnvelopeRule.VERSION_MISMATCH,
+                    Severity.WARNING,
                     f"ST03 {declared!r} differs from GS08 {group_version!r}; read as {declared}",
-                    segment, element="ST03", fix="send the same implementation in GS08 and ST03",
+                    segment,
+                    element="ST03",
+                    fix="send the same implementation in GS08 and ST03",
                 )
             )
         kind = self._route(segment, version, out)
@@ -351,9 +401,11 @@ class EnvelopeChecker:
                 what = f"{entry.name} ({version}) is not supported: {entry.note}"
             out.append(
                 _finding(
-                    EnvelopeRule.UNSUPPORTED, Severity.ERROR,
+                    EnvelopeRule.UNSUPPORTED,
+                    Severity.ERROR,
                     f"{what}; the transaction set was skipped",
-                    segment, element="ST03",
+                    segment,
+                    element="ST03",
                     fix="send 837P as 005010X222A1 or 837I as 005010X223A2",
                 )
             )
@@ -361,10 +413,12 @@ class EnvelopeChecker:
         if entry.validate_as != entry.version:
             out.append(
                 _finding(
-                    EnvelopeRule.CLOSEST_LAYOUT, Severity.INFO,
+                    EnvelopeRule.CLOSEST_LAYOUT,
+                    Severity.INFO,
                     f"{entry.name} ({version}) is read with the {entry.validate_as} layout: "
                     f"{entry.note}",
-                    segment, element="ST03",
+                    segment,
+                    element="ST03",
                 )
             )
         return _KINDS[entry.kind]
@@ -374,25 +428,32 @@ class EnvelopeChecker:
         tx = self.transaction
         if tx is None:
             out.append(
-                _finding(EnvelopeRule.MISSING_SE, Severity.ERROR,
-                         "SE without a matching ST", segment)
+                _finding(
+                    EnvelopeRule.MISSING_SE, Severity.ERROR, "SE without a matching ST", segment
+                )
             )
             return out
         if segment.get(2) != tx.control_number:
             out.append(
                 _finding(
-                    EnvelopeRule.SE_CONTROL, Severity.ERROR,
+                    EnvelopeRule.SE_CONTROL,
+                    Severity.ERROR,
                     f"SE02 {segment.get(2)!r} does not match ST02 {tx.control_number!r}",
-                    segment, element="SE02", fix="use the same control number in ST02 and SE02",
+                    segment,
+                    element="SE02",
+                    fix="use the same control number in ST02 and SE02",
                 )
             )
         if _count(segment.get(1)) != segment.ordinal:
             out.append(
                 _finding(
-                    EnvelopeRule.SE_COUNT, Severity.ERROR,
+                    EnvelopeRule.SE_COUNT,
+                    Severity.ERROR,
                     f"SE01 says {segment.get(1)!r} segments; the transaction set has "
                     f"{segment.ordinal} (ST and SE included)",
-                    segment, element="SE01", fix=f"set SE01 to {segment.ordinal}",
+                    segment,
+                    element="SE01",
+                    fix=f"set SE01 to {segment.ordinal}",
                 )
             )
         self.transaction = None

@@ -61,8 +61,10 @@ def _person(party: Party | None, include_phi: bool) -> JSON | None:
         out["first_name"] = party.first_name
         if party.address:
             out["address"] = {
-                "line1": party.address.line1, "line2": party.address.line2,
-                "city": party.address.city, "state": party.address.state,
+                "line1": party.address.line1,
+                "line2": party.address.line2,
+                "city": party.address.city,
+                "state": party.address.state,
                 "postal_code": party.address.postal_code,
             }
     return out
@@ -72,7 +74,9 @@ def _line(line: ServiceLine) -> JSON:
     procedure = line.procedure
     out: JSON = {
         "number": line.number,
-        "procedure": None if procedure is None else {
+        "procedure": None
+        if procedure is None
+        else {
             "qualifier": procedure.qualifier,
             "code": procedure.code,
             "modifiers": list(procedure.modifiers),
@@ -114,13 +118,17 @@ def claim_to_json(claim: Claim, *, include_phi: bool = False) -> JSON:
         "group_control_number": ctx.group.control_number if ctx.group else None,
         "transaction_control_number": ctx.transaction.control_number,
         "implementation": ctx.transaction.implementation,
-        "billing_provider": None if billing is None else {
+        "billing_provider": None
+        if billing is None
+        else {
             "npi": billing.npi,
             "name": billing.party.last_name if billing.party else None,
             "tax_id": tax_id,
             "taxonomy": billing.taxonomy,
         },
-        "subscriber": None if subscriber is None else {
+        "subscriber": None
+        if subscriber is None
+        else {
             "member_id": subscriber.member_id,
             "payer_responsibility": subscriber.payer_responsibility,
             "claim_filing_indicator": subscriber.claim_filing_indicator,
@@ -128,11 +136,15 @@ def claim_to_json(claim: Claim, *, include_phi: bool = False) -> JSON:
             "person": _person(subscriber.person, include_phi),
             "birth_date": _day(subscriber.birth_date) if include_phi else None,
         },
-        "payer": None if subscriber is None or subscriber.payer is None else {
+        "payer": None
+        if subscriber is None or subscriber.payer is None
+        else {
             "id": subscriber.payer_id,
             "name": subscriber.payer.last_name,
         },
-        "patient": None if patient is None else {
+        "patient": None
+        if patient is None
+        else {
             "relationship": patient.relationship,
             "person": _person(patient.person, include_phi),
             "birth_date": _day(patient.birth_date) if include_phi else None,
@@ -148,8 +160,12 @@ def claim_to_json(claim: Claim, *, include_phi: bool = False) -> JSON:
         "context": context,
         "dates": [_period(p) for p in claim.dates],
         "diagnoses": [
-            {"pointer": d.pointer, "qualifier": d.qualifier, "code": d.code,
-             "present_on_admission": d.present_on_admission}
+            {
+                "pointer": d.pointer,
+                "qualifier": d.qualifier,
+                "code": d.code,
+                "present_on_admission": d.present_on_admission,
+            }
             for d in claim.diagnoses
         ],
         "other_codes": [
@@ -160,8 +176,11 @@ def claim_to_json(claim: Claim, *, include_phi: bool = False) -> JSON:
         "references": [{"qualifier": r.qualifier, "value": r.value} for r in claim.references],
         "notes": [{"code": n.code, "text": n.text} for n in claim.notes],
         "attachments": [
-            {"report_type": a.report_type, "transmission": a.transmission,
-             "control_number": a.control_number}
+            {
+                "report_type": a.report_type,
+                "transmission": a.transmission,
+                "control_number": a.control_number,
+            }
             for a in claim.attachments
         ],
         "providers": [_provider(p) for p in claim.providers],

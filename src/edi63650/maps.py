@@ -51,7 +51,7 @@ def load_xml(name: str, maps_dir: Path | None = None) -> etree._Element:
     except etree.XMLSchemaParseError as error:
         raise MapError(f"{folder / _SCHEMA_NAME}: schema is broken: {error}") from error
     if not schema.validate(document):
-        problem = schema.error_log.last_error
+        problem = schema.error_log[-1]
         raise MapError(f"{path}:{problem.line}: {problem.message}")
     return document.getroot()
 

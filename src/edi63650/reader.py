@@ -80,7 +80,9 @@ class Reader:
 
 
 def iter_events(
-    stream: BinaryIO, *, implementations: Implementations | None = None,
+    stream: BinaryIO,
+    *,
+    implementations: Implementations | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[Event]:
     """Claims and findings from a binary stream, as each claim completes."""

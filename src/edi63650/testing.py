@@ -142,15 +142,45 @@ def _transaction(kind: str, control: str, providers: Sequence[ProviderSpec]) -> 
             dependent = subscriber.patient is not None
             out += [
                 ["HL", str(hl), str(provider_hl), "22", "1" if dependent else "0"],
-                ["SBR", "P", "" if dependent else "18", "", "", "", "", "", "",
-                 subscriber.filing_indicator],
-                ["NM1", "IL", "1", subscriber.last_name, subscriber.first_name, "", "", "",
-                 "MI", subscriber.member_id],
+                [
+                    "SBR",
+                    "P",
+                    "" if dependent else "18",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    subscriber.filing_indicator,
+                ],
+                [
+                    "NM1",
+                    "IL",
+                    "1",
+                    subscriber.last_name,
+                    subscriber.first_name,
+                    "",
+                    "",
+                    "",
+                    "MI",
+                    subscriber.member_id,
+                ],
                 ["N3", "12 OAK LN"],
                 ["N4", "AUSTIN", "TX", "78702"],
                 ["DMG", "D8", subscriber.birth_date.strftime("%Y%m%d"), subscriber.gender],
-                ["NM1", "PR", "2", subscriber.payer_name, "", "", "", "", "PI",
-                 subscriber.payer_id],
+                [
+                    "NM1",
+                    "PR",
+                    "2",
+                    subscriber.payer_name,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "PI",
+                    subscriber.payer_id,
+                ],
             ]
             if subscriber.patient is not None:
                 patient = subscriber.patient
@@ -172,9 +202,18 @@ def _transaction(kind: str, control: str, providers: Sequence[ProviderSpec]) -> 
 def _claim(claim: ClaimSpec, institutional: bool) -> list[Elements]:
     facility = claim.facility_code or ("13" if institutional else "11")
     out: list[Elements] = [
-        ["CLM", claim.claim_id, f"{claim.charge:.2f}", "", "",
-         (facility, "A" if institutional else "B", claim.frequency),
-         "" if institutional else "Y", "A", "Y", "Y"],
+        [
+            "CLM",
+            claim.claim_id,
+            f"{claim.charge:.2f}",
+            "",
+            "",
+            (facility, "A" if institutional else "B", claim.frequency),
+            "" if institutional else "Y",
+            "A",
+            "Y",
+            "Y",
+        ],
     ]
     first = min(line.service_date for line in claim.lines)
     last = max(line.service_date for line in claim.lines)
@@ -189,7 +228,7 @@ def _claim(claim: ClaimSpec, institutional: bool) -> list[Elements]:
         out.append(["NTE", "ADD", note])
     codes: Elements = ["HI"]
     for index, code in enumerate(claim.diagnoses):
-        qualifier = ("ABK" if index == 0 else "ABF")
+        qualifier = "ABK" if index == 0 else "ABF"
         codes.append((qualifier, code))
     out.append(codes)
     if institutional:
@@ -208,17 +247,34 @@ def _claim(claim: ClaimSpec, institutional: bool) -> list[Elements]:
             procedure += ("",) * (6 - len(procedure)) + (line.description,)
         out.append(["LX", str(number)])
         if institutional:
-            out.append(["SV2", line.revenue_code, procedure, f"{line.charge:.2f}", "UN",
-                        _units(line.units)])
+            out.append(
+                [
+                    "SV2",
+                    line.revenue_code,
+                    procedure,
+                    f"{line.charge:.2f}",
+                    "UN",
+                    _units(line.units),
+                ]
+            )
         else:
-            out.append(["SV1", procedure, f"{line.charge:.2f}", "UN", _units(line.units),
-                        line.place_of_service, "", tuple(str(p) for p in line.pointers)])
+            out.append(
+                [
+                    "SV1",
+                    procedure,
+                    f"{line.charge:.2f}",
+                    "UN",
+                    _units(line.units),
+                    line.place_of_service,
+                    "",
+                    tuple(str(p) for p in line.pointers),
+                ]
+            )
         out.append(["DTP", "472", "D8", f"{line.service_date:%Y%m%d}"])
         if line.control_number:
             out.append(["REF", "6R", line.control_number])
         if line.rendering_npi:
-            out.append(["NM1", "82", "1", "SURGEON", "RILEY", "", "", "", "XX",
-                        line.rendering_npi])
+            out.append(["NM1", "82", "1", "SURGEON", "RILEY", "", "", "", "XX", line.rendering_npi])
     return out
 
 
@@ -236,8 +292,7 @@ def render(
     out = []
     for elements in segments:
         texts = [
-            delimiters.component.join(e).rstrip(delimiters.component)
-            if isinstance(e, tuple) else e
+            delimiters.component.join(e).rstrip(delimiters.component) if isinstance(e, tuple) else e
             for e in elements
         ]
         while texts and texts[-1] == "":
@@ -246,13 +301,33 @@ def render(
     return "".join(out)
 
 
-def isa_segment(control: str, delimiters: Delimiters, *, sender: str = "SUBMITTER01",
-                receiver: str = "PAYER01", when: datetime.date = _DAY) -> Elements:
+def isa_segment(
+    control: str,
+    delimiters: Delimiters,
+    *,
+    sender: str = "SUBMITTER01",
+    receiver: str = "PAYER01",
+    when: datetime.date = _DAY,
+) -> Elements:
     """A fixed-width 106-byte ISA."""
     return [
-        "ISA", "00", " " * 10, "00", " " * 10, "ZZ", sender.ljust(15), "ZZ",
-        receiver.ljust(15), f"{when:%y%m%d}", "1200", delimiters.repetition or "U", "00501",
-        control.rjust(9, "0"), "1", "T", delimiters.component,
+        "ISA",
+        "00",
+        " " * 10,
+        "00",
+        " " * 10,
+        "ZZ",
+        sender.ljust(15),
+        "ZZ",
+        receiver.ljust(15),
+        f"{when:%y%m%d}",
+        "1200",
+        delimiters.repetition or "U",
+        "00501",
+        control.rjust(9, "0"),
+        "1",
+        "T",
+        delimiters.component,
     ]
 
 
@@ -281,8 +356,17 @@ def interchange(
     control = control_number.rjust(9, "0")
     segments: list[Elements] = [
         isa_segment(control, delimiters),
-        ["GS", "HC", "SUBMITTER01", "PAYER01", "20261001", "1200", control_number, "X",
-         _VERSIONS[kind]],
+        [
+            "GS",
+            "HC",
+            "SUBMITTER01",
+            "PAYER01",
+            "20261001",
+            "1200",
+            control_number,
+            "X",
+            _VERSIONS[kind],
+        ],
         *body,
         ["GE", str(len(transactions)), control_number],
         ["IEA", "1", control],
@@ -294,51 +378,105 @@ def interchange(
 
 _FIRST = ["ALEX", "SAM", "JORDAN", "TAYLOR", "MORGAN", "CASEY", "RILEY", "JAMIE", "AVERY", "QUINN"]
 _LAST = ["SMITH", "JOHNSON", "LEE", "GARCIA", "BROWN", "DAVIS", "LOPEZ", "WILSON", "CLARK", "KING"]
-_PAYERS = [("MB", "04412", "MEDICARE PART B"), ("MA", "04402", "MEDICARE PART A"),
-           ("CI", "60054", "AETNA"), ("CI", "87726", "UNITED HEALTHCARE"),
-           ("BL", "84980", "BLUE CROSS TX"), ("MC", "TXMCD", "TEXAS MEDICAID")]
+_PAYERS = [
+    ("MB", "04412", "MEDICARE PART B"),
+    ("MA", "04402", "MEDICARE PART A"),
+    ("CI", "60054", "AETNA"),
+    ("CI", "87726", "UNITED HEALTHCARE"),
+    ("BL", "84980", "BLUE CROSS TX"),
+    ("MC", "TXMCD", "TEXAS MEDICAID"),
+]
 _SCS_DIAGNOSES = ["G894", "G8929", "M961", "M5416", "M5417", "G5781"]
 _OTHER_DIAGNOSES = ["I10", "E119", "M545", "J069", "Z0000", "R0789", "K219"]
-_OTHER_PROCEDURES = [("99213", "110.00"), ("99214", "165.00"), ("97110", "45.00"),
-                     ("20610", "120.00"), ("72148", "450.00"), ("64483", "600.00")]
+_OTHER_PROCEDURES = [
+    ("99213", "110.00"),
+    ("99214", "165.00"),
+    ("97110", "45.00"),
+    ("20610", "120.00"),
+    ("72148", "450.00"),
+    ("64483", "600.00"),
+]
 
 
-def _scs_claim(rng: random.Random, claim_id: str, kind: str, day: datetime.date,
-               surgeon: str) -> ClaimSpec:
+def _scs_claim(
+    rng: random.Random, claim_id: str, kind: str, day: datetime.date, surgeon: str
+) -> ClaimSpec:
     dx = tuple(rng.sample(_SCS_DIAGNOSES, 2))
     permanent = rng.random() < 0.5
     if kind == "837I":
-        lines = [LineSpec("63650", Decimal("6511.03"), Decimal(2 if permanent else 1),
-                          revenue_code="0360", service_date=day)]
+        lines = [
+            LineSpec(
+                "63650",
+                Decimal("6511.03"),
+                Decimal(2 if permanent else 1),
+                revenue_code="0360",
+                service_date=day,
+            )
+        ]
         if permanent:
-            lines += [LineSpec("63685", Decimal("31526.06"), revenue_code="0360",
-                               service_date=day),
-                      LineSpec("C1820", Decimal("24000.00"), revenue_code="0278",
-                               service_date=day),
-                      LineSpec("C1778", Decimal("3200.00"), Decimal(2), revenue_code="0278",
-                               service_date=day)]
+            lines += [
+                LineSpec("63685", Decimal("31526.06"), revenue_code="0360", service_date=day),
+                LineSpec("C1820", Decimal("24000.00"), revenue_code="0278", service_date=day),
+                LineSpec(
+                    "C1778", Decimal("3200.00"), Decimal(2), revenue_code="0278", service_date=day
+                ),
+            ]
         else:
-            lines.append(LineSpec("C1897", Decimal("1800.00"), revenue_code="0278",
-                                  service_date=day))
+            lines.append(
+                LineSpec("C1897", Decimal("1800.00"), revenue_code="0278", service_date=day)
+            )
         return ClaimSpec(claim_id, tuple(lines), diagnoses=dx, facility_code="13")
-    lines = [LineSpec("63650", Decimal("1450.00"), Decimal(2), pointers=(1, 2),
-                      service_date=day, control_number=f"{claim_id}-1")]
+    lines = [
+        LineSpec(
+            "63650",
+            Decimal("1450.00"),
+            Decimal(2),
+            pointers=(1, 2),
+            service_date=day,
+            control_number=f"{claim_id}-1",
+        )
+    ]
     if permanent:
-        lines.append(LineSpec("63685", Decimal("1100.00"), pointers=(1,), service_date=day,
-                              control_number=f"{claim_id}-2"))
+        lines.append(
+            LineSpec(
+                "63685",
+                Decimal("1100.00"),
+                pointers=(1,),
+                service_date=day,
+                control_number=f"{claim_id}-2",
+            )
+        )
     else:
-        lines.append(LineSpec("77003", Decimal("95.00"), modifiers=("26",), pointers=(1,),
-                              service_date=day, control_number=f"{claim_id}-2"))
-    return ClaimSpec(claim_id, tuple(lines), diagnoses=dx, facility_code="22",
-                     rendering_npi=surgeon, prior_authorization=f"PA{rng.randrange(10**8):08d}")
+        lines.append(
+            LineSpec(
+                "77003",
+                Decimal("95.00"),
+                modifiers=("26",),
+                pointers=(1,),
+                service_date=day,
+                control_number=f"{claim_id}-2",
+            )
+        )
+    return ClaimSpec(
+        claim_id,
+        tuple(lines),
+        diagnoses=dx,
+        facility_code="22",
+        rendering_npi=surgeon,
+        prior_authorization=f"PA{rng.randrange(10**8):08d}",
+    )
 
 
-def _ordinary_claim(rng: random.Random, claim_id: str, kind: str,
-                    day: datetime.date) -> ClaimSpec:
+def _ordinary_claim(rng: random.Random, claim_id: str, kind: str, day: datetime.date) -> ClaimSpec:
     dx = tuple(rng.sample(_OTHER_DIAGNOSES, rng.randint(1, 3)))
     lines = tuple(
-        LineSpec(code, Decimal(charge), pointers=(1,), revenue_code="0510",
-                 service_date=day + datetime.timedelta(days=i))
+        LineSpec(
+            code,
+            Decimal(charge),
+            pointers=(1,),
+            revenue_code="0510",
+            service_date=day + datetime.timedelta(days=i),
+        )
         for i, (code, charge) in enumerate(rng.sample(_OTHER_PROCEDURES, rng.randint(1, 3)))
     )
     return ClaimSpec(claim_id, lines, diagnoses=dx)
@@ -371,28 +509,37 @@ def synth(kind: str, claims: int, seed: int = 0) -> bytes:
                     claim_id = f"PCN{made:07d}"
                     specs.append(
                         _scs_claim(rng, claim_id, kind, day, surgeon)
-                        if rng.random() < 0.35 else _ordinary_claim(rng, claim_id, kind, day)
+                        if rng.random() < 0.35
+                        else _ordinary_claim(rng, claim_id, kind, day)
                     )
                 filing, payer_id, payer_name = rng.choice(_PAYERS)
-                subscribers.append(SubscriberSpec(
-                    member_id=f"M{rng.randrange(10**9):09d}",
-                    claims=tuple(specs),
-                    last_name=rng.choice(_LAST),
-                    first_name=rng.choice(_FIRST),
-                    birth_date=datetime.date(1940 + rng.randrange(50), 1 + rng.randrange(12),
-                                             1 + rng.randrange(28)),
-                    gender=rng.choice("MF"),
-                    filing_indicator=filing, payer_id=payer_id, payer_name=payer_name,
-                    patient=PatientSpec() if rng.random() < 0.15 else None,
-                ))
+                subscribers.append(
+                    SubscriberSpec(
+                        member_id=f"M{rng.randrange(10**9):09d}",
+                        claims=tuple(specs),
+                        last_name=rng.choice(_LAST),
+                        first_name=rng.choice(_FIRST),
+                        birth_date=datetime.date(
+                            1940 + rng.randrange(50), 1 + rng.randrange(12), 1 + rng.randrange(28)
+                        ),
+                        gender=rng.choice("MF"),
+                        filing_indicator=filing,
+                        payer_id=payer_id,
+                        payer_name=payer_name,
+                        patient=PatientSpec() if rng.random() < 0.15 else None,
+                    )
+                )
                 in_provider += count
                 in_tx += count
-            providers.append(ProviderSpec(
-                npi=make_npi(f"1{rng.randrange(10**8):08d}"),
-                name=f"{rng.choice(_LAST)} PAIN CENTER",
-                tax_id=f"{rng.randrange(10**9):09d}",
-                subscribers=tuple(subscribers),
-            ))
+            providers.append(
+                ProviderSpec(
+                    npi=make_npi(f"1{rng.randrange(10**8):08d}"),
+                    name=f"{rng.choice(_LAST)} PAIN CENTER",
+                    tax_id=f"{rng.randrange(10**9):09d}",
+                    subscribers=tuple(subscribers),
+                )
+            )
         transactions.append(providers)
-    return interchange(kind, transactions=transactions, control_number=str(seed + 1),
-                       line_break="\n")
+    return interchange(
+        kind, transactions=transactions, control_number=str(seed + 1), line_break="\n"
+    )
