@@ -354,7 +354,8 @@ class TransactionBuilder:
         self._claim = None
         problems = _Problems()
         claim = self._build_claim(segments, problems)
-        out: list[Claim | Finding] = list(problems.findings)
+        # In file order: a line's fields are read after its later segments (DTP, REF).
+        out: list[Claim | Finding] = sorted(problems.findings, key=_offset)
         out.append(claim)
         return out
 
@@ -534,6 +535,10 @@ class TransactionBuilder:
             revenue_code=service.get(1),
             non_covered_charge=problems.number(service, 7, path),
         )
+
+
+def _offset(finding: Finding) -> int:
+    return finding.offset or 0
 
 
 def _procedure(parts: list[str]) -> Procedure | None:

@@ -145,9 +145,10 @@ class Tokenizer:
         # Bytes skipped while looking for an ISA: reported as one finding per gap.
         self._gap_start: int | None = None
         self._gap_line = 1
-        self._gap_junk = 0
-        self._gap_ws = 0
+        self._gap_bytes = 0
+        self._gap_junk = False
         self._gap_binary = False
+        self._bad_isa = False  # an ISA was found but its delimiters could not be read
 
     def feed(self, data: bytes) -> list[Token]:
         """Take the next chunk of the stream; return what it completed."""
@@ -222,25 +223,25 @@ class Tokenizer:
         if self._gap_start is None:
             self._gap_start = self._base
             self._gap_line = self._line
-        stripped = skipped.strip(_WHITESPACE)
-        if stripped:
-            self._gap_junk += len(stripped)
-            if _CONTROL.search(skipped):
-                self._gap_binary = True
-        else:
-            self._gap_ws += count
+        self._gap_bytes += count
+        if not self._gap_junk and skipped.strip(_WHITESPACE):
+            self._gap_junk = True
+        if not self._gap_binary and _CONTROL.search(skipped):
+            self._gap_binary = True
         self._consume(count)
 
     def _report_gap(self, out: list[Token], *, at_end: bool) -> None:
         start = self._gap_start
         if start is None:
             return
-        junk, ws, binary = self._gap_junk, self._gap_ws, self._gap_binary
+        size, junk, binary = self._gap_bytes, self._gap_junk, self._gap_binary
         self._gap_start = None
-        self._gap_junk = self._gap_ws = 0
-        self._gap_binary = False
+        self._gap_bytes = 0
+        self._gap_junk = self._gap_binary = False
         what = "binary data" if binary else "text that is not X12"
         if junk and not self._seen_interchange and at_end:
+            if self._bad_isa:  # the ISA error already says why nothing could be read
+                return
             out.append(
                 Finding(
                     rule=TokenRule.NOT_X12,
@@ -257,7 +258,7 @@ class Tokenizer:
                 Finding(
                     rule=TokenRule.JUNK,
                     severity=Severity.WARNING,
-                    message=f"{junk} bytes of {what} {where} were skipped",
+                    message=f"{size} bytes of {what} {where} were skipped",
                     fix="remove everything outside the ISA ... IEA envelopes",
                     offset=start,
                     line_no=self._gap_line,
@@ -268,7 +269,7 @@ class Tokenizer:
                 Finding(
                     rule=TokenRule.LEADING_WHITESPACE,
                     severity=Severity.INFO,
-                    message=f"{ws} whitespace characters before the ISA were skipped",
+                    message=f"{size} whitespace characters before the ISA were skipped",
                     offset=start,
                     line_no=self._gap_line,
                 )
@@ -336,6 +337,7 @@ class Tokenizer:
             if status is None:
                 return False  # need more bytes
             if isinstance(status, Finding):
+                self._bad_isa = True
                 out.append(status)
                 self._skip(3)
                 continue
@@ -524,6 +526,17 @@ class Tokenizer:
             elements = text.split(separator)
             segment_id = elements[0]
             if segment_id not in valid_ids:
+                if (
+                    segment_id != "ISA"
+                    and text.startswith("ISA")
+                    and not text[3:4].isalnum()
+                    and text[3:4].strip()
+                ):
+                    # An ISA with other delimiters and no IEA before it: read them afresh.
+                    position = start
+                    line = segment_line
+                    reseek = True
+                    break
                 if _SEGMENT_ID.fullmatch(segment_id) is None:
                     out.append(
                         Finding(
