@@ -83,8 +83,9 @@ def test_trial_63650_claim() -> None:
 
 def test_permanent_63650_and_63685_claim() -> None:
     claim = by_id("scs-professional.837")["PERM001"]
-    codes = [(line.procedure.code, line.procedure.modifiers) for line in claim.lines if
-             line.procedure]
+    codes = [
+        (line.procedure.code, line.procedure.modifiers) for line in claim.lines if line.procedure
+    ]
     assert codes == [("63650", ("58",)), ("63685", ("58",))]
     assert professional_line(claim, 0).diagnosis_pointers == (1, 2, 3)
     assert [d.code for d in claim.diagnoses] == ["G8929", "M961", "G894"]
@@ -160,8 +161,10 @@ def test_institutional_claim_with_revenue_codes_and_devices() -> None:
     assert claim.attending is not None
     assert claim.attending.npi == "1987654328"
     lines = [institutional_line(claim, i) for i in range(len(claim.lines))]
-    assert [(ln.revenue_code, ln.procedure.code if ln.procedure else None, ln.units,
-             ln.charge) for ln in lines] == [
+    assert [
+        (ln.revenue_code, ln.procedure.code if ln.procedure else None, ln.units, ln.charge)
+        for ln in lines
+    ] == [
         ("0360", "63650", Decimal(2), Decimal("6511.03")),
         ("0360", "63685", Decimal(1), Decimal("31526.06")),
         ("0278", "C1778", Decimal(2), Decimal("6400.00")),
@@ -241,8 +244,9 @@ def test_nothing_is_dropped() -> None:
                 reachable.update(s.offset for s in holder.segments)
         reachable.update(s.offset for s in claim.all_segments())
     body = [line for line in data.decode().split("~\n") if line]
-    data_segments = [s for s in body if s.split("*")[0] not in ("ISA", "GS", "ST", "SE", "GE",
-                                                                "IEA")]
+    data_segments = [
+        s for s in body if s.split("*")[0] not in ("ISA", "GS", "ST", "SE", "GE", "IEA")
+    ]
     assert len(reachable) == len(data_segments)
     assert [s.id for s in claims[0].all_segments()][:3] == ["CLM", "DTP", "REF"]
 
@@ -259,8 +263,11 @@ def test_bad_numbers_and_dates_become_none_with_findings() -> None:
     assert line.service_date is not None
     assert line.service_date.start is None
     assert line.diagnosis_pointers == (1,)
-    problems = [(f.rule, f.element, f.claim_id, f.line) for f in findings_of(text.encode())
-                if f.severity is Severity.ERROR]
+    problems = [
+        (f.rule, f.element, f.claim_id, f.line)
+        for f in findings_of(text.encode())
+        if f.severity is Severity.ERROR
+    ]
     assert problems == [
         (BuildRule.BAD_NUMBER, "SV102", "TRIAL001", 1),
         (BuildRule.BAD_POINTER, "SV107", "TRIAL001", 1),

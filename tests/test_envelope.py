@@ -41,9 +41,7 @@ def test_a_clean_interchange_has_no_findings() -> None:
 )
 def test_envelope_mismatches(old: str, new: str, rule: EnvelopeRule, element: str) -> None:
     findings = findings_of(mutate(old, new))
-    assert [(f.rule, f.element, f.severity) for f in findings] == [
-        (rule, element, Severity.ERROR)
-    ]
+    assert [(f.rule, f.element, f.severity) for f in findings] == [(rule, element, Severity.ERROR)]
 
 
 def test_segment_count_is_checked_against_the_real_count() -> None:
@@ -52,8 +50,7 @@ def test_segment_count_is_checked_against_the_real_count() -> None:
     findings = findings_of(mutate(se, f"SE*{count + 1}*0001"))
     assert [f.rule for f in findings] == [EnvelopeRule.SE_COUNT]
     assert findings[0].message == (
-        f"SE01 says '{count + 1}' segments; the transaction set has {count} "
-        "(ST and SE included)"
+        f"SE01 says '{count + 1}' segments; the transaction set has {count} (ST and SE included)"
     )
 
 

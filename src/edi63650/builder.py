@@ -355,9 +355,7 @@ class TransactionBuilder:
         problems = _Problems()
         claim = self._build_claim(segments, problems)
         # In file order: a line's fields are read after its later segments (DTP, REF).
-        out: list[Claim | Finding] = sorted(problems.findings, key=_offset)
-        out.append(claim)
-        return out
+        return [*sorted(problems.findings, key=_offset), claim]
 
     def _build_claim(self, segments: list[Segment], problems: _Problems) -> Claim:
         clm = segments[0]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -47,6 +48,15 @@ def _parser() -> _Parser:
         action="store_true",
         help="also print patient names, birth dates and addresses",
     )
+    parse.add_argument(
+        "--format",
+        choices=("json", "text"),
+        default="json",
+        help="json: one JSON object per claim (default); text: one readable line per claim",
+    )
+    parse.add_argument(
+        "--verbose", "-v", action="store_true", help="also print info findings (tolerances)"
+    )
     make = commands.add_parser("synth", help="write a realistic 837 file for load tests")
     make.add_argument("--kind", choices=("837P", "837I"), required=True)
     make.add_argument("--claims", type=int, required=True)
@@ -60,6 +70,24 @@ def format_finding(name: str, finding: Finding) -> str:
     where = finding.location()
     return f"{name}: {finding.severity}: {finding.rule}: {finding.message}" + (
         f" ({where})" if where else ""
+    )
+
+
+def claim_line(name: str, claim: Claim) -> str:
+    """One readable line per claim, free of patient names and birth dates."""
+    ctx = claim.context
+    billing = ctx.billing_provider.npi if ctx.billing_provider else None
+    payer = ctx.subscriber.payer_id if ctx.subscriber else None
+    lines = []
+    for line in claim.lines:
+        procedure = line.procedure
+        code = "-".join((procedure.code, *procedure.modifiers)) if procedure else "?"
+        units = format(line.units.normalize(), "f") if line.units is not None else "?"
+        lines.append(f"{code} x{units}")
+    total = f"${claim.total_charge:,.2f}" if claim.total_charge is not None else "$?"
+    return (
+        f"{Path(name).name}  {claim.claim_id}  {claim.kind}  {total}  "
+        f"billing NPI {billing}  payer {payer}  lines: {' | '.join(lines)}"
     )
 
 
@@ -84,13 +112,18 @@ def _parse(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bina
             with _open(name, stdin) as stream:
                 for event in iter_events(stream, implementations=implementations):
                     if isinstance(event, Claim):
+                        if args.format == "text":
+                            stdout.write(claim_line(name, event) + "\n")
+                            continue
                         record = claim_to_json(event, include_phi=args.include_phi)
                         record["file"] = name
                         stdout.write(json.dumps(record, separators=(",", ":")) + "\n")
-                    else:
+                    elif args.verbose or event.severity is not Severity.INFO:
                         print(format_finding(name, event), file=stderr)
                         if event.severity is Severity.ERROR and status == EXIT_OK:
                             status = EXIT_FINDINGS
+        except BrokenPipeError:
+            raise
         except OSError as error:
             print(f"edi63650: {name}: cannot read: {error.strerror or error}", file=stderr)
             status = EXIT_USAGE
@@ -120,10 +153,13 @@ def run(
     err = stderr if stderr is not None else sys.stderr
     inp = stdin if stdin is not None else sys.stdin.buffer
     try:
-        args = _parser().parse_args(list(argv))
+        with redirect_stdout(out):  # argparse prints --help to sys.stdout
+            args = _parser().parse_args(list(argv))
         if args.command == "parse":
             return _parse(args, out, err, inp)
         return _synth(args, out)
+    except BrokenPipeError:  # the reader of stdout went away (| head): not an error of ours
+        return EXIT_OK
     except _UsageError as error:
         print(error, file=err)
         return EXIT_USAGE
@@ -138,4 +174,10 @@ def run(
 
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    status = run(sys.argv[1:])
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at devnull so the interpreter's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(status)

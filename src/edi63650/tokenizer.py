@@ -300,7 +300,8 @@ class Tokenizer:
             if lead == len(buf):  # only whitespace so far
                 self._skip(lead)
                 return False
-            if not self._seen_interchange and buf.startswith("ST", lead):
+            if not self._seen_interchange and not self._gap_junk and buf.startswith("ST", lead):
+                # Only at the very start: an ST later in unreadable input is not a fragment.
                 fragment = self._read_fragment(lead)
                 if fragment is None and not final and len(buf) - lead < 80:
                     return False

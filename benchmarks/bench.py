@@ -1,0 +1,126 @@
+"""Throughput and peak memory of edi63650 against pyx12 on the same synthetic file.
+
+Run with ``make bench``. Each measurement runs in its own process so that peak memory
+(``ru_maxrss``, read with ``os.wait4``) belongs to that job alone. Figures are printed as
+ratios: the machines are shared and noisy, so absolute times mean little.
+
+- ``raw split``: ``bytes.split`` on the segment terminator, then on the element separator,
+  for every segment: the ceiling for any pure-Python reader;
+- ``edi63650 tokenize``: the sans-IO tokenizer alone, streaming the file in 64 KiB chunks;
+- ``edi63650 parse``: tokenizer, envelope checks and typed claims (``iter_claims``);
+- ``pyx12 x12valid``: pyx12's validator on the same file (its full job, which is more than a
+  parse; it is the speed anchor named in design.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CHUNK = 1 << 16
+
+
+def _child(task: str, path: str) -> None:
+    """Do one job in this process and print its elapsed seconds and claim count as JSON."""
+    start = time.perf_counter()
+    claims = 0
+    if task == "raw":
+        data = Path(path).read_bytes()
+        for segment in data.split(b"~"):
+            segment.split(b"*")
+        claims = data.count(b"CLM*")
+    elif task == "tokenize":
+        from edi63650.tokenizer import Tokenizer
+
+        tokenizer = Tokenizer()
+        with Path(path).open("rb") as stream:
+            while chunk := stream.read(CHUNK):
+                tokenizer.feed(chunk)
+        tokenizer.close()
+        claims = Path(path).read_bytes().count(b"CLM*")
+    elif task == "parse":
+        import edi63650
+
+        with Path(path).open("rb") as stream:
+            for _ in edi63650.iter_claims(stream):
+                claims += 1
+    print(json.dumps({"seconds": time.perf_counter() - start, "claims": claims}))
+
+
+def _measure(argv: list[str]) -> tuple[float, int, str]:
+    """Run ``argv``; return wall seconds, peak RSS in KiB and its stdout."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    output = process.stdout.read().decode() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0, 1):  # x12valid exits 1 even for "OK"
+        raise SystemExit(f"benchmark job failed: {' '.join(argv)}")
+    return elapsed, usage.ru_maxrss, output
+
+
+def _ours(task: str, path: Path, repeat: int) -> tuple[float, int]:
+    best, peak = float("inf"), 0
+    for _ in range(repeat):
+        _, rss, output = _measure([sys.executable, __file__, "--child", task, str(path)])
+        best = min(best, json.loads(output)["seconds"])
+        peak = max(peak, rss)
+    return best, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=10_000)
+    parser.add_argument("--kind", default="837P", choices=("837P", "837I"))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", nargs=2, metavar=("TASK", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+
+    from edi63650.testing import synth
+
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    path = out / f"synth-{args.kind}-{args.claims}.837"
+    path.write_bytes(synth(args.kind, args.claims, seed=1))
+    size_mb = path.stat().st_size / 1e6
+    print(f"file: {path.name}: {args.claims:,} claims, {size_mb:.1f} MB (edi63650 synth, seed 1)")
+
+    rows: dict[str, tuple[float, int]] = {}
+    rows["raw split"] = _ours("raw", path, args.repeat)
+    rows["edi63650 tokenize"] = _ours("tokenize", path, args.repeat)
+    rows["edi63650 parse"] = _ours("parse", path, args.repeat)
+    x12valid = shutil.which("x12valid") or str(Path(sys.executable).parent / "x12valid")
+    if Path(x12valid).exists():
+        seconds, rss, _ = _measure([x12valid, str(path)])
+        rows["pyx12 x12valid"] = (seconds, rss)
+    else:
+        print("pyx12 x12valid not found: install pyx12 to compare")
+
+    print(f"{'job':<20}{'claims/s':>12}{'MB/s':>9}{'peak MiB':>10}{'x raw':>9}{'x pyx12':>10}")
+    raw = rows["raw split"][0]
+    anchor = rows.get("pyx12 x12valid", (None, 0))[0]
+    for name, (seconds, rss) in rows.items():
+        versus_raw = f"{seconds / raw:.1f}"
+        versus_pyx12 = f"{anchor / seconds:.0f}x" if anchor else "-"
+        print(
+            f"{name:<20}{args.claims / seconds:>12,.0f}{size_mb / seconds:>9.1f}"
+            f"{rss / 1024:>10.1f}{versus_raw:>9}{versus_pyx12:>10}"
+        )
+    print(
+        "x raw: time as a multiple of the raw split (lower is better); "
+        "x pyx12: throughput as a multiple of pyx12's (higher is better)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The command line, run in-process through ``run(argv, stdout=, stderr=)``."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from edi63650.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, run
+from edi63650.testing import synth
+from tests.helpers import FIXTURES
+
+
+def call(*argv: str, stdin: bytes = b"") -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = run(list(argv), stdout=out, stderr=err, stdin=io.BytesIO(stdin))
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_parse_prints_one_json_object_per_claim_with_its_context() -> None:
+    status, out, err = call("parse", str(FIXTURES / "scs-professional.837"))
+    assert (status, err) == (EXIT_OK, "")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["claim_id"] for r in records] == ["TRIAL001", "PERM001", "OFFICE01"]
+    first = records[0]
+    assert first["context"]["interchange_control_number"] == "000000101"
+    assert first["context"]["group_control_number"] == "101"
+    assert first["context"]["transaction_control_number"] == "0001"
+    assert first["context"]["billing_provider"]["npi"] == "1234567893"
+    assert first["context"]["subscriber"]["member_id"] == "1EG4TE5MK73"
+    assert first["context"]["payer"]["id"] == "04412"
+    assert first["total_charge"] == "3045.00"
+    assert first["lines"][0]["procedure"]["code"] == "63650"
+    assert first["lines"][0]["units"] == "2"
+    assert first["lines"][1]["procedure"]["modifiers"] == ["26"]
+
+
+def test_parse_leaves_out_patient_names_and_birth_dates_unless_asked() -> None:
+    path = str(FIXTURES / "scs-professional.837")
+    _, out, _ = call("parse", path)
+    assert "RIVERA" not in out
+    assert "1954-03-12" not in out
+    _, out, _ = call("parse", "--include-phi", path)
+    record = json.loads(out.splitlines()[0])
+    assert record["context"]["subscriber"]["person"]["last_name"] == "RIVERA"
+    assert record["context"]["subscriber"]["birth_date"] == "1954-03-12"
+
+
+def test_parse_reads_stdin_and_several_files() -> None:
+    data = (FIXTURES / "bom.837").read_bytes()
+    status, out, _ = call("parse", "-", str(FIXTURES / "newline-terminated.837"), stdin=data)
+    assert status == EXIT_OK
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [(r["file"], r["claim_id"]) for r in records] == [
+        ("-", "PROG0001"),
+        (str(FIXTURES / "newline-terminated.837"), "TRIAL002"),
+    ]
+
+
+def test_info_findings_only_with_verbose() -> None:
+    path = str(FIXTURES / "bom.837")
+    assert call("parse", path)[2] == ""
+    _, _, err = call("parse", "--verbose", path)
+    assert f"{path}: info: X12-BOM: a UTF-8 byte-order mark before the ISA was skipped" in err
+
+
+def test_findings_go_to_stderr_without_segment_text_and_set_exit_1(tmp_path: Path) -> None:
+    text = (FIXTURES / "scs-professional.837").read_text().replace("SE*70*", "SE*71*")
+    bad = tmp_path / "bad.837"
+    bad.write_text(text)
+    status, out, err = call("parse", str(bad))
+    assert status == EXIT_FINDINGS
+    assert len(out.splitlines()) == 3
+    assert err == (
+        f"{bad}: error: ENV-SE-COUNT: SE01 says '71' segments; the transaction set has 70 "
+        "(ST and SE included) (line 72, byte 1883, SE01)\n"
+    )
+
+
+def test_not_x12_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    junk = tmp_path / "photo.jpg"
+    junk.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)))
+    status, out, err = call("parse", str(junk))
+    assert (status, out) == (EXIT_FINDINGS, "")
+    assert err.count("\n") == 1
+    assert "X12-NOT-X12" in err
+    assert "binary data" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("parse", "/nonexistent/file.837"),
+        ("parse",),
+        ("frobnicate",),
+        ("synth", "--kind", "837D", "--claims", "3"),
+        ("synth", "--kind", "837P", "--claims", "0"),
+    ],
+)
+def test_usage_and_unreadable_input_exit_2_with_one_line(argv: tuple[str, ...]) -> None:
+    status, out, err = call(*argv)
+    assert status == EXIT_USAGE
+    assert out == ""
+    assert "Traceback" not in err
+    assert err.strip()
+
+
+def test_directory_and_empty_file(tmp_path: Path) -> None:
+    status, _, err = call("parse", str(tmp_path))
+    assert status == EXIT_USAGE
+    assert "is a directory" in err
+    empty = tmp_path / "empty.837"
+    empty.write_bytes(b"")
+    status, _, err = call("parse", str(empty))
+    assert status == EXIT_FINDINGS
+    assert "X12-EMPTY-INPUT" in err
+
+
+def test_synth_writes_the_same_file_as_the_library(tmp_path: Path) -> None:
+    target = tmp_path / "load.837"
+    status, out, _ = call(
+        "synth", "--kind", "837I", "--claims", "25", "--seed", "4", "--output", str(target)
+    )
+    assert (status, out) == (EXIT_OK, "")
+    assert target.read_bytes() == synth("837I", 25, seed=4)
+    status, out, _ = call("synth", "--kind", "837P", "--claims", "5")
+    assert out.encode() == synth("837P", 5)
+
+
+def test_help_exits_0() -> None:
+    status, out, _ = call("--help")
+    assert status == EXIT_OK
+    assert "parse" in out
