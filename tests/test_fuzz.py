@@ -13,18 +13,27 @@ SEEDS = [path.read_bytes() for path in sorted(FIXTURES.glob("*.837"))]
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def read_all(data: bytes, split: int) -> list[Claim | Finding]:
+def read_all(data: bytes, sizes: list[int]) -> list[Claim | Finding]:
+    """Feed ``data`` in chunks of the given sizes (the rest in one piece)."""
     reader = Reader()
-    out = reader.feed(data[:split]) + reader.feed(data[split:]) + reader.close()
+    out: list[Claim | Finding] = []
+    position = 0
+    for size in sizes:
+        out += reader.feed(data[position : position + size])
+        position += size
+    out += reader.feed(data[position:]) + reader.close()
     for event in out:
         assert isinstance(event, Claim | Finding)
     return out
 
 
+CHUNKS = st.lists(st.integers(min_value=1, max_value=300), max_size=60)
+
+
 @SETTINGS
-@given(st.binary(max_size=2000), st.integers(min_value=0, max_value=2000))
-def test_random_bytes(data: bytes, split: int) -> None:
-    read_all(data, split)
+@given(st.binary(max_size=2000), CHUNKS)
+def test_random_bytes(data: bytes, sizes: list[int]) -> None:
+    read_all(data, sizes)
 
 
 @st.composite
@@ -50,7 +59,7 @@ def mutated(draw: st.DrawFn) -> bytes:
 
 
 @SETTINGS
-@given(mutated(), st.integers(min_value=0, max_value=5000))
-def test_mutated_fixtures(data: bytes, split: int) -> None:
+@given(mutated(), CHUNKS)
+def test_mutated_fixtures(data: bytes, sizes: list[int]) -> None:
     whole = edi63650.read_bytes(data)
-    assert read_all(data, split) == whole
+    assert read_all(data, sizes) == whole
