@@ -135,24 +135,24 @@ def build_party(segments: list[Segment]) -> Party:
         if sid == "N3":
             line1, line2 = segment.get(1), segment.get(2)
         elif sid == "N4":
-            address = Address(
-                line1, line2, segment.get(1), segment.get(2), segment.get(3), segment.get(4)
-            )
+            _, city, state, postal_code, country = segment.padded(4)[:5]
+            address = Address(line1, line2, city, state, postal_code, country)
         elif sid == "REF":
             references.append(Reference(segment.get(1), segment.get(2), Position.of(segment)))
         elif sid == "PRV":
             taxonomy = segment.get(3)
     if address is None and line1:
         address = Address(line1, line2, "", "", "")
+    _, entity, entity_type, last, first, middle, _, suffix, qualifier, ident = nm1.padded(9)[:10]
     return Party(
-        entity=nm1.get(1),
-        entity_type=nm1.get(2),
-        last_name=nm1.get(3),
-        first_name=nm1.get(4),
-        middle_name=nm1.get(5),
-        suffix=nm1.get(7),
-        id_qualifier=nm1.get(8),
-        id=nm1.get(9),
+        entity=entity,
+        entity_type=entity_type,
+        last_name=last,
+        first_name=first,
+        middle_name=middle,
+        suffix=suffix,
+        id_qualifier=qualifier,
+        id=ident,
         position=Position.of(nm1),
         address=address,
         taxonomy=taxonomy,

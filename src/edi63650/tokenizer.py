@@ -105,6 +105,12 @@ class Segment(NamedTuple):
         elements = self.elements
         return elements[index] if index < len(elements) else ""
 
+    def padded(self, last: int) -> tuple[str, ...]:
+        """The elements with ``""`` for absent ones, so that index ``last`` exists."""
+        elements = self.elements
+        missing = last + 1 - len(elements)
+        return elements + ("",) * missing if missing > 0 else elements
+
     def components(self, index: int) -> list[str]:
         """The components of composite element ``index`` (``[]`` when absent)."""
         value = self.get(index)
