@@ -33,14 +33,19 @@ def count_clm_segments(data: bytes) -> int:
     return len(re.findall(pattern, data))
 
 
-FILES = [p for p in corpus_files() if is_5010_claim_file(p.read_bytes())]
+CLAIM_FILES = [p for p in corpus_files() if is_5010_claim_file(p.read_bytes())]
+FILES: list[Path | object] = list(CLAIM_FILES) or [
+    pytest.param(None, marks=pytest.mark.skip(reason=f"the shared corpus is not at {CORPUS}"))
+]
 
 
 def test_corpus_is_present_or_skipped(corpus: Path) -> None:
-    assert len(FILES) >= 40, "expected the 5010 837P/837I files of the shared corpus"
+    assert len(CLAIM_FILES) >= 40, "expected the 5010 837P/837I files of the shared corpus"
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(CORPUS)))
+@pytest.mark.parametrize(
+    "path", FILES, ids=lambda p: str(p.relative_to(CORPUS)) if isinstance(p, Path) else "-"
+)
 def test_every_5010_claim_file_parses_with_one_claim_per_clm(path: Path) -> None:
     data = path.read_bytes()
     claims = claims_of(data)
