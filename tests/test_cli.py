@@ -74,8 +74,8 @@ def test_findings_go_to_stderr_without_segment_text_and_set_exit_1(tmp_path: Pat
     assert status == EXIT_FINDINGS
     assert len(out.splitlines()) == 3
     assert err == (
-        f"{bad}: error: ENV-SE-COUNT: SE01 says '71' segments; the transaction set has 70 "
-        "(ST and SE included) (line 72, byte 1883, SE01)\n"
+        f"{bad}: error: ENV-SE-COUNT: SE01 says '71' segments (ST and SE included); "
+        "there are 70 (line 72, byte 1883, SE01)\n"
     )
 
 

@@ -50,7 +50,7 @@ def test_segment_count_is_checked_against_the_real_count() -> None:
     findings = findings_of(mutate(se, f"SE*{count + 1}*0001"))
     assert [f.rule for f in findings] == [EnvelopeRule.SE_COUNT]
     assert findings[0].message == (
-        f"SE01 says '{count + 1}' segments; the transaction set has {count} (ST and SE included)"
+        f"SE01 says '{count + 1}' segments (ST and SE included); there are {count}"
     )
 
 

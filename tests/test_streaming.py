@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import random
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -17,30 +19,30 @@ from tests.helpers import CORPUS, FIXTURES
 FILES = sorted(FIXTURES.glob("*.837"))
 
 
-def feed_tokenizer(data: bytes, sizes: list[int] | None) -> list[object]:
-    tokenizer = Tokenizer()
+class Feedable(Protocol):
+    def feed(self, data: bytes) -> Sequence[object]: ...
+    def close(self) -> Sequence[object]: ...
+
+
+def feed(target: Feedable, data: bytes, sizes: list[int] | None) -> list[object]:
+    """Everything ``target`` returns for ``data``, whole (None) or in chunks of ``sizes``."""
     out: list[object] = []
     if sizes is None:
-        out += tokenizer.feed(data)
+        out += target.feed(data)
     else:
         position = 0
         for size in sizes:
-            out += tokenizer.feed(data[position : position + size])
+            out += target.feed(data[position : position + size])
             position += size
-    return out + tokenizer.close()
+    return out + list(target.close())
+
+
+def feed_tokenizer(data: bytes, sizes: list[int] | None) -> list[object]:
+    return feed(Tokenizer(), data, sizes)
 
 
 def feed_reader(data: bytes, sizes: list[int] | None) -> list[object]:
-    reader = Reader()
-    out: list[object] = []
-    if sizes is None:
-        out += reader.feed(data)
-    else:
-        position = 0
-        for size in sizes:
-            out += reader.feed(data[position : position + size])
-            position += size
-    return out + reader.close()
+    return feed(Reader(), data, sizes)
 
 
 def chunkings(data: bytes, seed: int) -> dict[str, list[int]]:

@@ -80,17 +80,13 @@ class _Problems:
 
     def add(self, rule: BuildRule, message: str, segment: Segment, element: str, path: str) -> None:
         self.findings.append(
-            Finding(
-                rule=rule,
-                severity=Severity.ERROR,
-                message=message,
-                source=f"TR3 {path} {element}",
-                offset=segment.offset,
-                line_no=segment.line,
-                ordinal=segment.ordinal,
-                segment_id=segment.id,
-                segment=segment.text,
+            Finding.at(
+                segment,
+                rule,
+                Severity.ERROR,
+                message,
                 element=element,
+                source=f"TR3 {path} {element}",
                 path=path,
                 claim_id=self.claim_id,
                 line=self.line,

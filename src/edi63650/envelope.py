@@ -50,6 +50,9 @@ class EnvelopeRule(enum.StrEnum):
     CLOSEST_LAYOUT = "ENV-CLOSEST-LAYOUT"
 
 
+_SOURCE = "X12.5 interchange control structures; TR3 appendix B.1.1"
+
+
 def _finding(
     rule: EnvelopeRule,
     severity: Severity,
@@ -59,19 +62,45 @@ def _finding(
     element: str = "",
     fix: str = "",
 ) -> Finding:
-    return Finding(
-        rule=rule,
-        severity=severity,
-        message=message,
-        fix=fix,
-        source="X12.5 interchange control structures; TR3 appendix B.1.1",
-        offset=segment.offset,
-        line_no=segment.line,
-        ordinal=segment.ordinal,
-        segment_id=segment.id,
-        segment=segment.text,
-        element=element,
-    )
+    return Finding.at(segment, rule, severity, message, element=element, fix=fix, source=_SOURCE)
+
+
+def _trailer(
+    segment: Segment,
+    *,
+    header: str,
+    control: str,
+    count: int,
+    counted: str,
+    rules: tuple[EnvelopeRule, EnvelopeRule],
+) -> list[Finding]:
+    """Check a trailer (IEA, GE, SE): element 1 is a count, element 2 the header's control
+    number. ``header`` names the header element, ``counted`` what element 1 counts."""
+    trailer = segment.id
+    out = []
+    if segment.get(2) != control:
+        out.append(
+            _finding(
+                rules[0],
+                Severity.ERROR,
+                f"{trailer}02 {segment.get(2)!r} does not match {header} {control!r}",
+                segment,
+                element=f"{trailer}02",
+                fix=f"use the same control number in {header} and {trailer}02",
+            )
+        )
+    if _count(segment.get(1)) != count:
+        out.append(
+            _finding(
+                rules[1],
+                Severity.ERROR,
+                f"{trailer}01 says {segment.get(1)!r} {counted}; there are {count}",
+                segment,
+                element=f"{trailer}01",
+                fix=f"set {trailer}01 to {count}",
+            )
+        )
+    return out
 
 
 def _count(value: str) -> int | None:
@@ -241,29 +270,14 @@ class EnvelopeChecker:
                 )
             )
             return out
-        if segment.get(2) != isa.control_number:
-            out.append(
-                _finding(
-                    EnvelopeRule.IEA_CONTROL,
-                    Severity.ERROR,
-                    f"IEA02 {segment.get(2)!r} does not match ISA13 {isa.control_number!r}",
-                    segment,
-                    element="IEA02",
-                    fix="use the same control number in ISA13 and IEA02",
-                )
-            )
-        if _count(segment.get(1)) != self._groups:
-            out.append(
-                _finding(
-                    EnvelopeRule.IEA_COUNT,
-                    Severity.ERROR,
-                    f"IEA01 says {segment.get(1)!r} functional groups; "
-                    f"the interchange has {self._groups}",
-                    segment,
-                    element="IEA01",
-                    fix=f"set IEA01 to {self._groups}",
-                )
-            )
+        out += _trailer(
+            segment,
+            header="ISA13",
+            control=isa.control_number,
+            count=self._groups,
+            counted="functional groups",
+            rules=(EnvelopeRule.IEA_CONTROL, EnvelopeRule.IEA_COUNT),
+        )
         self.interchange = None
         return out
 
@@ -326,29 +340,14 @@ class EnvelopeChecker:
                 )
             )
             return out
-        if segment.get(2) != group.control_number:
-            out.append(
-                _finding(
-                    EnvelopeRule.GE_CONTROL,
-                    Severity.ERROR,
-                    f"GE02 {segment.get(2)!r} does not match GS06 {group.control_number!r}",
-                    segment,
-                    element="GE02",
-                    fix="use the same control number in GS06 and GE02",
-                )
-            )
-        if _count(segment.get(1)) != self._transactions:
-            out.append(
-                _finding(
-                    EnvelopeRule.GE_COUNT,
-                    Severity.ERROR,
-                    f"GE01 says {segment.get(1)!r} transaction sets; "
-                    f"the group has {self._transactions}",
-                    segment,
-                    element="GE01",
-                    fix=f"set GE01 to {self._transactions}",
-                )
-            )
+        out += _trailer(
+            segment,
+            header="GS06",
+            control=group.control_number,
+            count=self._transactions,
+            counted="transaction sets",
+            rules=(EnvelopeRule.GE_CONTROL, EnvelopeRule.GE_COUNT),
+        )
         self.group = None
         return out
 
@@ -433,28 +432,14 @@ class EnvelopeChecker:
                 )
             )
             return out
-        if segment.get(2) != tx.control_number:
-            out.append(
-                _finding(
-                    EnvelopeRule.SE_CONTROL,
-                    Severity.ERROR,
-                    f"SE02 {segment.get(2)!r} does not match ST02 {tx.control_number!r}",
-                    segment,
-                    element="SE02",
-                    fix="use the same control number in ST02 and SE02",
-                )
-            )
-        if _count(segment.get(1)) != segment.ordinal:
-            out.append(
-                _finding(
-                    EnvelopeRule.SE_COUNT,
-                    Severity.ERROR,
-                    f"SE01 says {segment.get(1)!r} segments; the transaction set has "
-                    f"{segment.ordinal} (ST and SE included)",
-                    segment,
-                    element="SE01",
-                    fix=f"set SE01 to {segment.ordinal}",
-                )
-            )
+        # The tokenizer numbers segments within ST..SE, so SE's ordinal is the true count.
+        out += _trailer(
+            segment,
+            header="ST02",
+            control=tx.control_number,
+            count=segment.ordinal,
+            counted="segments (ST and SE included)",
+            rules=(EnvelopeRule.SE_CONTROL, EnvelopeRule.SE_COUNT),
+        )
         self.transaction = None
         return out

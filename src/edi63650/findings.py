@@ -8,8 +8,12 @@ depends on a "current error" cursor.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from edi63650.tokenizer import Segment
 
 
 class Severity(enum.StrEnum):
@@ -44,6 +48,39 @@ class Finding:
     path: str = ""
     claim_id: str | None = None
     line: int | None = None
+
+    @classmethod
+    def at(
+        cls,
+        segment: Segment,
+        rule: str,
+        severity: Severity,
+        message: str,
+        *,
+        element: str = "",
+        fix: str = "",
+        source: str = "",
+        path: str = "",
+        claim_id: str | None = None,
+        line: int | None = None,
+    ) -> Finding:
+        """A finding about ``segment``, carrying its position and raw text."""
+        return cls(
+            rule=rule,
+            severity=severity,
+            message=message,
+            fix=fix,
+            source=source,
+            offset=segment.offset,
+            line_no=segment.line,
+            ordinal=segment.ordinal,
+            segment_id=segment.id,
+            segment=segment.text,
+            element=element,
+            path=path,
+            claim_id=claim_id,
+            line=line,
+        )
 
     def location(self) -> str:
         """A short position text free of patient data, e.g. ``line 12, byte 455, CLM``."""
