@@ -55,9 +55,14 @@ def test_trial_63650_claim() -> None:
     assert (claim.place_of_service, claim.facility_qualifier, claim.frequency) == ("22", "B", "1")
     assert claim.prior_authorization == "PA778812"
     assert [(n.code, n.text) for n in claim.notes] == [("ADD", "SCS TRIAL PERCUTANEOUS LEADS X2")]
-    assert [(d.pointer, d.qualifier, d.code) for d in claim.diagnoses] == [
-        (1, "ABK", "G8929"), (2, "ABF", "M961"),
+    assert [(d.pointer, d.qualifier, d.code, d.element) for d in claim.diagnoses] == [
+        (1, "ABK", "G8929", 1), (2, "ABF", "M961", 2),
     ]  # fmt: skip
+    hi = claim.diagnoses[0].position
+    assert hi is not None
+    assert hi.line == 25
+    assert claim.notes[0].position is not None
+    assert claim.notes[0].position.line == 24
     assert claim.date("454") is not None
     assert claim.date("454").start == datetime.date(2026, 10, 1)  # type: ignore[union-attr]
     assert claim.rendering is not None
@@ -74,6 +79,10 @@ def test_trial_63650_claim() -> None:
     assert leads.service_date is not None
     assert leads.service_date.start == leads.service_date.end == datetime.date(2026, 10, 5)
     assert leads.control_number == "TRIAL001-1"
+    assert leads.procedure.position is not None
+    assert leads.procedure.position.line == leads.position.line + 1  # SV1 follows LX
+    assert leads.service_date.position is not None
+    assert leads.service_date.position.line == leads.position.line + 2
 
     imaging = professional_line(claim, 1)
     assert imaging.procedure is not None

@@ -116,7 +116,9 @@ class _Problems:
                 "DTP03",
                 path,
             )
-        return DatePeriod(qualifier=segment.get(1), start=start, end=end, raw=raw)
+        return DatePeriod(
+            qualifier=segment.get(1), start=start, end=end, raw=raw, position=Position.of(segment)
+        )
 
 
 def build_party(segments: list[Segment]) -> Party:
@@ -124,21 +126,25 @@ def build_party(segments: list[Segment]) -> Party:
     nm1 = segments[0]
     address: Address | None = None
     line1 = line2 = ""
+    where: Position | None = None
     taxonomy: str | None = None
     references = []
     for segment in segments[1:]:
         sid = segment.id
         if sid == "N3":
             line1, line2 = segment.get(1), segment.get(2)
+            where = Position.of(segment)
         elif sid == "N4":
             _, city, state, postal_code, country = segment.padded(4)[:5]
-            address = Address(line1, line2, city, state, postal_code, country)
+            address = Address(
+                line1, line2, city, state, postal_code, country, where or Position.of(segment)
+            )
         elif sid == "REF":
             references.append(Reference(segment.get(1), segment.get(2), Position.of(segment)))
         elif sid == "PRV":
             taxonomy = segment.get(3)
     if address is None and line1:
-        address = Address(line1, line2, "", "", "")
+        address = Address(line1, line2, "", "", "", position=where)
     _, entity, entity_type, last, first, middle, _, suffix, qualifier, ident = nm1.padded(9)[:10]
     return Party(
         entity=entity,
@@ -405,9 +411,11 @@ class TransactionBuilder:
             elif sid == "REF":
                 references.append(Reference(segment.get(1), segment.get(2), Position.of(segment)))
             elif sid == "NTE":
-                notes.append(Note(segment.get(1), segment.get(2)))
+                notes.append(Note(segment.get(1), segment.get(2), Position.of(segment)))
             elif sid == "PWK":
-                attachments.append(Attachment(segment.get(1), segment.get(2), segment.get(6)))
+                attachments.append(
+                    Attachment(segment.get(1), segment.get(2), segment.get(6), Position.of(segment))
+                )
         if party is not None:
             providers.append(build_party(party))
 
@@ -484,7 +492,7 @@ class TransactionBuilder:
                     control_number = segment.get(2)
                 references.append(Reference(segment.get(1), segment.get(2), Position.of(segment)))
             elif sid == "NTE":
-                notes.append(Note(segment.get(1), segment.get(2)))
+                notes.append(Note(segment.get(1), segment.get(2), Position.of(segment)))
             elif sid in ("SVD", "LQ"):
                 adjudicated = True
         if party is not None:
@@ -498,7 +506,7 @@ class TransactionBuilder:
         if professional:
             return ProfessionalServiceLine(
                 number=number,
-                procedure=_procedure(service.components(1)),
+                procedure=_procedure(service, 1),
                 charge=problems.number(service, 2, path),
                 unit_basis=service.get(3),
                 units=problems.number(service, 4, path),
@@ -515,7 +523,7 @@ class TransactionBuilder:
             )
         return InstitutionalServiceLine(
             number=number,
-            procedure=_procedure(service.components(2)),
+            procedure=_procedure(service, 2),
             charge=problems.number(service, 3, path),
             unit_basis=service.get(4),
             units=problems.number(service, 5, path),
@@ -535,8 +543,9 @@ def _offset(finding: Finding) -> int:
     return finding.offset or 0
 
 
-def _procedure(parts: list[str]) -> Procedure | None:
-    """C003 composite: qualifier, code, modifiers 1-4, description."""
+def _procedure(service: Segment, index: int) -> Procedure | None:
+    """C003 composite (SV101 or SV202): qualifier, code, modifiers 1-4, description."""
+    parts = service.components(index)
     if not parts:
         return None
     parts = parts + [""] * (7 - len(parts))
@@ -545,6 +554,7 @@ def _procedure(parts: list[str]) -> Procedure | None:
         code=parts[1],
         modifiers=tuple(modifier for modifier in parts[2:6] if modifier),
         description=parts[6],
+        position=Position.of(service),
     )
 
 
@@ -573,7 +583,8 @@ def _health_codes(segments: list[Segment]) -> tuple[tuple[Diagnosis, ...], tuple
     others: list[HealthCode] = []
     for segment in segments:
         separator = segment.delimiters.component
-        for value in segment.elements[1:]:
+        position = Position.of(segment)
+        for element, value in enumerate(segment.elements[1:], start=1):
             if not value:
                 continue
             parts = value.split(separator)
@@ -586,6 +597,8 @@ def _health_codes(segments: list[Segment]) -> tuple[tuple[Diagnosis, ...], tuple
                         code=parts[1],
                         pointer=len(diagnoses) + 1,
                         present_on_admission=parts[8],
+                        position=position,
+                        element=element,
                     )
                 )
             else:
@@ -596,6 +609,8 @@ def _health_codes(segments: list[Segment]) -> tuple[tuple[Diagnosis, ...], tuple
                         date_format=parts[2],
                         date=parts[3],
                         amount=parse_decimal(parts[4]) if parts[4] else None,
+                        position=position,
+                        element=element,
                     )
                 )
     return tuple(diagnoses), tuple(others)

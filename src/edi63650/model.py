@@ -96,7 +96,7 @@ class Transaction:
 
 @attrs.frozen
 class Address:
-    """N3/N4."""
+    """N3/N4; ``position`` is that of N3 (or N4 when N3 is absent)."""
 
     line1: str
     line2: str
@@ -104,6 +104,7 @@ class Address:
     state: str
     postal_code: str
     country: str = ""
+    position: Position | None = None
 
 
 @attrs.frozen
@@ -225,6 +226,7 @@ class DatePeriod:
     start: datetime.date | None
     end: datetime.date | None
     raw: str
+    position: Position | None = None
 
 
 @attrs.frozen
@@ -240,6 +242,8 @@ class Diagnosis:
     code: str
     pointer: int
     present_on_admission: str = ""  # C022-09, 837I only
+    position: Position | None = None  # of the HI segment
+    element: int = 0  # which HI element (HI01 is 1)
 
 
 @attrs.frozen
@@ -251,6 +255,8 @@ class HealthCode:
     date_format: str = ""
     date: str = ""
     amount: Decimal | None = None
+    position: Position | None = None  # of the HI segment
+    element: int = 0
 
 
 @attrs.frozen
@@ -259,6 +265,7 @@ class Note:
 
     code: str
     text: str
+    position: Position | None = None
 
 
 @attrs.frozen
@@ -268,6 +275,7 @@ class Attachment:
     report_type: str  # PWK01
     transmission: str  # PWK02
     control_number: str  # PWK06
+    position: Position | None = None
 
 
 @attrs.frozen
@@ -278,6 +286,7 @@ class Procedure:
     code: str
     modifiers: tuple[str, ...] = ()
     description: str = ""
+    position: Position | None = None  # of the SV1 or SV2 segment
 
 
 @attrs.frozen
