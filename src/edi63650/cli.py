@@ -22,6 +22,8 @@ from edi63650.jsonify import claim_to_json
 from edi63650.maps import Implementations
 from edi63650.model import Claim
 from edi63650.reader import iter_events
+from edi63650.rules.pack import Engine
+from edi63650.rules.tables import Tables
 from edi63650.testing import synth
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -57,6 +59,9 @@ def _parser() -> _Parser:
     parse.add_argument(
         "--verbose", "-v", action="store_true", help="also print info findings (tolerances)"
     )
+    rules = commands.add_parser("rules", help="list every rule with its severities and sources")
+    rules.add_argument("--format", choices=("text", "json"), default="text")
+    rules.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
     make = commands.add_parser("synth", help="write a realistic 837 file for load tests")
     make.add_argument("--kind", choices=("837P", "837I"), required=True)
     make.add_argument("--claims", type=int, required=True)
@@ -130,6 +135,40 @@ def _parse(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bina
     return status
 
 
+def _rules(args: argparse.Namespace, stdout: TextIO) -> int:
+    tables = Tables.load(Path(args.maps) if args.maps else None)
+    catalogue = Engine(tables).catalogue
+    if args.format == "json":
+        records = [
+            {
+                "id": info.id,
+                "level": info.level,
+                "title": info.title,
+                "severity": {
+                    profile: (s.value if s else "off") for profile, s in info.severities.items()
+                },
+                "source": info.source,
+                "confirmed": info.confirmed,
+                "statuses": [str(status) for status in info.statuses],
+            }
+            for info in catalogue
+        ]
+        stdout.write(json.dumps(records, indent=2) + "\n")
+        return EXIT_OK
+    for info in catalogue:
+        severities = ", ".join(
+            f"{profile} {s.value if s else 'off'}" for profile, s in info.severities.items()
+        )
+        statuses = " ".join(str(status) for status in info.statuses)
+        flag = "" if info.confirmed else "  [source UNCONFIRMED]"
+        stdout.write(
+            f"{info.id}  (SNIP {info.level})  {info.title}\n"
+            f"    severity: {severities}; 277CA: {statuses}{flag}\n"
+            f"    source: {info.source}\n"
+        )
+    return EXIT_OK
+
+
 def _synth(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.claims < 1:
         raise _UsageError("edi63650 synth: --claims must be at least 1")
@@ -157,6 +196,8 @@ def run(
             args = _parser().parse_args(list(argv))
         if args.command == "parse":
             return _parse(args, out, err, inp)
+        if args.command == "rules":
+            return _rules(args, out)
         return _synth(args, out)
     except BrokenPipeError:  # the reader of stdout went away (| head): not an error of ours
         return EXIT_OK

@@ -25,6 +25,18 @@ class Severity(enum.StrEnum):
 
 
 @attrs.frozen
+class ClaimStatus:
+    """A 277CA STC01 composite: category (ECL 507), status code (ECL 508), entity (98)."""
+
+    category: str
+    code: str
+    entity: str = ""
+
+    def __str__(self) -> str:
+        return ":".join(part for part in (self.category, self.code, self.entity) if part)
+
+
+@attrs.frozen
 class Finding:
     """One thing worth saying about the input, with where it was found.
 
@@ -48,6 +60,7 @@ class Finding:
     path: str = ""
     claim_id: str | None = None
     line: int | None = None
+    statuses: tuple[ClaimStatus, ...] = ()  # how a rejection is reported in the 277CA
 
     @classmethod
     def at(

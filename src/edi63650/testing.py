@@ -68,6 +68,7 @@ class ClaimSpec:
     attachments: tuple[str, ...] = ()  # PWK01 report type codes
     rendering_npi: str = ""
     attending_npi: str = make_npi("166666666")
+    statement_period: tuple[datetime.date, datetime.date] | None = None  # 837I; default: lines
 
     @property
     def charge(self) -> Decimal:
@@ -217,6 +218,8 @@ def _claim(claim: ClaimSpec, institutional: bool) -> list[Elements]:
     ]
     first = min(line.service_date for line in claim.lines)
     last = max(line.service_date for line in claim.lines)
+    if claim.statement_period is not None:
+        first, last = claim.statement_period
     if institutional:
         out.append(["DTP", "434", "RD8", f"{first:%Y%m%d}-{last:%Y%m%d}"])
         out.append(["CL1", "3", "1", "01"])
@@ -387,7 +390,7 @@ _PAYERS = [
     ("MC", "TXMCD", "TEXAS MEDICAID"),
 ]
 _SCS_DIAGNOSES = ["G894", "G8929", "M961", "M5416", "M5417", "G5781"]
-_OTHER_DIAGNOSES = ["I10", "E119", "M545", "J069", "Z0000", "R0789", "K219"]
+_OTHER_DIAGNOSES = ["I10", "E119", "M5450", "J069", "Z0000", "R0789", "K219"]
 _OTHER_PROCEDURES = [
     ("99213", "110.00"),
     ("99214", "165.00"),

@@ -1,0 +1,221 @@
+"""The rule engine: a registry of small rule functions, payer profiles and the dispatcher.
+
+A rule is a function ``check(context, claim)`` that yields :class:`Hit` values: what is wrong,
+on which line, and how to fix it. The dispatcher turns each hit into a :class:`Finding`, adding
+the rule id, the severity for the claim's profile, the claim id, line number, loop path,
+segment, position and the 277CA status codes, all read from the rule catalogue
+(``maps/rules.xml``). Rules stay tiny; context is added in one place (style.md items 3-5).
+
+A :class:`RuleSet` maps rule ids to functions, like jsonschema's ``validators``; a payer
+profile changes severities in the catalogue, and ``RuleSet.extend`` derives a rule set with
+rules added or replaced.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from edi63650.errors import MapError
+from edi63650.findings import ClaimStatus, Finding, Severity
+from edi63650.model import Claim, ServiceLine
+from edi63650.tokenizer import Segment
+
+if TYPE_CHECKING:
+    from edi63650.rules.history import ServiceHistory
+    from edi63650.rules.tables import RuleInfo, Tables
+
+
+class Profile(enum.StrEnum):
+    """A payer profile: which rules run and how severe each one is."""
+
+    MEDICARE = "medicare"
+    COMMERCIAL = "commercial"
+
+
+#: SBR09 claim filing indicator codes that choose the medicare profile (X12 element 1032).
+MEDICARE_FILING_CODES = frozenset({"MA", "MB"})
+
+
+def profile_for(claim: Claim, choice: str) -> Profile:
+    """``choice`` is ``auto`` (from SBR09), ``medicare`` or ``commercial``."""
+    if choice != "auto":
+        return Profile(choice)
+    subscriber = claim.context.subscriber
+    if subscriber and subscriber.claim_filing_indicator in MEDICARE_FILING_CODES:
+        return Profile.MEDICARE
+    return Profile.COMMERCIAL
+
+
+class Phase(enum.StrEnum):
+    """Whether a spinal-cord-stimulator claim bills a trial or a permanent implant."""
+
+    TRIAL = "trial"
+    PERMANENT = "permanent"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen
+class Hit:
+    """What a rule reports; the dispatcher turns it into a :class:`Finding`.
+
+    ``segment`` defaults to the line's service segment (SV1/SV2) or the claim's CLM;
+    ``severity`` may lower the catalogue severity for this hit (a warning instead of an
+    error); ``entity`` fills STC01-3 (85 billing provider, 82 rendering...).
+    """
+
+    message: str
+    fix: str = ""
+    line: ServiceLine | None = None
+    segment: Segment | None = None
+    element: str = ""
+    source: str = ""
+    severity: Severity | None = None
+    entity: str = ""
+
+
+@attrs.frozen
+class RuleContext:
+    """What a rule may look at besides the claim."""
+
+    tables: Tables
+    profile: Profile
+    history: ServiceHistory
+    today: datetime.date
+
+
+RuleCheck = Callable[[RuleContext, Claim], Iterable[Hit]]
+
+
+@attrs.frozen
+class RuleSet:
+    """Rule ids mapped to their check functions."""
+
+    checks: Mapping[str, RuleCheck]
+
+    def extend(self, checks: Mapping[str, RuleCheck]) -> RuleSet:
+        """A new rule set with ``checks`` added or replacing rules of the same id."""
+        return RuleSet({**self.checks, **checks})
+
+
+@attrs.frozen
+class ClaimResult:
+    """A claim with its findings, its profile and, for SCS claims, its phase."""
+
+    claim: Claim
+    findings: tuple[Finding, ...]
+    profile: Profile
+    phase: Phase | None
+
+    @property
+    def accepted(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+    @property
+    def rejected_lines(self) -> frozenset[int]:
+        """LX numbers of the lines with an error finding."""
+        return frozenset(
+            f.line for f in self.findings if f.severity is Severity.ERROR and f.line is not None
+        )
+
+
+def service_segment(line: ServiceLine) -> Segment | None:
+    for segment in line.segments:
+        if segment.id in ("SV1", "SV2"):
+            return segment
+    return None
+
+
+def loop_path(claim: Claim, line: ServiceLine | None, segment: Segment | None) -> str:
+    """A loop path such as ``2000B/2300/2400[3]/SV1``."""
+    parts = ["2000C" if claim.context.patient else "2000B", "2300"]
+    if line is not None:
+        parts.append(f"2400[{line.number}]")
+    if segment is not None:
+        parts.append(segment.id)
+    return "/".join(parts)
+
+
+class Dispatcher:
+    """Runs a rule set over claims and builds findings from hits."""
+
+    def __init__(self, tables: Tables, rules: RuleSet) -> None:
+        catalogue = {info.id: info for info in tables.rules}
+        missing = sorted(catalogue.keys() - rules.checks.keys())
+        unknown = sorted(rules.checks.keys() - catalogue.keys())
+        if missing or unknown:
+            raise MapError(
+                "rules.xml and the rule set disagree: "
+                + (f"no code for {missing} " if missing else "")
+                + (f"no catalogue entry for {unknown}" if unknown else "")
+            )
+        self._tables = tables
+        self._ordered = [(info, rules.checks[info.id]) for info in tables.rules]
+
+    @property
+    def catalogue(self) -> tuple[RuleInfo, ...]:
+        return tuple(info for info, _ in self._ordered)
+
+    def run(self, context: RuleContext, claim: Claim) -> list[Finding]:
+        out: list[Finding] = []
+        for info, check in self._ordered:
+            severity = info.severities[context.profile]
+            if severity is None:
+                continue
+            for hit in check(context, claim):
+                out.append(self._finding(info, severity, hit, claim))
+        return out
+
+    @staticmethod
+    def _finding(info: RuleInfo, severity: Severity, hit: Hit, claim: Claim) -> Finding:
+        line = hit.line
+        segment = hit.segment
+        if segment is None:
+            segment = service_segment(line) if line is not None else claim.segments[0]
+        statuses = info.statuses
+        if hit.entity:
+            statuses = tuple(
+                ClaimStatus(s.category, s.code, hit.entity) if i == 0 else s
+                for i, s in enumerate(statuses)
+            )
+        if hit.severity is not None and _RANK[hit.severity] < _RANK[severity]:
+            severity = hit.severity
+        return Finding(
+            rule=info.id,
+            severity=severity,
+            message=hit.message,
+            fix=hit.fix,
+            source=hit.source or info.source,
+            offset=segment.offset if segment else None,
+            line_no=segment.line if segment else None,
+            ordinal=segment.ordinal if segment else None,
+            segment_id=segment.id if segment else "",
+            segment=segment.text if segment else "",
+            element=hit.element,
+            path=loop_path(claim, line, segment),
+            claim_id=claim.claim_id,
+            line=line.number if line is not None else None,
+            statuses=statuses,
+        )
+
+
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+def iter_batches(claims: Iterable[Claim]) -> Iterator[list[Claim]]:
+    """Consecutive claims of one transaction set, so cross-claim rules see all of them."""
+    batch: list[Claim] = []
+    current: object = None
+    for claim in claims:
+        transaction = claim.context.transaction
+        if batch and transaction is not current:
+            yield batch
+            batch = []
+        current = transaction
+        batch.append(claim)
+    if batch:
+        yield batch

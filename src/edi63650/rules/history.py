@@ -1,0 +1,221 @@
+"""Services seen before: in this file, and (with ``--history PATH``) in earlier submissions.
+
+Rules that span claims (global period, repeat procedures, a generator without leads, lifetime
+limits) ask :class:`ServiceHistory` for a patient's earlier procedure lines. The history holds
+the lines of the file being validated (all of them, accepted or not: the surgery happened) and,
+when a :class:`HistoryStore` is given, the accepted spinal-cord-stimulator procedures recorded
+by earlier runs.
+
+The store is an SQLite database (standard library). Patients are stored only as a keyed hash
+of their identifiers, never by name, member id or birth date. Writers use WAL journaling and
+``BEGIN IMMEDIATE`` with a busy timeout, so several validators can record into one file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import sqlite3
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+
+import attrs
+
+from edi63650.errors import EdiError
+from edi63650.model import Claim, ServiceLine
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS procedures (
+    patient_key TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    code TEXT NOT NULL,
+    modifiers TEXT NOT NULL,
+    service_date TEXT NOT NULL,
+    units TEXT NOT NULL,
+    claim_id TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    recorded_at TEXT NOT NULL,
+    UNIQUE (patient_key, claim_id, line, code, service_date)
+);
+CREATE INDEX IF NOT EXISTS procedures_by_patient ON procedures (patient_key);
+"""
+
+
+@attrs.frozen
+class Service:
+    """One procedure line as the cross-claim rules see it."""
+
+    patient: str
+    provider: str
+    code: str
+    modifiers: frozenset[str]
+    date: datetime.date
+    units: Decimal
+    claim_id: str
+    line: int
+    recorded: bool = False  # from the store, not from this file
+
+    def same_line(self, other: Service) -> bool:
+        """The same claim line (a resubmitted file meets its own recorded lines)."""
+        return (self.claim_id, self.line, self.code, self.date) == (
+            other.claim_id,
+            other.line,
+            other.code,
+            other.date,
+        )
+
+
+def patient_key(claim: Claim) -> str:
+    """A stable hash of who the patient is: member id, and the dependent's name and birth date
+    when the patient is not the subscriber."""
+    ctx = claim.context
+    subscriber = ctx.subscriber
+    parts = [subscriber.member_id or "" if subscriber else ""]
+    patient = ctx.patient
+    if patient is not None:
+        person = patient.person
+        parts += [
+            person.last_name if person else "",
+            person.first_name if person else "",
+            patient.birth_date.isoformat() if patient.birth_date else "",
+        ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def rendering_provider(claim: Claim, line: ServiceLine) -> str:
+    """Line rendering NPI, else the claim's rendering NPI, else the billing provider NPI."""
+    for party in (line.rendering, claim.rendering):
+        if party is not None and party.npi:
+            return party.npi
+    billing = claim.context.billing_provider
+    return billing.npi or "" if billing else ""
+
+
+def line_date(claim: Claim, line: ServiceLine) -> datetime.date | None:
+    """The line's date of service (DTP*472), else the claim's service or statement date."""
+    period = line.service_date
+    if period is not None and period.start is not None:
+        return period.start
+    for qualifier in ("472", "434"):
+        claim_period = claim.date(qualifier)
+        if claim_period is not None and claim_period.start is not None:
+            return claim_period.start
+    return None
+
+
+def services_of(claim: Claim) -> list[Service]:
+    """The dated procedure lines of a claim."""
+    patient = patient_key(claim)
+    out = []
+    for line in claim.lines:
+        procedure = line.procedure
+        day = line_date(claim, line)
+        if procedure is None or day is None or line.number is None:
+            continue
+        out.append(
+            Service(
+                patient=patient,
+                provider=rendering_provider(claim, line),
+                code=procedure.code,
+                modifiers=frozenset(procedure.modifiers),
+                date=day,
+                units=line.units if line.units is not None else Decimal(1),
+                claim_id=claim.claim_id,
+                line=line.number,
+            )
+        )
+    return out
+
+
+class HistoryStore:
+    """Accepted SCS procedures of earlier submissions, in an SQLite file."""
+
+    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
+        self.path = path
+        try:
+            self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            raise EdiError(f"{path}: cannot open the history database: {error}") from error
+
+    def close(self) -> None:
+        self._db.close()
+
+    def services_for(self, patient: str) -> list[Service]:
+        rows = self._db.execute(
+            "SELECT provider, code, modifiers, service_date, units, claim_id, line "
+            "FROM procedures WHERE patient_key = ?",
+            (patient,),
+        ).fetchall()
+        return [
+            Service(
+                patient=patient,
+                provider=provider,
+                code=code,
+                modifiers=frozenset(modifiers.split()),
+                date=datetime.date.fromisoformat(day),
+                units=Decimal(units),
+                claim_id=claim_id,
+                line=line,
+                recorded=True,
+            )
+            for provider, code, modifiers, day, units, claim_id, line in rows
+        ]
+
+    def record(self, services: Iterable[Service]) -> int:
+        """Store services (duplicates are ignored); returns how many rows were new."""
+        rows = [
+            (
+                s.patient,
+                s.provider,
+                s.code,
+                " ".join(sorted(s.modifiers)),
+                s.date.isoformat(),
+                str(s.units),
+                s.claim_id,
+                s.line,
+                datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            )
+            for s in services
+        ]
+        if not rows:
+            return 0
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO procedures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+            added = db.total_changes - before
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return added
+
+
+class ServiceHistory:
+    """What rules query: the file's own services plus the store's, per patient."""
+
+    def __init__(self, store: HistoryStore | None = None) -> None:
+        self._store = store
+        self._file: dict[str, list[Service]] = {}
+        self._stored: dict[str, list[Service]] = {}
+
+    def add(self, services: Iterable[Service]) -> None:
+        for service in services:
+            self._file.setdefault(service.patient, []).append(service)
+
+    def for_patient(self, patient: str) -> list[Service]:
+        """Every known service of the patient; recorded copies of this file's lines dropped."""
+        seen = self._file.get(patient, [])
+        if self._store is None:
+            return list(seen)
+        if patient not in self._stored:
+            self._stored[patient] = self._store.services_for(patient)
+        recorded = [r for r in self._stored[patient] if not any(r.same_line(s) for s in seen)]
+        return [*seen, *recorded]

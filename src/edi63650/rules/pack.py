@@ -1,0 +1,111 @@
+"""The default rule set and the engine that runs it over a stream of claims."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Iterator
+
+from edi63650.model import Claim
+from edi63650.rules import scs, snip
+from edi63650.rules.engine import (
+    ClaimResult,
+    Dispatcher,
+    RuleContext,
+    RuleSet,
+    iter_batches,
+    profile_for,
+)
+from edi63650.rules.history import HistoryStore, ServiceHistory, services_of
+from edi63650.rules.tables import RuleInfo, Tables
+
+#: Every rule of ``maps/rules.xml``, by id. Extend with ``DEFAULT_RULES.extend({...})``.
+DEFAULT_RULES = RuleSet(
+    {
+        "SNIP3-BALANCE": snip.balance,
+        "SNIP4-DX-POINTER": snip.diagnosis_pointers,
+        "SNIP4-STATEMENT-DATES": snip.statement_dates,
+        "SNIP4-FUTURE-DATE": snip.future_dates,
+        "SNIP5-PROCEDURE-CODE": snip.procedure_codes,
+        "SNIP5-MODIFIER": snip.modifiers_known,
+        "SNIP5-ICD10": snip.icd10_codes,
+        "SNIP5-NPI": snip.npis,
+        "SNIP5-PLACE-OF-SERVICE": snip.places_of_service,
+        "SNIP5-REVENUE-CODE": snip.revenue_codes,
+        "SCS-PTP": scs.ptp,
+        "SCS-IMAGING": scs.imaging,
+        "SCS-MUE": scs.mue,
+        "SCS-ASSISTANT": scs.assistant,
+        "SCS-CO-SURGEON": scs.co_surgeon,
+        "SCS-TEAM": scs.team,
+        "SCS-BILATERAL": scs.bilateral,
+        "SCS-MODIFIER-CONFLICT": scs.modifier_conflicts,
+        "SCS-MODIFIER-22": scs.modifier_22,
+        "SCS-GLOBAL-EM": scs.global_em,
+        "SCS-GLOBAL-REPEAT": scs.global_repeat,
+        "SCS-LIFETIME": scs.lifetime,
+        "SCS-DEVICE-MISSING": scs.device_missing,
+        "SCS-DEVICE-ORPHAN": scs.device_orphan,
+        "SCS-OPPS-L-CODE": scs.opps_l_codes,
+        "SCS-C1768": scs.c1768,
+        "SCS-PHASE": scs.phase_conflict,
+        "SCS-PHASE-UNKNOWN": scs.phase_unknown,
+        "SCS-GENERATOR-ALONE": scs.generator_alone,
+        "SCS-INDICATION": scs.indication,
+    }
+)
+
+
+class Engine:
+    """Runs the rule set over claims, one transaction set at a time.
+
+    Claims of one transaction set are indexed before any rule runs, so cross-claim rules
+    (global period, repeat procedures) see every claim of the set whatever its order; claims of
+    earlier transaction sets and, with a :class:`HistoryStore`, of earlier submissions are
+    seen too. Accepted claims' spinal-cord-stimulator procedures are recorded in the store.
+    One engine per input file; it keeps that file's services in memory.
+    """
+
+    def __init__(
+        self,
+        tables: Tables | None = None,
+        rules: RuleSet = DEFAULT_RULES,
+        *,
+        profile: str = "auto",
+        history: HistoryStore | None = None,
+        today: datetime.date | None = None,
+    ) -> None:
+        if profile not in ("auto", "medicare", "commercial"):
+            raise ValueError(f"profile must be auto, medicare or commercial, not {profile!r}")
+        self.tables = tables if tables is not None else Tables.load()
+        self._dispatcher = Dispatcher(self.tables, rules)
+        self._profile = profile
+        self._store = history
+        self._history = ServiceHistory(history)
+        self._today = today or datetime.date.today()
+
+    @property
+    def catalogue(self) -> tuple[RuleInfo, ...]:
+        """The rules this engine runs, in order."""
+        return self._dispatcher.catalogue
+
+    def check(self, claims: Iterable[Claim]) -> Iterator[ClaimResult]:
+        """A :class:`ClaimResult` for each claim, in order."""
+        scs_codes = self.tables.family("scs-procedure")
+        for batch in iter_batches(claims):
+            for claim in batch:
+                self._history.add(services_of(claim))
+            accepted = []
+            for claim in batch:
+                profile = profile_for(claim, self._profile)
+                context = RuleContext(self.tables, profile, self._history, self._today)
+                result = ClaimResult(
+                    claim=claim,
+                    findings=tuple(self._dispatcher.run(context, claim)),
+                    profile=profile,
+                    phase=scs.classify_phase(self.tables, claim),
+                )
+                if result.accepted:
+                    accepted += [s for s in services_of(claim) if s.code in scs_codes]
+                yield result
+            if self._store is not None:
+                self._store.record(accepted)

@@ -1,0 +1,598 @@
+"""The spinal-cord-stimulator rule pack (WEDI SNIP level 7: payer business rules).
+
+Facts come from ``maps/`` (NCCI PTP pairs, MUEs, fee-schedule indicators, devices, modifier
+roles); the functions here only apply them. Each function is one rule of ``maps/rules.xml``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterator
+from decimal import Decimal
+
+from edi63650.findings import Severity
+from edi63650.model import (
+    Claim,
+    InstitutionalClaim,
+    ProfessionalClaim,
+    ProfessionalServiceLine,
+    ServiceLine,
+)
+from edi63650.rules.engine import Hit, Phase, RuleContext
+from edi63650.rules.history import Service, line_date, patient_key, rendering_provider
+from edi63650.rules.tables import Tables
+
+#: Type of bill facility codes the OPPS device edits apply to: 13x hospital outpatient,
+#: 85x critical access hospital (I/OCE).
+_OPPS_BILL_TYPES = ("13", "85")
+
+
+def _code(line: ServiceLine) -> str:
+    return line.procedure.code if line.procedure else ""
+
+
+def _modifiers(line: ServiceLine) -> frozenset[str]:
+    return frozenset(line.procedure.modifiers) if line.procedure else frozenset()
+
+
+def _coded_lines(claim: Claim) -> list[tuple[ServiceLine, str, datetime.date | None]]:
+    return [(line, _code(line), line_date(claim, line)) for line in claim.lines if line.procedure]
+
+
+def _by_date_and_provider(
+    claim: Claim,
+) -> dict[tuple[datetime.date | None, str], list[ServiceLine]]:
+    groups: dict[tuple[datetime.date | None, str], list[ServiceLine]] = defaultdict(list)
+    for line, _, day in _coded_lines(claim):
+        groups[(day, rendering_provider(claim, line))].append(line)
+    return groups
+
+
+def _is_opps(claim: Claim) -> bool:
+    return isinstance(claim, InstitutionalClaim) and claim.facility_code.startswith(
+        _OPPS_BILL_TYPES
+    )
+
+
+def _element(claim: Claim) -> str:
+    return "SV101-02" if isinstance(claim, ProfessionalClaim) else "SV202-02"
+
+
+# -- bundling ----------------------------------------------------------------------------------
+
+
+def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-PTP: a column-2 code with its column-1 code, same date and provider."""
+    tables = context.tables
+    bypass = tables.modifiers_with("ptp-bypass")
+    imaging = tables.family("imaging-guidance")
+    for lines in _by_date_and_provider(claim).values():
+        for first in lines:
+            for second in lines:
+                pair = tables.ptp.get((_code(first), _code(second)))
+                if first is second or pair is None or pair.indicator == "9":
+                    continue
+                if pair.column1 == "63650" and pair.column2 in imaging:
+                    continue  # SCS-IMAGING says it better
+                citation = (
+                    f"NCCI PTP {pair.column1}/{pair.column2}, modifier indicator "
+                    f"{pair.indicator} ({pair.rationale})"
+                )
+                if pair.indicator == "0":
+                    yield Hit(
+                        f"{pair.column2} is not paid with {pair.column1} on the same date by the "
+                        "same provider, and no modifier can bypass this edit",
+                        fix=f"remove {pair.column2}, or bill it on its own date if it was a "
+                        "separate service",
+                        line=second,
+                        element=_element(claim),
+                        source=citation,
+                    )
+                elif not (_modifiers(first) | _modifiers(second)) & bypass:
+                    yield Hit(
+                        f"{pair.column2} is bundled into {pair.column1} on the same date by the "
+                        "same provider",
+                        fix="remove the line, or append a PTP-associated modifier (59, XE, XS, "
+                        "XP, XU, an anatomic or a global-surgery modifier) if the service was "
+                        "distinct and documented",
+                        line=second,
+                        element=_element(claim),
+                        source=citation,
+                    )
+
+
+def imaging(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-IMAGING: fluoroscopic guidance with 63650 is included in 63650."""
+    tables = context.tables
+    guidance = tables.family("imaging-guidance")
+    distinct = tables.modifiers_with("distinct-service")
+    for lines in _by_date_and_provider(claim).values():
+        if not any(_code(line) == "63650" for line in lines):
+            continue
+        for line in lines:
+            code = _code(line)
+            if code not in guidance:
+                continue
+            citation = f"NCCI PTP 63650/{code}, modifier indicator 1; NCCI Policy Manual ch. IV"
+            if _modifiers(line) & distinct:
+                yield Hit(
+                    f"{code} with 63650: imaging guidance is part of 63650; accepted because of "
+                    "the distinct-service modifier",
+                    fix="confirm the imaging was a separate procedure, documented as such",
+                    line=line,
+                    element=_element(claim),
+                    source=citation,
+                    severity=Severity.WARNING,
+                )
+            else:
+                yield Hit(
+                    f"{code} is imaging guidance, which is included in 63650 (percutaneous "
+                    "epidural electrode placement)",
+                    fix=f"remove {code}; only a separate, documented imaging procedure may be "
+                    "billed, with 59 or XS/XU",
+                    line=line,
+                    element=_element(claim),
+                    source=citation,
+                )
+
+
+# -- units --------------------------------------------------------------------------------------
+
+
+def mue(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-MUE: units of a code on one date over its MUE (MAI 1 per line, 2 and 3 per date)."""
+    setting = "practitioner" if isinstance(claim, ProfessionalClaim) else "outpatient-hospital"
+    groups: dict[tuple[str, datetime.date | None], list[ServiceLine]] = defaultdict(list)
+    for line, code, day in _coded_lines(claim):
+        if line.units is not None and context.tables.mue(code, setting) is not None:
+            groups[(code, day)].append(line)
+    for (code, _), lines in groups.items():
+        edit = context.tables.mue(code, setting)
+        assert edit is not None  # noqa: S101 - grouped only when present
+        citation = f"MUE {code} = {edit.value}, MAI {edit.mai} ({setting}; {edit.rationale})"
+        if edit.mai == 1:
+            for line in lines:
+                if line.units is not None and line.units > edit.value:
+                    yield Hit(
+                        f"{line.units} units of {code} on one line; the MUE allows {edit.value}",
+                        fix=f"bill at most {edit.value} units per line",
+                        line=line,
+                        element="SV104" if isinstance(claim, ProfessionalClaim) else "SV205",
+                        source=citation,
+                    )
+            continue
+        total = sum((line.units or Decimal(0) for line in lines), Decimal(0))
+        if total > edit.value:
+            yield Hit(
+                f"{total} units of {code} on one date across {len(lines)} line(s); the MUE "
+                f"allows {edit.value} per date",
+                fix=f"bill at most {edit.value} units of {code} for the date",
+                line=lines[-1],
+                element="SV104" if isinstance(claim, ProfessionalClaim) else "SV205",
+                source=citation,
+            )
+
+
+# -- fee-schedule indicators and modifiers ------------------------------------------------------
+
+
+def _indicator_rule(
+    context: RuleContext,
+    claim: Claim,
+    *,
+    role: str,
+    indicator: str,
+    forbidden: str,
+    message: str,
+    fix: str,
+) -> Iterator[Hit]:
+    modifiers = context.tables.modifiers_with(role)
+    for line in claim.lines:
+        schedule = context.tables.fee_schedule.get(_code(line))
+        if schedule is None or getattr(schedule, indicator) != forbidden:
+            continue
+        used = sorted(_modifiers(line) & modifiers)
+        if used:
+            yield Hit(
+                message.format(code=schedule.code, modifiers="/".join(used)),
+                fix=fix,
+                line=line,
+                element=_element(claim).replace("-02", "-03"),
+                source=f"Medicare PFS {schedule.code}: {indicator.replace('_', '-')} "
+                f"indicator {forbidden}",
+            )
+
+
+def assistant(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-ASSISTANT: 80/81/82/AS where the assistant-at-surgery indicator is 1."""
+    yield from _indicator_rule(
+        context,
+        claim,
+        role="assistant",
+        indicator="assistant",
+        forbidden="1",
+        message="{modifiers} on {code}: an assistant at surgery may not be paid for this "
+        "procedure (statutory restriction)",
+        fix="remove the assistant-at-surgery line",
+    )
+
+
+def co_surgeon(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-CO-SURGEON: 62 where the co-surgeon indicator is 0."""
+    yield from _indicator_rule(
+        context,
+        claim,
+        role="co-surgeon",
+        indicator="co_surgeon",
+        forbidden="0",
+        message="{modifiers} on {code}: co-surgeons are not permitted for this procedure",
+        fix="bill the procedure once, by the surgeon who performed it, without 62",
+    )
+
+
+def team(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-TEAM: 66 where the team-surgery indicator is 0."""
+    yield from _indicator_rule(
+        context,
+        claim,
+        role="team",
+        indicator="team",
+        forbidden="0",
+        message="{modifiers} on {code}: team surgery is not permitted for this procedure",
+        fix="remove 66",
+    )
+
+
+def bilateral(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-BILATERAL: 50 where the bilateral indicator is 0."""
+    yield from _indicator_rule(
+        context,
+        claim,
+        role="bilateral",
+        indicator="bilateral",
+        forbidden="0",
+        message="{modifiers} on {code}: there is no bilateral payment adjustment; report more "
+        "than one array in units, not with 50",
+        fix="remove 50 and bill the number of arrays as units",
+    )
+
+
+def modifier_conflicts(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-MODIFIER-CONFLICT: modifiers on one line that contradict each other."""
+    for line in claim.lines:
+        used = _modifiers(line)
+        for conflict in context.tables.conflicts:
+            first, second = sorted(used & conflict.first), sorted(used & conflict.second)
+            if first and second:
+                yield Hit(
+                    f"{'/'.join(first)} and {'/'.join(second)} on one line: {conflict.reason}",
+                    fix="keep the one modifier that describes the service",
+                    line=line,
+                    element=_element(claim).replace("-02", "-03"),
+                    source=conflict.source,
+                )
+
+
+def modifier_22(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-MODIFIER-22: 22 needs documentation (PWK or NTE) on the claim."""
+    documented = bool(claim.attachments or claim.notes)
+    for line in claim.lines:
+        if "22" in _modifiers(line) and not (documented or line.notes):
+            yield Hit(
+                f"22 on {_code(line)} without documentation on the claim",
+                fix="attach the operative report (PWK) or explain the increased work (NTE)",
+                line=line,
+                element=_element(claim).replace("-02", "-03"),
+            )
+
+
+# -- global period ------------------------------------------------------------------------------
+
+
+def _global_days(tables: Tables, code: str) -> int | None:
+    if code not in tables.family("scs-procedure"):
+        return None
+    schedule = tables.fee_schedule.get(code)
+    return schedule.global_period if schedule else None
+
+
+def _own(claim: Claim, line: ServiceLine, service: Service) -> bool:
+    return service.claim_id == claim.claim_id and service.line == line.number
+
+
+def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-GLOBAL-EM: an E/M by the surgeon inside an SCS procedure's global period."""
+    tables = context.tables
+    visits = tables.family("evaluation-management")
+    earlier: list[Service] | None = None
+    for line, code, day in _coded_lines(claim):
+        if code not in visits or day is None:
+            continue
+        if earlier is None:
+            earlier = context.history.for_patient(patient_key(claim))
+        provider = rendering_provider(claim, line)
+        modifiers = _modifiers(line)
+        for service in earlier:
+            days = _global_days(tables, service.code)
+            if days is None or service.provider != provider or _own(claim, line, service):
+                continue
+            offset = (day - service.date).days
+            major = days == 90
+            if offset == 0:
+                allowed, wanted = {"25", *(("57",) if major else ())}, "25"
+            elif 0 < offset <= days:
+                allowed, wanted = {"24"}, "24"
+            elif major and offset == -1:
+                allowed, wanted = {"57"}, "57"
+            else:
+                continue
+            if modifiers & allowed:
+                break
+            when = (
+                "the day of"
+                if offset == 0
+                else ("the day before" if offset < 0 else f"day {offset} after")
+            )
+            extra = " (57 applies only to 90-day procedures)" if "57" in modifiers else ""
+            yield Hit(
+                f"{code} on {when} {service.code} ({service.date.isoformat()}), by the same "
+                f"provider, falls inside its {days}-day global period without {wanted}{extra}",
+                fix=f"append {wanted} if the visit was "
+                + (
+                    "significant and separately identifiable"
+                    if wanted == "25"
+                    else "unrelated to the surgery"
+                    if wanted == "24"
+                    else "the decision for surgery"
+                )
+                + "; otherwise do not bill it",
+                line=line,
+                element=_element(claim),
+                source=f"Medicare PFS {service.code}: global days {days:03d}; NCCI Policy "
+                "Manual ch. I D",
+            )
+            break
+
+
+def global_repeat(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-GLOBAL-REPEAT: an SCS procedure inside another's global period, without a modifier."""
+    tables = context.tables
+    allowed = tables.modifiers_with("global-repeat")
+    earlier: list[Service] | None = None
+    for line, code, day in _coded_lines(claim):
+        if _global_days(tables, code) is None or day is None:
+            continue
+        if _modifiers(line) & allowed:
+            continue
+        if earlier is None:
+            earlier = context.history.for_patient(patient_key(claim))
+        for service in earlier:
+            days = _global_days(tables, service.code)
+            if days is None or _own(claim, line, service):
+                continue
+            if 0 < (day - service.date).days <= days:
+                yield Hit(
+                    f"{code} on {day.isoformat()} falls inside the {days}-day global period of "
+                    f"{service.code} on {service.date.isoformat()} (claim {service.claim_id})",
+                    fix="append 58 (staged), 76/77 (repeat), 78 (return to the operating room) "
+                    "or 79 (unrelated), as the record supports",
+                    line=line,
+                    element=_element(claim),
+                    source=f"Medicare PFS {service.code}: global days {days:03d}; NCCI Policy "
+                    "Manual ch. I D",
+                )
+                break
+
+
+def lifetime(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-LIFETIME: units over a MAC's lifetime limit, counting the history."""
+    limits = context.tables.lifetime_limits
+    if not any(_code(line) in limits for line in claim.lines):
+        return
+    services = context.history.for_patient(patient_key(claim))
+    for line, code, _ in _coded_lines(claim):
+        if code not in limits:
+            continue
+        limit, source = limits[code]
+        total = sum((s.units for s in services if s.code == code), Decimal(0))
+        if total > limit:
+            yield Hit(
+                f"{total} units of {code} for this patient so far; the lifetime limit is {limit}",
+                fix="check the patient's history; document medical necessity for more",
+                line=line,
+                element=_element(claim),
+                source=source,
+            )
+
+
+# -- devices ------------------------------------------------------------------------------------
+
+
+def device_missing(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-DEVICE-MISSING: an OPPS device-intensive procedure without its device code."""
+    if not _is_opps(claim):
+        return
+    lines = _coded_lines(claim)
+    for requirement in context.tables.requirements:
+        for line, code, day in lines:
+            if code not in requirement.procedures or _modifiers(line) & requirement.waived_by:
+                continue
+            if any(other in requirement.devices and d == day for _, other, d in lines):
+                continue
+            yield Hit(
+                f"{code} needs a {requirement.needs} device code on the same claim and date "
+                f"({', '.join(sorted(requirement.devices))})",
+                fix=f"add the {requirement.needs} (C-code) line, or 52/73/74 if the procedure "
+                "was reduced or discontinued",
+                line=line,
+                element="SV202-02",
+                source=requirement.source,
+            )
+
+
+def device_orphan(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-DEVICE-ORPHAN: an OPPS device C-code with no procedure that uses it."""
+    if not _is_opps(claim):
+        return
+    lines = _coded_lines(claim)
+    for line, code, day in lines:
+        users = [r for r in context.tables.requirements if code in r.devices]
+        if not users or not code.startswith("C"):
+            continue
+        if any(other in r.procedures and d == day for r in users for _, other, d in lines):
+            continue
+        procedures = sorted(set().union(*(r.procedures for r in users)))
+        yield Hit(
+            f"device {code} with no procedure that uses it on the same date "
+            f"({', '.join(procedures)})",
+            fix="add the implant procedure line, or remove the device",
+            line=line,
+            element="SV202-02",
+            source=users[0].source,
+        )
+
+
+def opps_l_codes(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-OPPS-L-CODE: neurostimulator L-codes with OPPS status E1 on an 837I."""
+    if not isinstance(claim, InstitutionalClaim):
+        return
+    for line in claim.lines:
+        device = context.tables.devices.get(_code(line))
+        if device is not None and device.opps_status == "E1":
+            yield Hit(
+                f"{device.code} ({device.short}) is not payable under OPPS (status E1, "
+                "outpatient-hospital MUE 0)",
+                fix="report the hardware with its C-code (leads C1778, generators C1767, "
+                "C1820, C1822 ...)",
+                line=line,
+                element="SV202-02",
+            )
+
+
+def c1768(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-C1768: C1768 billed with an SCS procedure."""
+    procedures = context.tables.family("scs-procedure")
+    if not any(_code(line) in procedures for line in claim.lines):
+        return
+    for line in claim.lines:
+        if _code(line) == "C1768":
+            yield Hit(
+                "C1768 is 'Graft, vascular', not a neurostimulator generator; a claim that "
+                "pairs it with spinal-cord-stimulator procedures is miscoded",
+                fix="bill the generator as C1820 or C1822 (rechargeable) or C1767 "
+                "(non-rechargeable)",
+                line=line,
+                element=_element(claim),
+            )
+
+
+# -- trial or permanent -------------------------------------------------------------------------
+
+
+def _generators(tables: Tables) -> frozenset[str]:
+    return (
+        frozenset(
+            code for code, device in tables.devices.items() if device.kind.startswith("generator")
+        )
+        | tables.family("scs-generator").codes
+    )
+
+
+def _trial_kits(tables: Tables) -> frozenset[str]:
+    return frozenset(c for c, d in tables.devices.items() if d.kind == "trial-lead-kit")
+
+
+def is_scs_claim(tables: Tables, claim: Claim) -> bool:
+    procedures = tables.family("scs-procedure")
+    return any(_code(line) in procedures or _code(line) in tables.devices for line in claim.lines)
+
+
+def classify_phase(tables: Tables, claim: Claim) -> Phase | None:
+    """Trial: C1897, or a note saying trial and no generator; permanent: 63685, a generator
+    code or C1778; otherwise unknown. None for claims without SCS codes."""
+    if not is_scs_claim(tables, claim):
+        return None
+    codes = {_code(line) for line in claim.lines}
+    generator = bool(codes & _generators(tables))
+    notes = [n.text.upper() for n in claim.notes] + [
+        n.text.upper() for line in claim.lines for n in line.notes
+    ]
+    if codes & _trial_kits(tables) or (any("TRIAL" in text for text in notes) and not generator):
+        return Phase.TRIAL
+    if generator or "C1778" in codes:
+        return Phase.PERMANENT
+    return Phase.UNKNOWN
+
+
+def phase_conflict(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-PHASE: a trial lead kit billed with a generator."""
+    tables = context.tables
+    codes = {_code(line) for line in claim.lines}
+    generators = sorted(codes & _generators(tables))
+    if not generators:
+        return
+    for line in claim.lines:
+        if _code(line) in _trial_kits(tables):
+            yield Hit(
+                f"trial lead kit {_code(line)} billed with generator {', '.join(generators)}: a "
+                "trial and a permanent implant are not one procedure",
+                fix="bill the trial and the permanent implant on their own claims",
+                line=line,
+                element=_element(claim),
+            )
+
+
+def phase_unknown(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-PHASE-UNKNOWN: an SCS claim whose phase cannot be told."""
+    if classify_phase(context.tables, claim) is Phase.UNKNOWN:
+        yield Hit(
+            "cannot tell whether this is a trial or a permanent implant",
+            fix="bill C1897 for a trial (institutional), or say TRIAL in a claim note (NTE)",
+        )
+
+
+def generator_alone(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-GENERATOR-ALONE: 63685 with no 63650/63655 on the claim or in the history."""
+    tables = context.tables
+    leads = tables.family("scs-lead-placement")
+    generator_lines = [
+        line for line in claim.lines if _code(line) in tables.family("scs-generator")
+    ]
+    if not generator_lines or any(_code(line) in leads for line in claim.lines):
+        return
+    if any(s.code in leads for s in context.history.for_patient(patient_key(claim))):
+        return
+    for line in generator_lines:
+        yield Hit(
+            f"{_code(line)} (generator) with no electrode placement (63650, 63655) on this claim "
+            "or in the history",
+            fix="if this replaces a generator or the leads were billed elsewhere, say so in a "
+            "note (NTE) and keep the records",
+            line=line,
+            element=_element(claim),
+        )
+
+
+def indication(context: RuleContext, claim: Claim) -> Iterator[Hit]:
+    """SCS-INDICATION: a 63650 line with no listed SCS indication among its diagnoses."""
+    listed = context.tables.indications
+    for line in claim.lines:
+        if _code(line) != "63650":
+            continue
+        if isinstance(line, ProfessionalServiceLine):
+            pointed = [
+                claim.diagnoses[p - 1].code
+                for p in line.diagnosis_pointers
+                if 1 <= p <= len(claim.diagnoses)
+            ]
+        else:
+            pointed = [d.code for d in claim.diagnoses]
+        if pointed and not any(code in listed for code in pointed):
+            yield Hit(
+                f"none of the diagnoses of this 63650 line ({', '.join(pointed)}) is a listed "
+                "spinal-cord-stimulator indication",
+                fix="check the diagnosis against the MAC's LCD before sending",
+                line=line,
+                element="SV107" if isinstance(line, ProfessionalServiceLine) else "",
+            )

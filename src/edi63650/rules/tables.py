@@ -1,0 +1,367 @@
+"""The rule tables of ``maps/``, loaded once into typed, immutable lookups.
+
+A :class:`Tables` object is built by :meth:`Tables.load` and passed to the engine; nothing is
+held in module globals. Each file is checked against ``maps.xsd`` on load (see
+:mod:`edi63650.maps`); consistency between files (every rule in the catalogue has code, every
+device a requirement names exists) is checked here and reported as :class:`MapError`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import attrs
+from lxml import etree
+
+from edi63650.errors import MapError
+from edi63650.findings import ClaimStatus, Severity
+from edi63650.maps import NAMESPACE, default_maps_dir, load_xml
+
+
+def _tag(name: str) -> str:
+    return f"{{{NAMESPACE}}}{name}"
+
+
+def _children(root: etree._Element, name: str) -> Iterator[etree._Element]:
+    return root.iterchildren(_tag(name))
+
+
+def _attr(element: etree._Element, name: str, default: str = "") -> str:
+    value = element.get(name)
+    return default if value is None else value
+
+
+@attrs.frozen
+class PtpPair:
+    """An NCCI procedure-to-procedure edit: column 2 is not paid with column 1."""
+
+    column1: str
+    column2: str
+    indicator: str  # 0 never bypassed, 1 a PTP-associated modifier may bypass, 9 not applicable
+    rationale: str
+
+
+@attrs.frozen
+class Mue:
+    """A medically unlikely edit: at most ``value`` units (per line for MAI 1, else per date)."""
+
+    code: str
+    setting: str
+    value: int
+    mai: int
+    rationale: str
+    source: str
+
+
+@attrs.frozen
+class FeeSchedule:
+    """Medicare physician fee schedule indicators of one code (PPRRVU file)."""
+
+    code: str
+    short: str
+    global_days: str  # 000, 010, 090 or XXX/YYY/ZZZ/MMM
+    multiple_procedure: str
+    bilateral: str
+    assistant: str
+    co_surgeon: str
+    team: str
+
+    @property
+    def global_period(self) -> int | None:
+        """Days after the procedure covered by its global period, or None."""
+        return int(self.global_days) if self.global_days.isdigit() else None
+
+
+@attrs.frozen
+class Device:
+    code: str
+    kind: str
+    short: str
+    coverage: str
+    opps_status: str
+
+
+@attrs.frozen
+class DeviceRequirement:
+    """An OPPS device-intensive procedure and the device codes that satisfy it."""
+
+    procedures: frozenset[str]
+    needs: str
+    devices: frozenset[str]
+    waived_by: frozenset[str]
+    source: str
+
+
+@attrs.frozen
+class Modifier:
+    code: str
+    kind: str
+    name: str
+    roles: frozenset[str]
+
+
+@attrs.frozen
+class ModifierConflict:
+    first: frozenset[str]
+    second: frozenset[str]
+    reason: str
+    source: str
+
+
+@attrs.frozen
+class RuleInfo:
+    """A row of the rule catalogue."""
+
+    id: str
+    level: int
+    title: str
+    severities: Mapping[str, Severity | None]  # profile -> severity, None when off
+    source: str
+    statuses: tuple[ClaimStatus, ...]
+    confirmed: bool
+
+
+@attrs.frozen
+class CodeFamily:
+    id: str
+    title: str
+    codes: frozenset[str]
+    ranges: tuple[tuple[str, str], ...]
+
+    def __contains__(self, code: object) -> bool:
+        if not isinstance(code, str):
+            return False
+        if code in self.codes:
+            return True
+        return any(low <= code <= high and len(code) == len(low) for low, high in self.ranges)
+
+
+@attrs.frozen
+class Tables:
+    """Everything the rules read, loaded from one maps folder."""
+
+    ptp: Mapping[tuple[str, str], PtpPair]
+    mues: Mapping[tuple[str, str], Mue]
+    fee_schedule: Mapping[str, FeeSchedule]
+    families: Mapping[str, CodeFamily]
+    devices: Mapping[str, Device]
+    requirements: tuple[DeviceRequirement, ...]
+    lifetime_limits: Mapping[str, tuple[int, str]]
+    indications: Mapping[str, str]
+    modifiers: Mapping[str, Modifier]
+    conflicts: tuple[ModifierConflict, ...]
+    places_of_service: Mapping[str, str]
+    rules: tuple[RuleInfo, ...]
+    icd10: frozenset[str]
+    icd10_vintage: str
+    sources: Mapping[str, tuple[str, str]]  # file -> (source, vintage)
+
+    @classmethod
+    def load(cls, maps_dir: Path | None = None) -> Tables:
+        folder = maps_dir if maps_dir is not None else default_maps_dir()
+        roots = {
+            name: load_xml(name, folder)
+            for name in (
+                "ncci-ptp.xml",
+                "mue.xml",
+                "fee-schedule.xml",
+                "codes.xml",
+                "modifiers.xml",
+                "place-of-service.xml",
+                "rules.xml",
+            )
+        }
+        codes = roots["codes.xml"]
+        icd10, icd10_vintage = load_icd10()
+        tables = cls(
+            ptp={
+                (p.column1, p.column2): p
+                for p in (
+                    PtpPair(
+                        _attr(e, "column1"),
+                        _attr(e, "column2"),
+                        _attr(e, "indicator"),
+                        _attr(e, "rationale"),
+                    )
+                    for e in _children(roots["ncci-ptp.xml"], "pair")
+                )
+            },
+            mues={
+                (_attr(e, "code"), _attr(e, "setting")): Mue(
+                    code=_attr(e, "code"),
+                    setting=_attr(e, "setting"),
+                    value=int(_attr(e, "value")),
+                    mai=int(_attr(e, "mai")),
+                    rationale=_attr(e, "rationale"),
+                    source=_attr(e, "source", _attr(roots["mue.xml"], "source")),
+                )
+                for e in _children(roots["mue.xml"], "mue")
+            },
+            fee_schedule={
+                _attr(e, "value"): FeeSchedule(
+                    code=_attr(e, "value"),
+                    short=_attr(e, "short"),
+                    global_days=_attr(e, "global-days"),
+                    multiple_procedure=_attr(e, "multiple-procedure"),
+                    bilateral=_attr(e, "bilateral"),
+                    assistant=_attr(e, "assistant"),
+                    co_surgeon=_attr(e, "co-surgeon"),
+                    team=_attr(e, "team"),
+                )
+                for e in _children(roots["fee-schedule.xml"], "code")
+            },
+            families={
+                _attr(e, "id"): CodeFamily(
+                    id=_attr(e, "id"),
+                    title=_attr(e, "title"),
+                    codes=frozenset(_attr(c, "value") for c in _children(e, "code")),
+                    ranges=tuple((_attr(r, "from"), _attr(r, "to")) for r in _children(e, "range")),
+                )
+                for e in _children(codes, "family")
+            },
+            devices={
+                _attr(e, "code"): Device(
+                    code=_attr(e, "code"),
+                    kind=_attr(e, "kind"),
+                    short=_attr(e, "short"),
+                    coverage=_attr(e, "coverage"),
+                    opps_status=_attr(e, "opps-status"),
+                )
+                for e in _children(codes, "device")
+            },
+            requirements=tuple(
+                DeviceRequirement(
+                    procedures=frozenset(_attr(e, "procedures").split()),
+                    needs=_attr(e, "needs"),
+                    devices=frozenset(_attr(e, "devices").split()),
+                    waived_by=frozenset(_attr(e, "waived-by").split()),
+                    source=_attr(e, "source"),
+                )
+                for e in _children(codes, "requirement")
+            ),
+            lifetime_limits={
+                _attr(e, "code"): (int(_attr(e, "units")), _attr(e, "source"))
+                for e in _children(codes, "lifetime-limit")
+            },
+            indications={
+                _attr(e, "code"): _attr(e, "group") for e in _children(codes, "indication")
+            },
+            modifiers={
+                _attr(e, "code"): Modifier(
+                    code=_attr(e, "code"),
+                    kind=_attr(e, "kind"),
+                    name=_attr(e, "name"),
+                    roles=frozenset(_attr(e, "roles").split()),
+                )
+                for e in _children(roots["modifiers.xml"], "modifier")
+            },
+            conflicts=tuple(
+                ModifierConflict(
+                    first=frozenset(_attr(e, "first").split()),
+                    second=frozenset(_attr(e, "second").split()),
+                    reason=_attr(e, "reason"),
+                    source=_attr(e, "source"),
+                )
+                for e in _children(roots["modifiers.xml"], "conflict")
+            ),
+            places_of_service={
+                _attr(e, "code"): _attr(e, "name")
+                for e in _children(roots["place-of-service.xml"], "place")
+            },
+            rules=tuple(_rule(e) for e in _children(roots["rules.xml"], "rule")),
+            icd10=icd10,
+            icd10_vintage=icd10_vintage,
+            sources={
+                name: (_attr(root, "source"), _attr(root, "vintage"))
+                for name, root in roots.items()
+            },
+        )
+        tables._check(folder)
+        return tables
+
+    def _check(self, folder: Path) -> None:
+        """Cross-file consistency: what one table names, another must define."""
+        for requirement in self.requirements:
+            unknown = sorted(requirement.devices - self.devices.keys())
+            if unknown:
+                raise MapError(
+                    f"{folder / 'codes.xml'}: requirement names unknown devices {unknown}"
+                )
+        for conflict in self.conflicts:
+            unknown = sorted((conflict.first | conflict.second) - self.modifiers.keys())
+            if unknown:
+                raise MapError(
+                    f"{folder / 'modifiers.xml'}: conflict names unknown modifiers {unknown}"
+                )
+        for family in (
+            "scs-procedure",
+            "scs-lead-placement",
+            "scs-generator",
+            "imaging-guidance",
+            "evaluation-management",
+        ):
+            if family not in self.families:
+                raise MapError(f"{folder / 'codes.xml'}: code family {family!r} is missing")
+
+    def family(self, name: str) -> CodeFamily:
+        return self.families[name]
+
+    def modifiers_with(self, role: str) -> frozenset[str]:
+        return frozenset(code for code, m in self.modifiers.items() if role in m.roles)
+
+    def mue(self, code: str, setting: str) -> Mue | None:
+        return self.mues.get((code, setting))
+
+
+def _rule(element: etree._Element) -> RuleInfo:
+    def severity(value: str) -> Severity | None:
+        return None if value == "off" else Severity(value)
+
+    return RuleInfo(
+        id=_attr(element, "id"),
+        level=int(_attr(element, "level")),
+        title=_attr(element, "title"),
+        severities={
+            "medicare": severity(_attr(element, "medicare")),
+            "commercial": severity(_attr(element, "commercial")),
+        },
+        source=_attr(element, "source"),
+        statuses=tuple(
+            ClaimStatus(_attr(s, "category"), _attr(s, "code"), _attr(s, "entity"))
+            for s in _children(element, "status")
+        ),
+        confirmed=_attr(element, "status", "CONFIRMED") == "CONFIRMED",
+    )
+
+
+def load_icd10() -> tuple[frozenset[str], str]:
+    """Billable ICD-10-CM codes (no dots) from the ``simple-icd-10-cm`` package's code list.
+
+    The package ships the CMS code list in tabular order, parents before their children; a
+    code is billable when it is a leaf: the entry after it is not one of its children. Only the
+    data file is read (the package's module takes a second to import).
+    """
+    # find_spec locates the package without running its __init__ (which parses the whole
+    # tabular XML); only the plain code list is needed here.
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    if spec is None or not spec.submodule_search_locations:
+        raise MapError("the simple-icd-10-cm package is not installed")
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    lists = sorted(entry.name for entry in data.glob("code-list-*.txt"))
+    if not lists:
+        raise MapError(f"no ICD-10-CM code list found in {data}")
+    name = lists[-1]
+    entries = [
+        line.strip()
+        for line in (data / name).read_text(encoding="utf-8").splitlines()
+        if len(line.strip()) >= 3 and "-" not in line and line.strip()[0].isalpha()
+    ]
+    billable = {
+        code
+        for code, following in zip(entries, [*entries[1:], ""], strict=True)
+        if not following.startswith(code)
+    }
+    vintage = name.removeprefix("code-list-").removesuffix(".txt")
+    return frozenset(billable), vintage
