@@ -391,11 +391,12 @@ def lifetime(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     if not any(_code(line) in limits for line in claim.lines):
         return
     services = context.history.for_patient(patient_key(claim))
-    for line, code, _ in _coded_lines(claim):
-        if code not in limits:
+    for line, code, day in _coded_lines(claim):
+        if code not in limits or day is None:
             continue
         limit, source = limits[code]
-        total = sum((s.units for s in services if s.code == code), Decimal(0))
+        # Units up to this line's date: the line that crosses the limit is the one reported.
+        total = sum((s.units for s in services if s.code == code and s.date <= day), Decimal(0))
         if total > limit:
             yield Hit(
                 f"{total} units of {code} for this patient so far; the lifetime limit is {limit}",
@@ -509,8 +510,9 @@ def is_scs_claim(tables: Tables, claim: Claim) -> bool:
 
 
 def classify_phase(tables: Tables, claim: Claim) -> Phase | None:
-    """Trial: C1897, or a note saying trial and no generator; permanent: 63685, a generator
-    code or C1778; otherwise unknown. None for claims without SCS codes."""
+    """Trial: C1897 or a note saying trial, and no generator; permanent: 63685, a generator
+    code or C1778; otherwise unknown. None for claims without SCS codes. (A trial kit billed
+    with a generator is permanent here, and an error of SCS-PHASE.)"""
     if not is_scs_claim(tables, claim):
         return None
     codes = {_code(line) for line in claim.lines}
@@ -518,7 +520,8 @@ def classify_phase(tables: Tables, claim: Claim) -> Phase | None:
     notes = [n.text.upper() for n in claim.notes] + [
         n.text.upper() for line in claim.lines for n in line.notes
     ]
-    if codes & _trial_kits(tables) or (any("TRIAL" in text for text in notes) and not generator):
+    trial = bool(codes & _trial_kits(tables)) or any("TRIAL" in text for text in notes)
+    if trial and not generator:
         return Phase.TRIAL
     if generator or "C1778" in codes:
         return Phase.PERMANENT

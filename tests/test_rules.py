@@ -1,0 +1,281 @@
+"""The rule engine and the spinal-cord-stimulator pack, driven by the rule-pack fixtures."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import multiprocessing
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import edi63650
+from edi63650 import Claim, Severity
+from edi63650.cli import run
+from edi63650.errors import MapError
+from edi63650.findings import ClaimStatus
+from edi63650.maps import default_maps_dir
+from edi63650.rules.engine import ClaimResult, Profile, RuleSet
+from edi63650.rules.history import HistoryStore, Service
+from edi63650.rules.pack import DEFAULT_RULES, Engine
+from edi63650.rules.tables import Tables
+from tests.rulepack_cases import (
+    INSTITUTIONAL,
+    INSTITUTIONAL_CASES,
+    PROFESSIONAL,
+    PROFESSIONAL_CASES,
+    TODAY,
+    VARIANTS,
+    Case,
+    build,
+)
+
+CASES = {case.claim.claim_id: case for case in PROFESSIONAL_CASES + INSTITUTIONAL_CASES}
+
+
+@pytest.fixture(scope="module")
+def tables() -> Tables:
+    return Tables.load()
+
+
+def check(tables: Tables, path: Path, **options: object) -> dict[str, ClaimResult]:
+    engine = Engine(tables, today=TODAY, **options)  # type: ignore[arg-type]
+    with path.open("rb") as stream:
+        return {r.claim.claim_id: r for r in engine.check(edi63650.iter_claims(stream))}
+
+
+@pytest.fixture(scope="module")
+def results(tables: Tables) -> dict[str, ClaimResult]:
+    return {**check(tables, PROFESSIONAL), **check(tables, INSTITUTIONAL)}
+
+
+def test_fixtures_are_generated_from_the_case_table() -> None:
+    assert PROFESSIONAL.read_bytes() == build("837P"), "run: python -m tests.rulepack_cases"
+    assert INSTITUTIONAL.read_bytes() == build("837I"), "run: python -m tests.rulepack_cases"
+    assert len(CASES) >= 30
+    assert {c.filing for c in CASES.values()} >= {"MA", "MB", "CI"}
+
+
+@pytest.mark.parametrize("case", list(CASES.values()), ids=lambda c: c.claim.claim_id)
+def test_each_claim_gets_its_exact_verdict_rules_and_phase(
+    case: Case, results: dict[str, ClaimResult]
+) -> None:
+    result = results[case.claim.claim_id]
+    assert {(f.rule, f.line) for f in result.findings} == case.rules
+    assert result.accepted is case.accepted
+    assert (result.phase.value if result.phase else None) == case.phase
+
+
+def test_every_rule_has_a_trigger_and_a_close_variant(
+    tables: Tables, results: dict[str, ClaimResult]
+) -> None:
+    assert set(VARIANTS) == {info.id for info in tables.rules}
+    for rule, (trigger, variant) in VARIANTS.items():
+        assert rule in {f.rule for f in results[trigger].findings}, (rule, trigger)
+        assert rule not in {f.rule for f in results[variant].findings}, (rule, variant)
+
+
+def test_a_finding_carries_everything_a_277ca_and_a_person_need(
+    results: dict[str, ClaimResult],
+) -> None:
+    (finding,) = results["P02"].findings
+    assert finding.rule == "SCS-IMAGING"
+    assert finding.severity is Severity.ERROR
+    assert finding.claim_id == "P02"
+    assert finding.line == 2
+    assert finding.path == "2000B/2300/2400[2]/SV1"
+    assert finding.segment_id == "SV1"
+    assert finding.segment == "SV1*HC:77003*95.00*UN*1***1"
+    assert finding.element == "SV101-02"
+    assert finding.offset is not None
+    assert finding.line_no is not None
+    assert finding.source == "NCCI PTP 63650/77003, modifier indicator 1; NCCI Policy Manual ch. IV"
+    assert finding.fix.startswith("remove 77003")
+    assert finding.statuses == (ClaimStatus("A7", "735"), ClaimStatus("A7", "453"))
+    data = PROFESSIONAL.read_bytes()
+    assert data[finding.offset : finding.offset + len(finding.segment)].decode() == finding.segment
+
+
+def test_c1768_is_explained_plainly(results: dict[str, ClaimResult]) -> None:
+    (finding,) = results["P22"].findings
+    assert finding.message == (
+        "C1768 is 'Graft, vascular', not a neurostimulator generator; a claim that pairs it "
+        "with spinal-cord-stimulator procedures is miscoded"
+    )
+    assert "C1820 or C1822" in finding.fix
+
+
+def test_ptp_cites_the_pair_and_indicator(results: dict[str, ClaimResult]) -> None:
+    (zero,) = results["P04"].findings
+    assert zero.source == (
+        "NCCI PTP 63650/62323, modifier indicator 0 (Anesthesia service included in surgical "
+        "procedure)"
+    )
+    assert "no modifier can bypass" in zero.message
+    (one,) = results["P05"].findings
+    assert one.source.startswith("NCCI PTP 63650/36000, modifier indicator 1")
+
+
+def test_npi_finding_names_the_entity(results: dict[str, ClaimResult]) -> None:
+    (finding,) = results["S06"].findings
+    assert finding.statuses[0] == ClaimStatus("A7", "562", "82")
+    assert finding.element == "NM109"
+
+
+def test_mue_counts_units_across_lines_of_a_date(results: dict[str, ClaimResult]) -> None:
+    (finding,) = results["P08"].findings
+    assert finding.message == (
+        "3 units of 63650 on one date across 2 line(s); the MUE allows 2 per date"
+    )
+    assert finding.source.startswith("MUE 63650 = 2, MAI 3")
+
+
+def test_profile_can_be_forced(tables: Tables) -> None:
+    commercial = check(tables, PROFESSIONAL, profile="commercial")
+    assert commercial["P09"].profile is Profile.COMMERCIAL
+    assert commercial["P09"].accepted  # the assistant rule is a warning for commercial payers
+    medicare = check(tables, PROFESSIONAL, profile="medicare")
+    assert not medicare["P10"].accepted
+    institutional = check(tables, INSTITUTIONAL, profile="commercial")
+    assert institutional["I02"].accepted  # OPPS device edits are Medicare's
+
+
+def test_history_spans_files_and_holds_no_patient_identifiers(
+    tables: Tables, tmp_path: Path
+) -> None:
+    database = tmp_path / "history.sqlite"
+    first = _only(PROFESSIONAL_CASES, "G01")
+    second = _only(PROFESSIONAL_CASES, "G02")
+    store = HistoryStore(database)
+    assert all(r.accepted for r in Engine(tables, history=store, today=TODAY).check(first))
+    results = list(Engine(tables, history=store, today=TODAY).check(second))
+    assert [f.rule for f in results[0].findings] == ["SCS-GLOBAL-EM"]
+    without = list(Engine(tables, today=TODAY).check(second))
+    assert without[0].findings == ()
+    store.close()
+    dump = "\n".join(sqlite3.connect(database).iterdump())
+    for identifier in ("MBRG1", "DOE", "ALEX", "1958"):
+        assert identifier not in dump
+
+
+def test_rechecking_the_same_file_does_not_meet_itself(tables: Tables, tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "history.sqlite")
+    for _ in range(2):
+        results = list(
+            Engine(tables, history=store, today=TODAY).check(_only(PROFESSIONAL_CASES, "G01"))
+        )
+        assert results[0].findings == ()
+
+
+def _only(cases: list[Case], claim_id: str) -> list[Claim]:
+    data = build("837P")
+    return [c for c in edi63650.iter_claims(io.BytesIO(data)) if c.claim_id == claim_id]
+
+
+def _record(path: str, worker: int) -> None:
+    store = HistoryStore(Path(path))
+
+    for batch in range(20):
+        store.record(
+            Service(
+                "p",
+                "npi",
+                "63650",
+                frozenset(),
+                datetime.date(2026, 1, 1) + datetime.timedelta(days=batch),
+                Decimal(1),
+                f"W{worker}",
+                batch + 1,
+            )
+            for _ in range(1)
+        )
+    store.close()
+
+
+def test_history_is_safe_with_concurrent_writers(tmp_path: Path) -> None:
+    database = tmp_path / "shared.sqlite"
+    HistoryStore(database).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_record, args=(str(database), n)) for n in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(60)
+        assert process.exitcode == 0
+    rows = sqlite3.connect(database).execute("SELECT COUNT(*) FROM procedures").fetchone()
+    assert rows == (80,)
+
+
+def _broken_copy(tmp_path: Path, name: str, old: str, new: str) -> tuple[Path, Path]:
+    maps = tmp_path / "maps"
+    shutil.copytree(default_maps_dir(), maps)
+    path = maps / name
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return maps, path
+
+
+def test_a_broken_rule_table_fails_with_file_line_and_problem(tmp_path: Path) -> None:
+    maps, path = _broken_copy(tmp_path, "rules.xml", 'medicare="warning"', 'medicare="loud"')
+    with pytest.raises(MapError) as caught:
+        Tables.load(maps)
+    message = str(caught.value)
+    line = next(i for i, s in enumerate(path.read_text().splitlines(), 1) if "loud" in s)
+    assert message.startswith(f"{path}:")
+    assert abs(int(message[len(str(path)) + 1 :].split(":", maxsplit=1)[0]) - line) <= 2
+    assert "'loud' is not an element of the set" in message
+
+
+def test_a_bad_ptp_code_fails_to_load(tmp_path: Path) -> None:
+    maps, _ = _broken_copy(tmp_path, "ncci-ptp.xml", 'column2="01937"', 'column2="1937"')
+    with pytest.raises(MapError, match=r"ncci-ptp\.xml:\d+: .*1937"):
+        Tables.load(maps)
+
+
+def test_catalogue_and_code_must_agree(tables: Tables) -> None:
+    partial = RuleSet({k: v for k, v in DEFAULT_RULES.checks.items() if k != "SCS-PTP"})
+    with pytest.raises(MapError, match=r"no code for \['SCS-PTP'\]"):
+        Engine(tables, partial)
+
+    def extra(context: object, claim: Claim) -> Iterator[object]:
+        return iter(())
+
+    with pytest.raises(MapError, match=r"no catalogue entry for \['X-NEW'\]"):
+        Engine(tables, DEFAULT_RULES.extend({"X-NEW": extra}))  # type: ignore[dict-item]
+
+
+def call(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return run(list(argv), stdout=out, stderr=err), out.getvalue(), err.getvalue()
+
+
+def test_rules_command_lists_every_rule(tables: Tables) -> None:
+    status, out, _ = call("rules")
+    assert status == 0
+    for info in tables.rules:
+        assert f"{info.id}  (SNIP {info.level})  {info.title}" in out
+    assert "SCS-ASSISTANT  (SNIP 7)" in out
+    assert "severity: medicare error, commercial warning; 277CA: A7:453 A7:732" in out
+    assert "SCS-INDICATION" in out
+    assert "[source UNCONFIRMED]" in out
+    status, out, _ = call("rules", "--format", "json")
+    records = json.loads(out)
+    assert [r["id"] for r in records] == [info.id for info in tables.rules]
+    device = next(r for r in records if r["id"] == "SCS-DEVICE-MISSING")
+    assert device["severity"] == {"medicare": "error", "commercial": "off"}
+    assert device["statuses"] == ["A6:21", "A6:507"]
+    assert device["confirmed"] is False
+
+
+def test_rules_command_with_a_broken_map_exits_2(tmp_path: Path) -> None:
+    maps, _ = _broken_copy(tmp_path, "rules.xml", 'level="3"', 'level="6"')
+    status, out, err = call("rules", "--maps", str(maps))
+    assert (status, out) == (2, "")
+    assert "rules.xml:" in err
+    assert err.count("\n") == 1
