@@ -8,6 +8,7 @@ ratios: the machines are shared and noisy, so absolute times mean little.
   for every segment: the ceiling for any pure-Python reader;
 - ``edi63650 tokenize``: the sans-IO tokenizer alone, streaming the file in 64 KiB chunks;
 - ``edi63650 parse``: tokenizer, envelope checks and typed claims (``iter_claims``);
+- ``parse + rules``: the same, then the SNIP 3-5 rules and the spinal-cord-stimulator pack;
 - ``pyx12 x12valid``: pyx12's validator on the same file (its full job, which is more than a
   parse; it is the speed anchor named in design.md).
 """
@@ -50,6 +51,16 @@ def _child(task: str, path: str) -> None:
 
         with Path(path).open("rb") as stream:
             for _ in edi63650.iter_claims(stream):
+                claims += 1
+    elif task == "rules":
+        import datetime
+
+        import edi63650
+        from edi63650.rules.pack import Engine
+
+        engine = Engine(today=datetime.date(2026, 11, 26))
+        with Path(path).open("rb") as stream:
+            for _ in engine.check(edi63650.iter_claims(stream)):
                 claims += 1
     print(json.dumps({"seconds": time.perf_counter() - start, "claims": claims}))
 
@@ -108,6 +119,7 @@ def main() -> None:
     rows["raw split"] = _ours("raw", path, args.repeat)
     rows["edi63650 tokenize"] = _ours("tokenize", path, args.repeat)
     rows["edi63650 parse"] = _ours("parse", path, args.repeat)
+    rows["parse + rules"] = _ours("rules", path, args.repeat)
     seconds, rss = _ours("parse", big, 1)
     print(
         f"memory is flat in file size: parse peaks at {rss / 1024:.1f} MiB on a file ten "

@@ -379,6 +379,9 @@ def interchange(
 
 # -- synthetic load files ----------------------------------------------------------------------
 
+#: Synthetic services fall in June to August 2026, safely in the past for the rules.
+_SYNTH_START = datetime.date(2026, 6, 1)
+
 _FIRST = ["ALEX", "SAM", "JORDAN", "TAYLOR", "MORGAN", "CASEY", "RILEY", "JAMIE", "AVERY", "QUINN"]
 _LAST = ["SMITH", "JOHNSON", "LEE", "GARCIA", "BROWN", "DAVIS", "LOPEZ", "WILSON", "CLARK", "KING"]
 _PAYERS = [
@@ -449,7 +452,9 @@ def _scs_claim(
                 control_number=f"{claim_id}-2",
             )
         )
-    else:
+    elif rng.random() < 0.1:
+        # A common coding error, kept in the mix on purpose: imaging guidance billed with
+        # 63650, which includes it (the rule pack rejects it).
         lines.append(
             LineSpec(
                 "77003",
@@ -467,6 +472,7 @@ def _scs_claim(
         facility_code="22",
         rendering_npi=surgeon,
         prior_authorization=f"PA{rng.randrange(10**8):08d}",
+        notes=() if permanent else ("SCS TRIAL",),
     )
 
 
@@ -505,15 +511,19 @@ def synth(kind: str, claims: int, seed: int = 0) -> bytes:
             in_provider = 0
             while in_provider < per_provider and in_tx < per_transaction and made < claims:
                 count = min(rng.choice((1, 1, 1, 2, 3)), claims - made)
-                day = _DAY + datetime.timedelta(days=rng.randrange(30))
+                day = _SYNTH_START + datetime.timedelta(days=rng.randrange(30))
                 specs = []
-                for _ in range(count):
+                for index in range(count):
                     made += 1
                     claim_id = f"PCN{made:07d}"
+                    # At most one implant per subscriber, first; other visits come after
+                    # its global period, as they would in a real practice.
                     specs.append(
                         _scs_claim(rng, claim_id, kind, day, surgeon)
-                        if rng.random() < 0.35
-                        else _ordinary_claim(rng, claim_id, kind, day)
+                        if index == 0 and rng.random() < 0.5
+                        else _ordinary_claim(
+                            rng, claim_id, kind, day + datetime.timedelta(days=20 * index)
+                        )
                     )
                 filing, payer_id, payer_name = rng.choice(_PAYERS)
                 subscribers.append(

@@ -80,12 +80,18 @@ class Hit:
 
 @attrs.frozen
 class RuleContext:
-    """What a rule may look at besides the claim."""
+    """What a rule may look at besides the claim.
+
+    ``codes`` holds the claim's procedure codes, so a rule can return at once when none of
+    the codes it is about is billed; ``phase`` is the claim's trial/permanent classification.
+    """
 
     tables: Tables
     profile: Profile
     history: ServiceHistory
     today: datetime.date
+    codes: frozenset[str] = frozenset()
+    phase: Phase | None = None
 
 
 RuleCheck = Callable[[RuleContext, Claim], Iterable[Hit]]

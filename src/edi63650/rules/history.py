@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from decimal import Decimal
 from pathlib import Path
 
@@ -104,15 +104,22 @@ def line_date(claim: Claim, line: ServiceLine) -> datetime.date | None:
     return None
 
 
-def services_of(claim: Claim) -> list[Service]:
-    """The dated procedure lines of a claim."""
-    patient = patient_key(claim)
+def services_of(claim: Claim, codes: Container[str]) -> list[Service]:
+    """The dated procedure lines of a claim whose code is in ``codes``.
+
+    The engine keeps only spinal-cord-stimulator procedures: the cross-claim rules ask about
+    nothing else, and the history of a large file stays small.
+    """
     out = []
+    patient = ""
     for line in claim.lines:
         procedure = line.procedure
-        day = line_date(claim, line)
-        if procedure is None or day is None or line.number is None:
+        if procedure is None or procedure.code not in codes or line.number is None:
             continue
+        day = line_date(claim, line)
+        if day is None:
+            continue
+        patient = patient or patient_key(claim)
         out.append(
             Service(
                 patient=patient,

@@ -90,22 +90,26 @@ class Engine:
 
     def check(self, claims: Iterable[Claim]) -> Iterator[ClaimResult]:
         """A :class:`ClaimResult` for each claim, in order."""
-        scs_codes = self.tables.family("scs-procedure")
+        tables = self.tables
+        procedures = tables.family("scs-procedure")
         for batch in iter_batches(claims):
-            for claim in batch:
-                self._history.add(services_of(claim))
+            services = [services_of(claim, procedures) for claim in batch]
+            for found in services:
+                self._history.add(found)
             accepted = []
-            for claim in batch:
+            for claim, found in zip(batch, services, strict=True):
                 profile = profile_for(claim, self._profile)
-                context = RuleContext(self.tables, profile, self._history, self._today)
+                codes = frozenset(line.procedure.code for line in claim.lines if line.procedure)
+                phase = scs.classify_phase(tables, claim, codes)
+                context = RuleContext(tables, profile, self._history, self._today, codes, phase)
                 result = ClaimResult(
                     claim=claim,
                     findings=tuple(self._dispatcher.run(context, claim)),
                     profile=profile,
-                    phase=scs.classify_phase(self.tables, claim),
+                    phase=phase,
                 )
                 if result.accepted:
-                    accepted += [s for s in services_of(claim) if s.code in scs_codes]
+                    accepted += found
                 yield result
             if self._store is not None:
                 self._store.record(accepted)

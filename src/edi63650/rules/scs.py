@@ -65,6 +65,8 @@ def _element(claim: Claim) -> str:
 def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-PTP: a column-2 code with its column-1 code, same date and provider."""
     tables = context.tables
+    if not context.codes & tables.ptp_column1:
+        return
     bypass = tables.modifiers_with("ptp-bypass")
     imaging = tables.family("imaging-guidance")
     for lines in _by_date_and_provider(claim).values():
@@ -104,6 +106,8 @@ def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 def imaging(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-IMAGING: fluoroscopic guidance with 63650 is included in 63650."""
+    if "63650" not in context.codes:
+        return
     tables = context.tables
     guidance = tables.family("imaging-guidance")
     distinct = tables.modifiers_with("distinct-service")
@@ -143,6 +147,8 @@ def imaging(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 def mue(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-MUE: units of a code on one date over its MUE (MAI 1 per line, 2 and 3 per date)."""
     setting = "practitioner" if isinstance(claim, ProfessionalClaim) else "outpatient-hospital"
+    if not any(context.tables.mue(code, setting) for code in context.codes):
+        return
     groups: dict[tuple[str, datetime.date | None], list[ServiceLine]] = defaultdict(list)
     for line, code, day in _coded_lines(claim):
         if line.units is not None and context.tables.mue(code, setting) is not None:
@@ -187,6 +193,8 @@ def _indicator_rule(
     message: str,
     fix: str,
 ) -> Iterator[Hit]:
+    if not context.codes & context.tables.fee_schedule.keys():
+        return
     modifiers = context.tables.modifiers_with(role)
     for line in claim.lines:
         schedule = context.tables.fee_schedule.get(_code(line))
@@ -262,6 +270,8 @@ def modifier_conflicts(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-MODIFIER-CONFLICT: modifiers on one line that contradict each other."""
     for line in claim.lines:
         used = _modifiers(line)
+        if len(used) < 2:
+            continue
         for conflict in context.tables.conflicts:
             first, second = sorted(used & conflict.first), sorted(used & conflict.second)
             if first and second:
@@ -305,6 +315,8 @@ def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-GLOBAL-EM: an E/M by the surgeon inside an SCS procedure's global period."""
     tables = context.tables
     visits = tables.family("evaluation-management")
+    if not any(code in visits for code in context.codes):
+        return
     earlier: list[Service] | None = None
     for line, code, day in _coded_lines(claim):
         if code not in visits or day is None:
@@ -358,6 +370,8 @@ def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 def global_repeat(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-GLOBAL-REPEAT: an SCS procedure inside another's global period, without a modifier."""
     tables = context.tables
+    if not context.codes & tables.family("scs-procedure").codes:
+        return
     allowed = tables.modifiers_with("global-repeat")
     earlier: list[Service] | None = None
     for line, code, day in _coded_lines(claim):
@@ -388,7 +402,7 @@ def global_repeat(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 def lifetime(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-LIFETIME: units over a MAC's lifetime limit, counting the history."""
     limits = context.tables.lifetime_limits
-    if not any(_code(line) in limits for line in claim.lines):
+    if not context.codes & limits.keys():
         return
     services = context.history.for_patient(patient_key(claim))
     for line, code, day in _coded_lines(claim):
@@ -473,6 +487,8 @@ def opps_l_codes(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 def c1768(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-C1768: C1768 billed with an SCS procedure."""
+    if "C1768" not in context.codes:
+        return
     procedures = context.tables.family("scs-procedure")
     if not any(_code(line) in procedures for line in claim.lines):
         return
@@ -504,18 +520,17 @@ def _trial_kits(tables: Tables) -> frozenset[str]:
     return frozenset(c for c, d in tables.devices.items() if d.kind == "trial-lead-kit")
 
 
-def is_scs_claim(tables: Tables, claim: Claim) -> bool:
-    procedures = tables.family("scs-procedure")
-    return any(_code(line) in procedures or _code(line) in tables.devices for line in claim.lines)
+def is_scs_claim(tables: Tables, codes: frozenset[str]) -> bool:
+    """Whether the codes include a spinal-cord-stimulator procedure or device."""
+    return bool(codes & tables.family("scs-procedure").codes or codes & tables.devices.keys())
 
 
-def classify_phase(tables: Tables, claim: Claim) -> Phase | None:
+def classify_phase(tables: Tables, claim: Claim, codes: frozenset[str]) -> Phase | None:
     """Trial: C1897 or a note saying trial, and no generator; permanent: 63685, a generator
     code or C1778; otherwise unknown. None for claims without SCS codes. (A trial kit billed
     with a generator is permanent here, and an error of SCS-PHASE.)"""
-    if not is_scs_claim(tables, claim):
+    if not is_scs_claim(tables, codes):
         return None
-    codes = {_code(line) for line in claim.lines}
     generator = bool(codes & _generators(tables))
     notes = [n.text.upper() for n in claim.notes] + [
         n.text.upper() for line in claim.lines for n in line.notes
@@ -531,8 +546,9 @@ def classify_phase(tables: Tables, claim: Claim) -> Phase | None:
 def phase_conflict(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-PHASE: a trial lead kit billed with a generator."""
     tables = context.tables
-    codes = {_code(line) for line in claim.lines}
-    generators = sorted(codes & _generators(tables))
+    if not context.codes & _trial_kits(tables):
+        return
+    generators = sorted(context.codes & _generators(tables))
     if not generators:
         return
     for line in claim.lines:
@@ -548,7 +564,7 @@ def phase_conflict(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 def phase_unknown(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-PHASE-UNKNOWN: an SCS claim whose phase cannot be told."""
-    if classify_phase(context.tables, claim) is Phase.UNKNOWN:
+    if context.phase is Phase.UNKNOWN:
         yield Hit(
             "cannot tell whether this is a trial or a permanent implant",
             fix="bill C1897 for a trial (institutional), or say TRIAL in a claim note (NTE)",
@@ -558,10 +574,11 @@ def phase_unknown(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 def generator_alone(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-GENERATOR-ALONE: 63685 with no 63650/63655 on the claim or in the history."""
     tables = context.tables
+    generators = tables.family("scs-generator")
+    if not context.codes & generators.codes:
+        return
     leads = tables.family("scs-lead-placement")
-    generator_lines = [
-        line for line in claim.lines if _code(line) in tables.family("scs-generator")
-    ]
+    generator_lines = [line for line in claim.lines if _code(line) in generators]
     if not generator_lines or any(_code(line) in leads for line in claim.lines):
         return
     if any(s.code in leads for s in context.history.for_patient(patient_key(claim))):
@@ -579,6 +596,8 @@ def generator_alone(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 def indication(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-INDICATION: a 63650 line with no listed SCS indication among its diagnoses."""
+    if "63650" not in context.codes:
+        return
     listed = context.tables.indications
     for line in claim.lines:
         if _code(line) != "63650":

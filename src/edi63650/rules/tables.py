@@ -154,6 +154,9 @@ class Tables:
     conflicts: tuple[ModifierConflict, ...]
     places_of_service: Mapping[str, str]
     rules: tuple[RuleInfo, ...]
+    ptp_column1: frozenset[str]  # codes that are column 1 of a pair: a cheap guard
+    roles: Mapping[str, frozenset[str]]  # modifier role -> modifier codes
+    device_kinds: Mapping[str, frozenset[str]]  # device kind -> device codes
     icd10: frozenset[str]
     icd10_vintage: str
     sources: Mapping[str, tuple[str, str]]  # file -> (source, vintage)
@@ -175,19 +178,25 @@ class Tables:
         }
         codes = roots["codes.xml"]
         icd10, icd10_vintage = load_icd10()
+        roles: dict[str, set[str]] = {}
+        for element in _children(roots["modifiers.xml"], "modifier"):
+            for role in _attr(element, "roles").split():
+                roles.setdefault(role, set()).add(_attr(element, "code"))
+        kinds: dict[str, set[str]] = {}
+        for element in _children(codes, "device"):
+            kinds.setdefault(_attr(element, "kind"), set()).add(_attr(element, "code"))
+        pairs = [
+            PtpPair(
+                _attr(e, "column1"),
+                _attr(e, "column2"),
+                _attr(e, "indicator"),
+                _attr(e, "rationale"),
+            )
+            for e in _children(roots["ncci-ptp.xml"], "pair")
+        ]
         tables = cls(
-            ptp={
-                (p.column1, p.column2): p
-                for p in (
-                    PtpPair(
-                        _attr(e, "column1"),
-                        _attr(e, "column2"),
-                        _attr(e, "indicator"),
-                        _attr(e, "rationale"),
-                    )
-                    for e in _children(roots["ncci-ptp.xml"], "pair")
-                )
-            },
+            ptp={(p.column1, p.column2): p for p in pairs},
+            ptp_column1=frozenset(p.column1 for p in pairs),
             mues={
                 (_attr(e, "code"), _attr(e, "setting")): Mue(
                     code=_attr(e, "code"),
@@ -271,6 +280,8 @@ class Tables:
                 for e in _children(roots["place-of-service.xml"], "place")
             },
             rules=tuple(_rule(e) for e in _children(roots["rules.xml"], "rule")),
+            roles={role: frozenset(members) for role, members in roles.items()},
+            device_kinds={kind: frozenset(members) for kind, members in kinds.items()},
             icd10=icd10,
             icd10_vintage=icd10_vintage,
             sources={
@@ -309,7 +320,12 @@ class Tables:
         return self.families[name]
 
     def modifiers_with(self, role: str) -> frozenset[str]:
-        return frozenset(code for code, m in self.modifiers.items() if role in m.roles)
+        """Modifiers with a role of maps/modifiers.xml (ptp-bypass, assistant, ...)."""
+        return self.roles.get(role, frozenset())
+
+    def devices_of(self, *kinds: str) -> frozenset[str]:
+        """Device codes of the given kinds (lead, generator, trial-lead-kit, ...)."""
+        return frozenset().union(*(self.device_kinds.get(kind, frozenset()) for kind in kinds))
 
     def mue(self, code: str, setting: str) -> Mue | None:
         return self.mues.get((code, setting))
