@@ -142,6 +142,8 @@ def main() -> None:
             f"{name:<20}{args.claims / seconds:>12,.0f}{size_mb / seconds:>9.1f}"
             f"{rss / 1024:>10.1f}{versus_raw:>9}{versus_pyx12:>10}"
         )
+    parse, rules = rows["edi63650 parse"][0], rows["parse + rules"][0]
+    print(f"the rule pack adds {100 * (rules - parse) / parse:.0f}% to the time of parsing")
     print(
         "x raw: time as a multiple of the raw split (lower is better); "
         "x pyx12: throughput as a multiple of pyx12's (higher is better)"

@@ -279,3 +279,84 @@ def test_rules_command_with_a_broken_map_exits_2(tmp_path: Path) -> None:
     assert (status, out) == (2, "")
     assert "rules.xml:" in err
     assert err.count("\n") == 1
+
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "domain" / "data"
+
+
+def _table(path: Path, tag: str) -> set[tuple[tuple[str, str], ...]]:
+    from lxml import etree
+
+    root = etree.parse(str(path)).getroot()
+    return {
+        tuple(sorted(e.attrib.items()))
+        for e in root
+        if isinstance(e.tag, str) and e.tag.endswith(tag)
+    }
+
+
+def test_refresh_maps_rebuilds_the_checked_in_tables(tmp_path: Path) -> None:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the CMS extracts are not at {SHARED_DATA}")
+    shutil.copy(default_maps_dir() / "maps.xsd", tmp_path / "maps.xsd")
+    status, out, err = call(
+        "refresh-maps",
+        "--ptp",
+        str(SHARED_DATA / "ptp_scs_v301r0_active.csv"),
+        "--mue",
+        str(SHARED_DATA / "mue_scs.csv"),
+        "--fee-schedule",
+        str(SHARED_DATA / "pfs_indicators_scs_2025oct.csv"),
+        "--output",
+        str(tmp_path),
+        "--source",
+        "test",
+        "--vintage",
+        "test",
+        "--as-of",
+        "2024-04-01",
+    )
+    assert (status, err) == (0, "")
+    assert out == "ncci-ptp.xml: 2218 pairs\nmue.xml: 91 edits\nfee-schedule.xml: 14 codes\n"
+    for name, tag in (("ncci-ptp.xml", "pair"), ("mue.xml", "mue"), ("fee-schedule.xml", "code")):
+        assert _table(tmp_path / name, tag) == _table(default_maps_dir() / name, tag), name
+
+
+def test_refresh_maps_keeps_the_latest_mue_and_drops_deleted_pairs(tmp_path: Path) -> None:
+    ptp = tmp_path / "ptp.csv"
+    ptp.write_text(
+        "column_1,column_2,prior_to_1996,deletion_date,modifier_indicator,rationale\n"
+        "63650,77003,,9999-12-31,1,Misuse of Column Two code with Column One code\n"
+        "63650,99999,,2020-01-01,0,Deleted long ago\n"
+    )
+    mue = tmp_path / "mue.csv"
+    mue.write_text(
+        "code,setting,mue,mai,mai_desc,rationale,source\n"
+        "63650,Practitioner,3,3,x,old,MCR_MUE_Eff_04-01-2024.csv\n"
+        "63650,Practitioner,2,3,x,new,MCR_MUE_Eff_04-01-2026.csv\n"
+    )
+    shutil.copy(default_maps_dir() / "maps.xsd", tmp_path / "maps.xsd")
+    status, out, _ = call(
+        "refresh-maps",
+        "--ptp",
+        str(ptp),
+        "--mue",
+        str(mue),
+        "--output",
+        str(tmp_path),
+        "--source",
+        "s",
+        "--vintage",
+        "v",
+        "--as-of",
+        "2026-01-01",
+    )
+    assert status == 0
+    assert out == "ncci-ptp.xml: 1 pairs\nmue.xml: 1 edits\n"
+    (pair,) = _table(tmp_path / "ncci-ptp.xml", "pair")
+    assert ("column2", "77003") in pair
+    (edit,) = _table(tmp_path / "mue.xml", "mue")
+    assert ("value", "2") in edit
+    assert (
+        call("refresh-maps", "--output", str(tmp_path), "--source", "s", "--vintage", "v")[0] == 2
+    )

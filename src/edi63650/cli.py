@@ -8,6 +8,7 @@ log unless asked for.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -19,9 +20,10 @@ from typing import BinaryIO, TextIO
 from edi63650.errors import EdiError
 from edi63650.findings import Finding, Severity
 from edi63650.jsonify import claim_to_json
-from edi63650.maps import Implementations
+from edi63650.maps import Implementations, load_xml
 from edi63650.model import Claim
 from edi63650.reader import iter_events
+from edi63650.rules import refresh
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
 from edi63650.testing import synth
@@ -62,6 +64,21 @@ def _parser() -> _Parser:
     rules = commands.add_parser("rules", help="list every rule with its severities and sources")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
+    refresh = commands.add_parser(
+        "refresh-maps", help="rebuild the NCCI PTP, MUE and fee-schedule tables from CMS extracts"
+    )
+    refresh.add_argument("--ptp", metavar="CSV", help="NCCI PTP extract")
+    refresh.add_argument("--mue", metavar="CSV", help="MUE extract")
+    refresh.add_argument("--fee-schedule", metavar="CSV", help="PPRRVU extract")
+    refresh.add_argument("--output", metavar="DIR", required=True, help="maps folder to write")
+    refresh.add_argument("--source", required=True, help="where the extracts come from")
+    refresh.add_argument("--vintage", required=True, help="their effective date or release")
+    refresh.add_argument(
+        "--as-of",
+        type=datetime.date.fromisoformat,
+        default=datetime.date.today(),
+        help="leave out PTP pairs deleted before this date (default: today)",
+    )
     make = commands.add_parser("synth", help="write a realistic 837 file for load tests")
     make.add_argument("--kind", choices=("837P", "837I"), required=True)
     make.add_argument("--claims", type=int, required=True)
@@ -169,6 +186,41 @@ def _rules(args: argparse.Namespace, stdout: TextIO) -> int:
     return EXIT_OK
 
 
+def _refresh(args: argparse.Namespace, stdout: TextIO) -> int:
+    if not (args.ptp or args.mue or args.fee_schedule):
+        raise _UsageError("edi63650 refresh-maps: give --ptp, --mue or --fee-schedule")
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    if args.ptp:
+        count = refresh.write_ptp(
+            Path(args.ptp),
+            output / "ncci-ptp.xml",
+            source=args.source,
+            vintage=args.vintage,
+            as_of=args.as_of,
+        )
+        written.append(f"ncci-ptp.xml: {count} pairs")
+    if args.mue:
+        count = refresh.write_mue(
+            Path(args.mue), output / "mue.xml", source=args.source, vintage=args.vintage
+        )
+        written.append(f"mue.xml: {count} edits")
+    if args.fee_schedule:
+        count = refresh.write_fee_schedule(
+            Path(args.fee_schedule),
+            output / "fee-schedule.xml",
+            source=args.source,
+            vintage=args.vintage,
+        )
+        written.append(f"fee-schedule.xml: {count} codes")
+    for name in ("ncci-ptp.xml", "mue.xml", "fee-schedule.xml"):
+        if (output / name).exists() and (output / "maps.xsd").exists():
+            load_xml(name, output)  # a refreshed table must still pass the schema
+    stdout.write("\n".join(written) + "\n")
+    return EXIT_OK
+
+
 def _synth(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.claims < 1:
         raise _UsageError("edi63650 synth: --claims must be at least 1")
@@ -198,6 +250,8 @@ def run(
             return _parse(args, out, err, inp)
         if args.command == "rules":
             return _rules(args, out)
+        if args.command == "refresh-maps":
+            return _refresh(args, out)
         return _synth(args, out)
     except BrokenPipeError:  # the reader of stdout went away (| head): not an error of ours
         return EXIT_OK
