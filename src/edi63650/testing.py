@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import datetime
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
 
 from edi63650.npi import npi_check_digit
 from edi63650.tokenizer import DEFAULT_DELIMITERS, Delimiters
-
-Element = str | tuple[str, ...]  # a tuple is a composite, joined with the component separator
-Elements = list[Element]
+from edi63650.writers import x12
+from edi63650.writers.x12 import Elements
 
 _VERSIONS = {"837P": "005010X222A1", "837I": "005010X223A2"}
 _DAY = datetime.date(2026, 10, 1)
@@ -116,11 +115,9 @@ class ProviderSpec:
 
 
 def _transaction(kind: str, control: str, providers: Sequence[ProviderSpec]) -> list[Elements]:
-    """The segments of one 837 transaction set, ST through SE."""
+    """The segments of one 837 transaction set between ST and SE."""
     institutional = kind == "837I"
-    version = _VERSIONS[kind]
     out: list[Elements] = [
-        ["ST", "837", control, version],
         ["BHT", "0019", "00", f"B{control}", "20261001", "1200", "CH"],
         ["NM1", "41", "2", "EDI63650 TEST SUBMITTER", "", "", "", "", "46", "S12345"],
         ["PER", "IC", "EDI DESK", "TE", "5555550100"],
@@ -196,7 +193,6 @@ def _transaction(kind: str, control: str, providers: Sequence[ProviderSpec]) -> 
                 ]
             for claim in subscriber.claims:
                 out += _claim(claim, institutional)
-    out.append(["SE", str(len(out) + 1), control])
     return out
 
 
@@ -285,55 +281,6 @@ def _units(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def render(
-    segments: Iterable[Elements],
-    delimiters: Delimiters = DEFAULT_DELIMITERS,
-    *,
-    line_break: str = "",
-) -> str:
-    """Segments as X12 text: trailing empty elements dropped, composites joined."""
-    out = []
-    for elements in segments:
-        texts = [
-            delimiters.component.join(e).rstrip(delimiters.component) if isinstance(e, tuple) else e
-            for e in elements
-        ]
-        while texts and texts[-1] == "":
-            texts.pop()
-        out.append(delimiters.element.join(texts) + delimiters.segment + line_break)
-    return "".join(out)
-
-
-def isa_segment(
-    control: str,
-    delimiters: Delimiters,
-    *,
-    sender: str = "SUBMITTER01",
-    receiver: str = "PAYER01",
-    when: datetime.date = _DAY,
-) -> Elements:
-    """A fixed-width 106-byte ISA."""
-    return [
-        "ISA",
-        "00",
-        " " * 10,
-        "00",
-        " " * 10,
-        "ZZ",
-        sender.ljust(15),
-        "ZZ",
-        receiver.ljust(15),
-        f"{when:%y%m%d}",
-        "1200",
-        delimiters.repetition or "U",
-        "00501",
-        control.rjust(9, "0"),
-        "1",
-        "T",
-        delimiters.component,
-    ]
-
-
 def interchange(
     kind: str,
     subscribers: Sequence[SubscriberSpec] = (),
@@ -353,28 +300,21 @@ def interchange(
         if providers is None:
             providers = [ProviderSpec(subscribers=tuple(subscribers))]
         transactions = [providers]
-    body: list[Elements] = []
-    for index, tx_providers in enumerate(transactions, start=1):
-        body += _transaction(kind, f"{index:04d}", tx_providers)
-    control = control_number.rjust(9, "0")
-    segments: list[Elements] = [
-        isa_segment(control, delimiters),
-        [
-            "GS",
-            "HC",
-            "SUBMITTER01",
-            "PAYER01",
-            "20261001",
-            "1200",
-            control_number,
-            "X",
-            _VERSIONS[kind],
-        ],
-        *body,
-        ["GE", str(len(transactions)), control_number],
-        ["IEA", "1", control],
+    envelope = x12.Envelope(
+        sender=x12.Party("ZZ", "SUBMITTER01", "SUBMITTER01"),
+        receiver=x12.Party("ZZ", "PAYER01", "PAYER01"),
+        control_number=int(control_number),
+        functional_id="HC",
+        version=_VERSIONS[kind],
+        created=datetime.datetime(2026, 10, 1, 12, 0),
+        usage="T",
+        delimiters=delimiters,
+    )
+    bodies = [
+        _transaction(kind, f"{index:04d}", tx_providers)
+        for index, tx_providers in enumerate(transactions, start=1)
     ]
-    return render(segments, delimiters, line_break=line_break).encode("latin-1")
+    return x12.interchange(envelope, bodies, line_break=line_break)
 
 
 # -- synthetic load files ----------------------------------------------------------------------

@@ -1,0 +1,120 @@
+"""Serialising X12: segments from element lists, and ISA/GS/ST envelopes with right counts.
+
+Segments are lists of elements; an element that is a tuple is a composite, joined with the
+component separator. Trailing empty elements and components are dropped, as X12.6 requires.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from edi63650.tokenizer import DEFAULT_DELIMITERS, Delimiters
+
+Element = str | tuple[str, ...]
+Elements = list[Element]
+
+
+def render(
+    segments: Iterable[Elements],
+    delimiters: Delimiters = DEFAULT_DELIMITERS,
+    *,
+    line_break: str = "",
+) -> str:
+    """Segments as X12 text: trailing empty elements dropped, composites joined."""
+    out = []
+    for elements in segments:
+        texts = [
+            delimiters.component.join(e).rstrip(delimiters.component) if isinstance(e, tuple) else e
+            for e in elements
+        ]
+        while texts and texts[-1] == "":
+            texts.pop()
+        out.append(delimiters.element.join(texts) + delimiters.segment + line_break)
+    return "".join(out)
+
+
+@attrs.frozen
+class Party:
+    """One side of an interchange: ISA05/ISA06 (or ISA07/ISA08) and GS02 (or GS03)."""
+
+    qualifier: str
+    id: str
+    application: str
+
+
+@attrs.frozen
+class Envelope:
+    """What an outgoing interchange needs besides its transaction sets."""
+
+    sender: Party
+    receiver: Party
+    control_number: int
+    functional_id: str  # GS01: HN for 277, FA for 999, HC for 837
+    version: str  # GS08
+    created: datetime.datetime
+    usage: str = "P"  # ISA15
+    delimiters: Delimiters = DEFAULT_DELIMITERS
+
+
+def isa_segment(envelope: Envelope) -> Elements:
+    """A fixed-width, 106-byte ISA."""
+    d = envelope.delimiters
+    return [
+        "ISA",
+        "00",
+        " " * 10,
+        "00",
+        " " * 10,
+        envelope.sender.qualifier.ljust(2)[:2],
+        envelope.sender.id.ljust(15)[:15],
+        envelope.receiver.qualifier.ljust(2)[:2],
+        envelope.receiver.id.ljust(15)[:15],
+        f"{envelope.created:%y%m%d}",
+        f"{envelope.created:%H%M}",
+        d.repetition or "U",
+        "00501",
+        f"{envelope.control_number:09d}",
+        "0",
+        envelope.usage,
+        d.component,
+    ]
+
+
+def interchange(
+    envelope: Envelope,
+    transactions: Sequence[list[Elements]],
+    *,
+    line_break: str = "\n",
+) -> bytes:
+    """ISA, one GS, each transaction set wrapped in ST..SE with its segment count, GE, IEA.
+
+    A transaction is given without ST and SE: its first element list is the ST header's
+    implementation (ST03) and set id are taken from ``envelope``.
+    """
+    control = envelope.control_number
+    set_id = {"HN": "277", "FA": "999", "HC": "837"}[envelope.functional_id]
+    segments: list[Elements] = [
+        isa_segment(envelope),
+        [
+            "GS",
+            envelope.functional_id,
+            envelope.sender.application,
+            envelope.receiver.application,
+            f"{envelope.created:%Y%m%d}",
+            f"{envelope.created:%H%M}",
+            str(control),
+            "X",
+            envelope.version,
+        ],
+    ]
+    for number, body in enumerate(transactions, start=1):
+        st_control = f"{number:04d}"
+        segments.append(["ST", set_id, st_control, envelope.version])
+        segments.extend(body)
+        segments.append(["SE", str(len(body) + 2), st_control])
+    segments.append(["GE", str(len(transactions)), str(control)])
+    segments.append(["IEA", "1", f"{control:09d}"])
+    return render(segments, envelope.delimiters, line_break=line_break).encode("latin-1")
