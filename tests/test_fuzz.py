@@ -13,10 +13,10 @@ SEEDS = [path.read_bytes() for path in sorted(FIXTURES.glob("*.837"))]
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def read_all(data: bytes, sizes: list[int]) -> list[Claim | Finding]:
+def read_all(data: bytes, sizes: list[int]) -> list[object]:
     """Feed ``data`` in chunks of the given sizes (the rest in one piece)."""
     reader = Reader()
-    out: list[Claim | Finding] = []
+    out: list[object] = []
     position = 0
     for size in sizes:
         out += reader.feed(data[position : position + size])

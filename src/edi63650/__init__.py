@@ -1,5 +1,13 @@
 """edi63650: a streaming X12 837P/837I reader and validator for spinal-cord-stimulator claims.
 
+Validate, with acknowledgments::
+
+    import edi63650
+    result = edi63650.validate("claims.837")        # or validate_stream(binary_file)
+    for claim_result in result.claims:                # claim, findings, accepted, phase
+        print(claim_result.claim.claim_id, claim_result.accepted)
+    result.to_277ca(); result.to_999(); result.to_json(); result.to_html()
+
 Parse only, streaming::
 
     import edi63650
@@ -24,6 +32,7 @@ from edi63650.model import (
 )
 from edi63650.reader import Reader, iter_claims, iter_events, read_bytes
 from edi63650.tokenizer import Delimiters, Segment, Tokenizer
+from edi63650.validate import ValidationResult, Validator, validate, validate_stream
 
 __version__ = "0.1.0"
 
@@ -44,8 +53,12 @@ __all__ = [
     "ServiceLine",
     "Severity",
     "Tokenizer",
+    "ValidationResult",
+    "Validator",
     "__version__",
     "iter_claims",
     "iter_events",
     "read_bytes",
+    "validate",
+    "validate_stream",
 ]

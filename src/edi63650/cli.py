@@ -17,6 +17,7 @@ from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from edi63650 import cli_validate
 from edi63650.errors import EdiError
 from edi63650.findings import Finding, Severity
 from edi63650.jsonify import claim_to_json
@@ -61,6 +62,10 @@ def _parser() -> _Parser:
     parse.add_argument(
         "--verbose", "-v", action="store_true", help="also print info findings (tolerances)"
     )
+    check = commands.add_parser(
+        "validate", help="validate 837 files: report, 277CA, 999 and the accepted claims"
+    )
+    cli_validate.add_arguments(check)
     rules = commands.add_parser("rules", help="list every rule with its severities and sources")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
@@ -248,6 +253,8 @@ def run(
             args = _parser().parse_args(list(argv))
         if args.command == "parse":
             return _parse(args, out, err, inp)
+        if args.command == "validate":
+            return cli_validate.run_validate(args, out, err, inp)
         if args.command == "rules":
             return _rules(args, out)
         if args.command == "refresh-maps":
@@ -255,7 +262,7 @@ def run(
         return _synth(args, out)
     except BrokenPipeError:  # the reader of stdout went away (| head): not an error of ours
         return EXIT_OK
-    except _UsageError as error:
+    except (_UsageError, cli_validate.UsageError) as error:
         print(error, file=err)
         return EXIT_USAGE
     except SystemExit as exit_:  # --help and --version exit through argparse

@@ -162,17 +162,19 @@ class EnvelopeChecker:
         at: Segment | None,
         position: Position,
     ) -> None:
-        offset = at.offset if at else position.offset
+        """A container without its trailer; the finding sits at the container's header, so
+        that it falls inside the container's byte range."""
+        noticed = f" (noticed at {at.id}, line {at.line})" if at else ""
         out.append(
             Finding(
                 rule=rule,
                 severity=Severity.ERROR,
-                message=f"{what} has no trailer: {why} before it is closed",
+                message=f"{what} has no trailer: {why} before it is closed{noticed}",
                 fix=f"end {what} with its trailer segment",
-                source="X12.5 interchange control structures; TR3 appendix B.1.1",
-                offset=offset,
-                line_no=at.line if at else position.line,
-                segment_id=at.id if at else "",
+                source=_SOURCE,
+                offset=position.offset,
+                line_no=position.line,
+                ordinal=position.ordinal,
             )
         )
 
@@ -254,6 +256,7 @@ class EnvelopeChecker:
             usage=segment.get(15),
             delimiters=segment.delimiters,
             position=Position.of(segment),
+            segment=segment,
         )
         self._groups = 0
         return out
@@ -324,6 +327,7 @@ class EnvelopeChecker:
             time=segment.get(5),
             version=segment.get(8),
             position=Position.of(segment),
+            segment=segment,
         )
         self._groups += 1
         self._transactions = 0

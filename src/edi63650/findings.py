@@ -76,6 +76,7 @@ class Finding:
         path: str = "",
         claim_id: str | None = None,
         line: int | None = None,
+        statuses: tuple[ClaimStatus, ...] = (),
     ) -> Finding:
         """A finding about ``segment``, carrying its position and raw text."""
         return cls(
@@ -93,6 +94,7 @@ class Finding:
             path=path,
             claim_id=claim_id,
             line=line,
+            statuses=statuses,
         )
 
     def location(self) -> str:

@@ -56,6 +56,7 @@ class Interchange:
     usage: str  # ISA15: P production, T test
     delimiters: Delimiters
     position: Position
+    segment: Segment | None = None  # the ISA itself, authorization fields and all
 
 
 @attrs.frozen
@@ -70,6 +71,7 @@ class Group:
     time: str  # GS05
     version: str  # GS08
     position: Position
+    segment: Segment | None = None  # the GS itself
 
 
 @attrs.frozen

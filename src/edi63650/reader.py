@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
+import attrs
+
 from edi63650.builder import TransactionBuilder
 from edi63650.envelope import ENVELOPE_IDS, EnvelopeChecker
 from edi63650.findings import Finding
 from edi63650.maps import Implementations
-from edi63650.model import Claim
-from edi63650.tokenizer import Token, Tokenizer
+from edi63650.model import Claim, Group, Interchange, Transaction
+from edi63650.tokenizer import Segment, Token, Tokenizer
 
 Event = Claim | Finding
 
@@ -27,31 +29,78 @@ CHUNK_SIZE = 1 << 16
 _INTERCHANGE_LEVEL = frozenset({"TA1"})
 
 
-class Reader:
-    """Bytes in, claims and findings out. One reader per stream; not shared between threads."""
+@attrs.frozen
+class TransactionEnd:
+    """A transaction set closed (at SE, or where its missing SE was noticed).
 
-    def __init__(self, implementations: Implementations | None = None) -> None:
+    Emitted only by ``Reader(boundaries=True)``; ``end`` is the offset of the segment that
+    closed it, so findings between ``transaction.position.offset`` and ``end`` belong to it.
+    """
+
+    transaction: Transaction
+    group: Group | None
+    interchange: Interchange | None
+    end: int
+
+
+@attrs.frozen
+class InterchangeEnd:
+    """An interchange closed (at IEA, a new ISA or the end of input); ``boundaries=True``."""
+
+    interchange: Interchange
+    end: int
+
+
+Boundary = TransactionEnd | InterchangeEnd
+
+
+class Reader:
+    """Bytes in, claims and findings out. One reader per stream; not shared between threads.
+
+    With ``boundaries=True`` the events also include :class:`TransactionEnd` and
+    :class:`InterchangeEnd`, which acknowledgments and reports need; claims and findings come
+    out the same either way.
+    """
+
+    def __init__(
+        self, implementations: Implementations | None = None, *, boundaries: bool = False
+    ) -> None:
         self._tokenizer = Tokenizer()
         self._envelope = EnvelopeChecker(implementations or Implementations.load())
         self._builder: TransactionBuilder | None = None
+        self._boundaries = boundaries
+        self._offset = 0  # of the last segment seen, for boundaries closed at end of input
 
-    def feed(self, data: bytes) -> list[Event]:
+    def feed(self, data: bytes) -> list[Event | Boundary]:
         """Take the next chunk of the stream; return the claims and findings it completed."""
-        out: list[Event] = []
+        out: list[Event | Boundary] = []
         self._process(self._tokenizer.feed(data), out)
         return out
 
-    def close(self) -> list[Event]:
+    def close(self) -> list[Event | Boundary]:
         """End of the stream: return the rest, including findings about unclosed envelopes."""
-        out: list[Event] = []
+        out: list[Event | Boundary] = []
         self._process(self._tokenizer.close(), out)
         if self._builder is not None:
             out.extend(self._builder.finish())
             self._builder = None
-        out.extend(self._envelope.finish())
+        envelope = self._envelope
+        open_transaction, open_group, open_interchange = (
+            envelope.transaction,
+            envelope.group,
+            envelope.interchange,
+        )
+        out.extend(envelope.finish())
+        if self._boundaries:
+            if open_transaction is not None:
+                out.append(
+                    TransactionEnd(open_transaction, open_group, open_interchange, self._offset)
+                )
+            if open_interchange is not None:
+                out.append(InterchangeEnd(open_interchange, self._offset))
         return out
 
-    def _process(self, tokens: list[Token], out: list[Event]) -> None:
+    def _process(self, tokens: list[Token], out: list[Event | Boundary]) -> None:
         envelope = self._envelope
         builder = self._builder
         for token in tokens:
@@ -63,7 +112,10 @@ class Reader:
                 if builder is not None:
                     out.extend(builder.finish())
                     builder = None
+                before = (envelope.transaction, envelope.group, envelope.interchange)
                 out.extend(envelope.check(token))
+                if self._boundaries:
+                    self._close_boundaries(before, token.offset, out)
                 transaction = envelope.transaction
                 if sid == "ST" and transaction is not None and transaction.kind is not None:
                     builder = TransactionBuilder(
@@ -76,7 +128,24 @@ class Reader:
             elif envelope.transaction is None and sid not in _INTERCHANGE_LEVEL:
                 out.extend(envelope.outside(token))
             # else: a segment of a transaction set that is not read (already reported at ST)
+        if tokens:
+            last = tokens[-1]
+            if isinstance(last, Segment):
+                self._offset = last.offset
         self._builder = builder
+
+    def _close_boundaries(
+        self,
+        before: tuple[Transaction | None, Group | None, Interchange | None],
+        offset: int,
+        out: list[Event | Boundary],
+    ) -> None:
+        transaction, group, interchange = before
+        envelope = self._envelope
+        if transaction is not None and envelope.transaction is not transaction:
+            out.append(TransactionEnd(transaction, group, interchange, offset))
+        if interchange is not None and envelope.interchange is not interchange:
+            out.append(InterchangeEnd(interchange, offset))
 
 
 def iter_events(
@@ -88,8 +157,8 @@ def iter_events(
     """Claims and findings from a binary stream, as each claim completes."""
     reader = Reader(implementations)
     while chunk := stream.read(chunk_size):
-        yield from reader.feed(chunk)
-    yield from reader.close()
+        yield from _events(reader.feed(chunk))
+    yield from _events(reader.close())
 
 
 def iter_claims(
@@ -104,4 +173,11 @@ def iter_claims(
 def read_bytes(data: bytes, *, implementations: Implementations | None = None) -> list[Event]:
     """Every claim and finding of an in-memory file, in order."""
     reader = Reader(implementations)
-    return reader.feed(data) + reader.close()
+    return list(_events(reader.feed(data) + reader.close()))
+
+
+def _events(items: list[Event | Boundary]) -> Iterator[Event]:
+    """Claims and findings only (a reader made without boundaries emits nothing else)."""
+    for item in items:
+        if isinstance(item, Claim | Finding):
+            yield item

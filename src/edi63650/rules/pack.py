@@ -88,8 +88,13 @@ class Engine:
         """The rules this engine runs, in order."""
         return self._dispatcher.catalogue
 
-    def check(self, claims: Iterable[Claim]) -> Iterator[ClaimResult]:
-        """A :class:`ClaimResult` for each claim, in order."""
+    def check(self, claims: Iterable[Claim], *, record: bool = True) -> Iterator[ClaimResult]:
+        """A :class:`ClaimResult` for each claim, in order.
+
+        With ``record`` (the default) the accepted claims' SCS procedures go to the history
+        store at the end of each transaction set; a caller that may still reject claims for
+        other reasons passes ``record=False`` and calls :meth:`record` with the final verdicts.
+        """
         tables = self.tables
         procedures = tables.family("scs-procedure")
         for batch in iter_batches(claims):
@@ -111,5 +116,17 @@ class Engine:
                 if result.accepted:
                     accepted += found
                 yield result
-            if self._store is not None:
+            if record and self._store is not None:
                 self._store.record(accepted)
+
+    def record(self, results: Iterable[ClaimResult]) -> int:
+        """Store the SCS procedures of the accepted results; returns how many were new."""
+        if self._store is None:
+            return 0
+        procedures = self.tables.family("scs-procedure")
+        return self._store.record(
+            service
+            for result in results
+            if result.accepted
+            for service in services_of(result.claim, procedures)
+        )

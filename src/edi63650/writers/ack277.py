@@ -1,0 +1,344 @@
+"""The 277CA claim acknowledgment (ASC X12N 005010X214).
+
+One 277CA interchange per 837 interchange, one transaction set per 837 transaction set that
+holds claims. Levels (TR3 X214 section 2.4; scs-coding-facts.md section 7):
+
+- 2000A information source (NM1*AY, us), 2200A TRN*1 with receipt (DTP*050) and process
+  (DTP*009) dates;
+- 2000B information receiver (the 837 submitter, NM1*41), 2200B TRN*2 with the 837 batch
+  (BHT03), STC A1:19:AY, and the accepted/rejected counts and amounts (QTY*90/AA, AMT*YU/YY);
+- 2000C billing provider (NM1*85) with the same totals per provider (QTY*QA/QC);
+- 2000D patient, 2200D claim: TRN*2*CLM01, STC A2:20 (accepted) or the rejecting findings'
+  codes with action U (up to three composites through STC10/STC11, rule and message in
+  STC12), REF*D9 trace number, REF*BLT type of bill (837I), DTP*472 service dates;
+- 2220D for each rejected line: SVC echoing the line, STC with action U, REF*FJ (the line's
+  REF*6R control number) and DTP*472.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from edi63650.findings import ClaimStatus, Finding, Severity
+from edi63650.model import Claim, InstitutionalClaim, InstitutionalServiceLine, ServiceLine
+from edi63650.outcome import TransactionOutcome
+from edi63650.rules.engine import ClaimResult
+from edi63650.writers import x12
+from edi63650.writers.x12 import Elements
+
+if TYPE_CHECKING:
+    from edi63650.validate import ValidationResult
+
+VERSION = "005010X214"
+_STC12_LENGTH = 264
+
+
+def write_277ca(result: ValidationResult, *, control_number: int | None = None) -> bytes:
+    """The 277CA for every interchange of the result that holds claims ('' when none does)."""
+    out = b""
+    for index, (first, outcomes) in enumerate(_by_interchange(result.transactions)):
+        envelope = _envelope(first, result.validated, control_number, index)
+        bodies = [_transaction(o, result.validated) for o in outcomes if o.claims]
+        if bodies:
+            out += x12.interchange(envelope, bodies)
+    return out
+
+
+def _by_interchange(
+    outcomes: Sequence[TransactionOutcome],
+) -> Iterator[tuple[TransactionOutcome, list[TransactionOutcome]]]:
+    groups: dict[int, list[TransactionOutcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault(id(outcome.interchange), []).append(outcome)
+    for group in groups.values():
+        yield group[0], group
+
+
+def _envelope(
+    outcome: TransactionOutcome,
+    when: datetime.datetime,
+    control_number: int | None,
+    index: int,
+    *,
+    functional_id: str = "HN",
+    version: str = VERSION,
+) -> x12.Envelope:
+    """The answer goes back the way the 837 came: sender and receiver swap."""
+    isa, group = outcome.interchange, outcome.group
+    if control_number is None:
+        original = isa.control_number if isa else ""
+        control_number = int(original) if original.isdigit() else 1
+    return x12.Envelope(
+        sender=x12.Party(
+            isa.receiver_qualifier if isa else "ZZ",
+            isa.receiver_id if isa else "EDI63650",
+            group.receiver if group else "EDI63650",
+        ),
+        receiver=x12.Party(
+            isa.sender_qualifier if isa else "ZZ",
+            isa.sender_id if isa else "SUBMITTER",
+            group.sender if group else "SUBMITTER",
+        ),
+        control_number=control_number + index,
+        functional_id=functional_id,
+        version=version,
+        created=when,
+        usage=isa.usage if isa and isa.usage in ("P", "T") else "P",
+    )
+
+
+def clean(text: str, limit: int = _STC12_LENGTH) -> str:
+    """Free text safe inside one element: no delimiters of any common kind."""
+    for char in "*~:^|>\\{}'\r\n":
+        text = text.replace(char, " ")
+    return " ".join(text.split())[:limit].strip()
+
+
+def _amount(value: Decimal | None) -> str:
+    return format(value, "f") if value is not None else "0"
+
+
+def _day(value: datetime.date) -> str:
+    return f"{value:%Y%m%d}"
+
+
+def _totals(claims: Sequence[ClaimResult]) -> tuple[int, int, Decimal, Decimal]:
+    accepted = [c for c in claims if c.accepted]
+    rejected = [c for c in claims if not c.accepted]
+    return (
+        len(accepted),
+        len(rejected),
+        sum((c.claim.total_charge or Decimal(0) for c in accepted), Decimal(0)),
+        sum((c.claim.total_charge or Decimal(0) for c in rejected), Decimal(0)),
+    )
+
+
+def _counts(claims: Sequence[ClaimResult], accepted_qty: str, rejected_qty: str) -> list[Elements]:
+    accepted, rejected, accepted_amount, rejected_amount = _totals(claims)
+    out: list[Elements] = []
+    if accepted:
+        out.append(["QTY", accepted_qty, str(accepted)])
+    if rejected:
+        out.append(["QTY", rejected_qty, str(rejected)])
+    if accepted:
+        out.append(["AMT", "YU", _amount(accepted_amount)])
+    if rejected:
+        out.append(["AMT", "YY", _amount(rejected_amount)])
+    return out
+
+
+def _transaction(outcome: TransactionOutcome, when: datetime.datetime) -> list[Elements]:
+    transaction = outcome.transaction
+    claims = outcome.claims
+    header = claims[0].claim.context.transaction  # the one with BHT, submitter and receiver
+    receiver, submitter = header.receiver, header.submitter
+    batch = header.reference or transaction.control_number
+    trace = f"{outcome.interchange.control_number if outcome.interchange else ''}" + (
+        transaction.control_number
+    )
+    total = sum((c.claim.total_charge or Decimal(0) for c in claims), Decimal(0))
+    body: list[Elements] = [
+        ["BHT", "0085", "08", clean(batch, 50), _day(when), f"{when:%H%M%S}", "TH"],
+        ["HL", "1", "", "20", "1"],
+        [
+            "NM1",
+            "AY",
+            "2",
+            clean(receiver.last_name if receiver else "") or "EDI63650",
+            "",
+            "",
+            "",
+            "",
+            "46",
+            clean(receiver.id if receiver else "") or "EDI63650",
+        ],
+        ["TRN", "1", clean(trace, 50) or "1"],
+        ["DTP", "050", "D8", _day(when)],
+        ["DTP", "009", "D8", _day(when)],
+        ["HL", "2", "1", "21", "1"],
+        [
+            "NM1",
+            "41",
+            submitter.entity_type if submitter and submitter.entity_type in ("1", "2") else "2",
+            clean(submitter.last_name if submitter else "") or "SUBMITTER",
+            clean(submitter.first_name if submitter else ""),
+            "",
+            "",
+            "",
+            "46",
+            clean(submitter.id if submitter else "") or "SUBMITTER",
+        ],
+        ["TRN", "2", clean(batch, 50)],
+        ["STC", ("A1", "19", "AY"), _day(when), "WQ", _amount(total)],
+        *_counts(claims, "90", "AA"),
+    ]
+    hl = 2
+    for provider_claims in _by_billing_provider(claims):
+        hl += 1
+        provider_hl = hl
+        billing = provider_claims[0].claim.context.billing_provider
+        party = billing.party if billing else None
+        npi = billing.npi if billing else None
+        identifier = (
+            ("XX", npi) if npi else ("FI", billing.tax_id or "UNKNOWN" if billing else "UNKNOWN")
+        )
+        provider_total = sum(
+            (c.claim.total_charge or Decimal(0) for c in provider_claims), Decimal(0)
+        )
+        body += [
+            ["HL", str(hl), "2", "19", "1"],
+            [
+                "NM1",
+                "85",
+                party.entity_type if party and party.entity_type in ("1", "2") else "2",
+                clean(party.last_name if party else "") or "BILLING PROVIDER",
+                clean(party.first_name if party else ""),
+                "",
+                "",
+                "",
+                identifier[0],
+                clean(identifier[1]),
+            ],
+            ["TRN", "1", clean(identifier[1], 50)],
+            ["STC", ("A1", "19", "85"), "", "WQ", _amount(provider_total)],
+            *_counts(provider_claims, "QA", "QC"),
+        ]
+        for position, claim_result in enumerate(provider_claims, start=1):
+            hl += 1
+            body += _claim(claim_result, hl, provider_hl, when, f"{trace}{position:05d}")
+    return body
+
+
+def _by_billing_provider(claims: Sequence[ClaimResult]) -> list[list[ClaimResult]]:
+    groups: dict[int, list[ClaimResult]] = {}
+    for result in claims:
+        groups.setdefault(id(result.claim.context.billing_provider), []).append(result)
+    return list(groups.values())
+
+
+def _patient(claim: Claim) -> tuple[str, str, str]:
+    ctx = claim.context
+    person = ctx.patient.person if ctx.patient and ctx.patient.person else None
+    if person is None and ctx.subscriber is not None:
+        person = ctx.subscriber.person
+    member = ctx.subscriber.member_id if ctx.subscriber else None
+    return (
+        clean(person.last_name if person else "") or "UNKNOWN",
+        clean(person.first_name if person else ""),
+        clean(member or "") or "UNKNOWN",
+    )
+
+
+def _service_period(claim: Claim) -> Elements:
+    starts = [p.start for line in claim.lines if (p := line.service_date) and p.start]
+    ends = [p.end for line in claim.lines if (p := line.service_date) and p.end]
+    if not starts:
+        for qualifier in ("434", "472"):
+            period = claim.date(qualifier)
+            if period and period.start and period.end:
+                starts, ends = [period.start], [period.end]
+                break
+    if not starts:
+        return []
+    first, last = min(starts), max(ends or starts)
+    if first == last:
+        return ["DTP", "472", "D8", _day(first)]
+    return ["DTP", "472", "RD8", f"{_day(first)}-{_day(last)}"]
+
+
+def _composites(statuses: Sequence[ClaimStatus]) -> list[x12.Element]:
+    """STC01, then STC10 and STC11 for the second and third composites."""
+    parts = [tuple(p for p in (s.category, s.code, s.entity) if p) for s in statuses[:3]]
+    first, rest = parts[0], parts[1:]
+    return [first, *rest]
+
+
+def _stc(
+    statuses: Sequence[ClaimStatus],
+    when: datetime.datetime,
+    amount: str | None,
+    message: str | None,
+) -> Elements:
+    composites = _composites(statuses)
+    segment: Elements = ["STC", composites[0], _day(when), "U", amount or ""]
+    extra = composites[1:]
+    if extra or message:
+        segment += ["", "", "", "", ""]  # STC05-STC09 are not used
+        segment += [extra[0] if extra else "", extra[1] if len(extra) > 1 else ""]
+        if message:
+            segment.append(clean(message))
+    return segment
+
+
+def _errors(findings: Sequence[Finding]) -> list[Finding]:
+    """The rejecting findings, one per rule and line, in order."""
+    seen: set[tuple[str, int | None]] = set()
+    out = []
+    for finding in findings:
+        key = (finding.rule, finding.line)
+        if finding.severity is Severity.ERROR and finding.statuses and key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
+
+
+def _claim(
+    result: ClaimResult, hl: int, parent: int, when: datetime.datetime, trace: str
+) -> list[Elements]:
+    claim = result.claim
+    last, first, member = _patient(claim)
+    charge = _amount(claim.total_charge)
+    out: list[Elements] = [
+        ["HL", str(hl), str(parent), "PT"],
+        ["NM1", "QC", "1", last, first, "", "", "", "MI", member],
+        ["TRN", "2", clean(claim.claim_id, 50) or "UNKNOWN"],
+    ]
+    errors = _errors(result.findings)
+    if result.accepted:
+        out.append(["STC", ("A2", "20"), _day(when), "WQ", charge])
+    else:
+        seen_rules: set[str] = set()
+        for finding in errors:
+            if finding.rule in seen_rules:
+                continue
+            seen_rules.add(finding.rule)
+            out.append(_stc(finding.statuses, when, charge, f"{finding.rule}: {finding.message}"))
+    out.append(["REF", "D9", clean(trace, 50)])
+    if isinstance(claim, InstitutionalClaim) and claim.type_of_bill:
+        out.append(["REF", "BLT", clean(claim.type_of_bill)])
+    period = _service_period(claim)
+    out.append(period or ["DTP", "472", "D8", _day(when)])
+    for line in claim.lines:
+        line_errors = [f for f in errors if f.line is not None and f.line == line.number]
+        if line_errors:
+            out += _line(line, line_errors, when)
+    return out
+
+
+def _line(line: ServiceLine, errors: Sequence[Finding], when: datetime.datetime) -> list[Elements]:
+    procedure = line.procedure
+    composite: tuple[str, ...] = (
+        (procedure.qualifier or "HC", procedure.code, *procedure.modifiers)
+        if procedure and procedure.code
+        else ("HC", "UNKNOWN")
+    )
+    revenue = line.revenue_code if isinstance(line, InstitutionalServiceLine) else ""
+    units = format(line.units.normalize(), "f") if line.units is not None else ""
+    statuses: list[ClaimStatus] = []
+    for finding in errors:
+        for status in finding.statuses:
+            if status not in statuses:
+                statuses.append(status)
+    out: list[Elements] = [
+        ["SVC", composite, _amount(line.charge), "", clean(revenue), "", "", units],
+        _stc(statuses[:3], when, None, None),
+    ]
+    if line.control_number:
+        out.append(["REF", "FJ", clean(line.control_number, 50)])
+    served = line.service_date
+    if served and served.start:
+        out.append(["DTP", "472", "D8", _day(served.start)])
+    return out

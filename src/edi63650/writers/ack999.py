@@ -1,0 +1,174 @@
+"""The 999 implementation acknowledgment (ASC X12C 005010X231A1).
+
+One 999 interchange per 837 interchange; one 999 transaction set per 837 functional group
+(AK1), with an AK2/IK5 pair per transaction set and AK9 for the group. Segment-level syntax
+errors found so far (unreadable amounts, dates and pointers in a claim) are reported as IK3
+with IK4; the implementation-guide checks of the structure layer will add theirs to the same
+shape. Codes: IK304 (X12 element 720), IK403 (723), IK5 (717/718), AK9 (715/716).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from edi63650.builder import BuildRule
+from edi63650.envelope import EnvelopeRule
+from edi63650.findings import Finding, Severity
+from edi63650.model import Group
+from edi63650.outcome import AckCode, TransactionOutcome
+from edi63650.writers import x12
+from edi63650.writers.ack277 import _by_interchange, _envelope, clean
+from edi63650.writers.x12 import Elements
+
+if TYPE_CHECKING:
+    from edi63650.validate import ValidationResult
+
+VERSION = "005010X231A1"
+
+#: IK502: why a transaction set was rejected (X12 element 718).
+_IK5_CODES = {
+    EnvelopeRule.UNSUPPORTED: "1",  # transaction set not supported
+    EnvelopeRule.MISSING_SE: "2",  # transaction set trailer missing
+    EnvelopeRule.SE_CONTROL: "3",  # control number in header and trailer do not match
+    EnvelopeRule.SE_COUNT: "4",  # number of included segments does not match actual count
+}
+_SEGMENTS_IN_ERROR = "5"
+
+#: IK403: data element errors (X12 element 723).
+_IK4_CODES = {
+    BuildRule.BAD_NUMBER: "6",  # invalid character in data element
+    BuildRule.BAD_POINTER: "6",
+    BuildRule.BAD_DATE: "8",  # invalid date
+}
+
+#: AK905: functional group errors (X12 element 716).
+_AK9_CODES = {
+    EnvelopeRule.MISSING_GE: "3",  # functional group trailer missing
+    EnvelopeRule.GE_CONTROL: "4",  # group control number in header and trailer do not agree
+    EnvelopeRule.GE_COUNT: "5",  # number of included transaction sets does not match
+}
+
+_ELEMENT = re.compile(r"(\d{2})(?:-(\d{2}))?$")
+
+
+def write_999(result: ValidationResult, *, control_number: int | None = None) -> bytes:
+    """The 999 for every interchange of the result that holds transaction sets."""
+    out = b""
+    for index, (first, outcomes) in enumerate(_by_interchange(result.transactions)):
+        envelope = _envelope(
+            first,
+            result.validated,
+            control_number,
+            index,
+            functional_id="FA",
+            version=VERSION,
+        )
+        bodies = [_group(group, members, result.findings) for group, members in _by_group(outcomes)]
+        out += x12.interchange(envelope, bodies)
+    return out
+
+
+def _by_group(
+    outcomes: Sequence[TransactionOutcome],
+) -> list[tuple[Group | None, list[TransactionOutcome]]]:
+    groups: dict[int, tuple[Group | None, list[TransactionOutcome]]] = {}
+    for outcome in outcomes:
+        groups.setdefault(id(outcome.group), (outcome.group, []))[1].append(outcome)
+    return list(groups.values())
+
+
+def _group(
+    group: Group | None, outcomes: list[TransactionOutcome], loose: Sequence[Finding]
+) -> list[Elements]:
+    first = outcomes[0].transaction
+    body: list[Elements] = [
+        [
+            "AK1",
+            group.functional_id if group and group.functional_id else "HC",
+            group.control_number if group else "0",
+            group.version if group else first.implementation,
+        ],
+    ]
+    for outcome in outcomes:
+        body += _transaction(outcome)
+    group_errors = sorted(
+        {
+            _AK9_CODES[EnvelopeRule(f.rule)]
+            for f in loose
+            if group is not None
+            and f.rule in _AK9_CODES
+            and f.offset is not None
+            and f.offset >= group.position.offset
+            and f.severity is Severity.ERROR
+        }
+    )
+    accepted = sum(1 for o in outcomes if o.ack is not AckCode.REJECTED)
+    if group_errors or accepted == 0:
+        status = "R"
+    elif accepted < len(outcomes):
+        status = "P"  # partially accepted: at least one transaction set rejected
+    elif any(o.ack is AckCode.ERRORS for o in outcomes):
+        status = "E"
+    else:
+        status = "A"
+    body.append(
+        ["AK9", status, str(len(outcomes)), str(len(outcomes)), str(accepted), *group_errors[:5]]
+    )
+    return body
+
+
+def _transaction(outcome: TransactionOutcome) -> list[Elements]:
+    transaction = outcome.transaction
+    out: list[Elements] = [
+        [
+            "AK2",
+            clean(transaction.set_id, 6) or "837",
+            clean(transaction.control_number, 9),
+            clean(transaction.implementation, 35),
+        ],
+    ]
+    syntax = [f for claim in outcome.claims for f in claim.findings if f.rule in _IK4_CODES]
+    for finding in syntax:
+        out += _segment_error(finding)
+    codes = sorted(
+        {_IK5_CODES[EnvelopeRule(f.rule)] for f in outcome.findings if f.rule in _IK5_CODES}
+    )
+    if syntax:
+        codes.append(_SEGMENTS_IN_ERROR)
+    out.append(["IK5", outcome.ack.value, *codes[:5]])
+    return out
+
+
+def _segment_error(finding: Finding) -> list[Elements]:
+    """IK3 for the segment, IK4 for the element."""
+    loop = finding.path.split("/")[-1] if finding.path else ""
+    out: list[Elements] = [
+        ["IK3", finding.segment_id, str(finding.ordinal or 0), clean(loop, 4), "8"],
+    ]
+    position = finding.element.removeprefix(finding.segment_id)
+    match = _ELEMENT.match(position)
+    if match:
+        element, component = int(match[1]), match[2]
+        where: x12.Element = (str(element), str(int(component))) if component else str(element)
+        out.append(
+            [
+                "IK4",
+                where,
+                "",
+                _IK4_CODES[BuildRule(finding.rule)],
+                clean(_bad_value(finding, element), 99),
+            ]
+        )
+    return out
+
+
+def _bad_value(finding: Finding, element: int) -> str:
+    """The element as it was sent (IK404), read from the raw segment."""
+    text = finding.segment
+    if len(text) <= len(finding.segment_id):
+        return ""
+    separator = text[len(finding.segment_id)]
+    parts = text.split(separator)
+    return parts[element] if element < len(parts) else ""
