@@ -12,13 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## demo: install into .venv, then read the bundled sample claims
+## demo: install into .venv, then validate the bundled sample claims
 demo: $(STAMP)
-	@echo "== edi63650 parse --format text fixtures/*.837"
-	@$(BIN)/edi63650 parse --format text fixtures/*.837
+	@echo "== edi63650 parse --format text fixtures/scs-*.837"
+	@$(BIN)/edi63650 parse --format text fixtures/scs-professional.837 fixtures/scs-institutional.837
 	@echo
-	@echo "== edi63650 parse fixtures/scs-professional.837 (first claim, JSON)"
-	@$(BIN)/edi63650 parse fixtures/scs-professional.837 | head -n 1 | $(BIN)/python -m json.tool
+	@echo "== edi63650 validate fixtures/scs-professional.837 fixtures/rulepack-institutional.837 --output-dir demo-out"
+	@$(BIN)/edi63650 validate fixtures/scs-professional.837 fixtures/rulepack-institutional.837 --output-dir demo-out | head -n 60 || true
+	@echo
+	@echo "== the 277CA written for scs-professional.837 (demo-out/scs-professional.837.277)"
+	@cat demo-out/scs-professional.837.277
+	@echo "== also in demo-out/: .999, .json, .html and .accepted.837 for each input"
 
 ## lint: ruff and mypy (strict)
 lint: $(STAMP)
@@ -35,4 +39,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) dist build benchmarks/out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist build benchmarks/out demo-out .pytest_cache .mypy_cache .ruff_cache

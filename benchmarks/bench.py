@@ -9,6 +9,7 @@ ratios: the machines are shared and noisy, so absolute times mean little.
 - ``edi63650 tokenize``: the sans-IO tokenizer alone, streaming the file in 64 KiB chunks;
 - ``edi63650 parse``: tokenizer, envelope checks and typed claims (``iter_claims``);
 - ``parse + rules``: the same, then the SNIP 3-5 rules and the spinal-cord-stimulator pack;
+- ``validate + acks``: ``edi63650.validate`` with verdicts, then the 277CA and the 999;
 - ``pyx12 x12valid``: pyx12's validator on the same file (its full job, which is more than a
   parse; it is the speed anchor named in design.md).
 """
@@ -52,6 +53,17 @@ def _child(task: str, path: str) -> None:
         with Path(path).open("rb") as stream:
             for _ in edi63650.iter_claims(stream):
                 claims += 1
+    elif task == "validate":
+        import datetime
+
+        from edi63650.validate import Validator
+
+        validator = Validator(now=datetime.datetime(2026, 11, 26, 12, 0))
+        with Path(path).open("rb") as stream:
+            result = validator.validate_stream(stream, Path(path).name)
+        result.to_277ca()
+        result.to_999()
+        claims = len(result.claims)
     elif task == "rules":
         import datetime
 
@@ -120,6 +132,7 @@ def main() -> None:
     rows["edi63650 tokenize"] = _ours("tokenize", path, args.repeat)
     rows["edi63650 parse"] = _ours("parse", path, args.repeat)
     rows["parse + rules"] = _ours("rules", path, args.repeat)
+    rows["validate + acks"] = _ours("validate", path, args.repeat)
     seconds, rss = _ours("parse", big, 1)
     print(
         f"memory is flat in file size: parse peaks at {rss / 1024:.1f} MiB on a file ten "
