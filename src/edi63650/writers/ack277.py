@@ -33,15 +33,25 @@ if TYPE_CHECKING:
     from edi63650.validate import ValidationResult
 
 VERSION = "005010X214"
+
+#: "Returned to Entity" (ECL 508 code 23), entity 41 (submitter): a duplicate batch's claims.
+_RETURNED = ClaimStatus("A3", "23", "41")
 _STC12_LENGTH = 264
 
 
-def write_277ca(result: ValidationResult, *, control_number: int | None = None) -> bytes:
-    """The 277CA for every interchange of the result that holds claims ('' when none does)."""
+def write_277ca(
+    result: ValidationResult, *, control_number: int | None = None, duplicate: bool = False
+) -> bytes:
+    """The 277CA for every interchange of the result that holds claims ('' when none does).
+
+    With ``duplicate``, the whole batch is answered as a duplicate submission: STC A3:746 at
+    the information receiver level (the only level where 746 may be used), and every claim
+    returned to the submitter (A3:23:41) without being processed.
+    """
     out = b""
     for index, (first, outcomes) in enumerate(_by_interchange(result.transactions)):
         envelope = _envelope(first, result.validated, control_number, index)
-        bodies = [_transaction(o, result.validated) for o in outcomes if o.claims]
+        bodies = [_transaction(o, result.validated, duplicate) for o in outcomes if o.claims]
         if bodies:
             out += x12.interchange(envelope, bodies)
     return out
@@ -116,8 +126,13 @@ def _totals(claims: Sequence[ClaimResult]) -> tuple[int, int, Decimal, Decimal]:
     )
 
 
-def _counts(claims: Sequence[ClaimResult], accepted_qty: str, rejected_qty: str) -> list[Elements]:
+def _counts(
+    claims: Sequence[ClaimResult], accepted_qty: str, rejected_qty: str, duplicate: bool = False
+) -> list[Elements]:
     accepted, rejected, accepted_amount, rejected_amount = _totals(claims)
+    if duplicate:  # nothing of a duplicate batch is accepted
+        accepted, rejected = 0, accepted + rejected
+        accepted_amount, rejected_amount = Decimal(0), accepted_amount + rejected_amount
     out: list[Elements] = []
     if accepted:
         out.append(["QTY", accepted_qty, str(accepted)])
@@ -130,7 +145,9 @@ def _counts(claims: Sequence[ClaimResult], accepted_qty: str, rejected_qty: str)
     return out
 
 
-def _transaction(outcome: TransactionOutcome, when: datetime.datetime) -> list[Elements]:
+def _transaction(
+    outcome: TransactionOutcome, when: datetime.datetime, duplicate: bool = False
+) -> list[Elements]:
     transaction = outcome.transaction
     claims = outcome.claims
     header = claims[0].claim.context.transaction  # the one with BHT, submitter and receiver
@@ -172,8 +189,10 @@ def _transaction(outcome: TransactionOutcome, when: datetime.datetime) -> list[E
             clean(submitter.id if submitter else "") or "SUBMITTER",
         ],
         ["TRN", "2", clean(batch, 50)],
-        ["STC", ("A1", "19", "AY"), _day(when), "WQ", _amount(total)],
-        *_counts(claims, "90", "AA"),
+        ["STC", ("A3", "746", "AY"), _day(when), "U", _amount(total)]
+        if duplicate
+        else ["STC", ("A1", "19", "AY"), _day(when), "WQ", _amount(total)],
+        *_counts(claims, "90", "AA", duplicate),
     ]
     hl = 2
     for provider_claims in _by_billing_provider(claims):
@@ -203,12 +222,19 @@ def _transaction(outcome: TransactionOutcome, when: datetime.datetime) -> list[E
                 clean(identifier[1]),
             ],
             ["TRN", "1", clean(identifier[1], 50)],
-            ["STC", ("A1", "19", "85"), "", "WQ", _amount(provider_total)],
-            *_counts(provider_claims, "QA", "QC"),
+            [
+                "STC",
+                ("A3", "23", "41") if duplicate else ("A1", "19", "85"),
+                "",
+                "U" if duplicate else "WQ",
+                _amount(provider_total),
+            ],
+            *_counts(provider_claims, "QA", "QC", duplicate),
         ]
         for position, claim_result in enumerate(provider_claims, start=1):
             hl += 1
-            body += _claim(claim_result, hl, provider_hl, when, f"{trace}{position:05d}")
+            trace_number = f"{trace}{position:05d}"
+            body += _claim(claim_result, hl, provider_hl, when, trace_number, duplicate=duplicate)
     return body
 
 
@@ -286,7 +312,13 @@ def _errors(findings: Sequence[Finding]) -> list[Finding]:
 
 
 def _claim(
-    result: ClaimResult, hl: int, parent: int, when: datetime.datetime, trace: str
+    result: ClaimResult,
+    hl: int,
+    parent: int,
+    when: datetime.datetime,
+    trace: str,
+    *,
+    duplicate: bool = False,
 ) -> list[Elements]:
     claim = result.claim
     last, first, member = _patient(claim)
@@ -296,8 +328,10 @@ def _claim(
         ["NM1", "QC", "1", last, first, "", "", "", "MI", member],
         ["TRN", "2", clean(claim.claim_id, 50) or "UNKNOWN"],
     ]
-    errors = _errors(result.findings)
-    if result.accepted:
+    errors = [] if duplicate else _errors(result.findings)
+    if duplicate:
+        out.append(_stc([_RETURNED], when, charge, "duplicate of a file already received"))
+    elif result.accepted:
         out.append(["STC", ("A2", "20"), _day(when), "WQ", charge])
     else:
         seen_rules: set[str] = set()
