@@ -28,6 +28,7 @@ from edi63650.rules import refresh
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
 from edi63650.testing import synth
+from edi63650.watch import Watcher, install_signal_handlers
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -66,6 +67,34 @@ def _parser() -> _Parser:
         "validate", help="validate 837 files: report, 277CA, 999 and the accepted claims"
     )
     cli_validate.add_arguments(check)
+    watch = commands.add_parser("watch", help="validate every file dropped into a folder")
+    watch.add_argument("inbox", metavar="INBOX", help="the folder to watch")
+    watch.add_argument(
+        "--output-dir",
+        metavar="OUT",
+        required=True,
+        help="outputs, archive/accepted, archive/rejected and quarantine go here",
+    )
+    watch.add_argument(
+        "--once",
+        action="store_true",
+        help="process what is there now, then exit (for cron jobs and tests)",
+    )
+    watch.add_argument(
+        "--poll",
+        type=float,
+        metavar="SECONDS",
+        help="poll every SECONDS instead of filesystem events (network shares)",
+    )
+    watch.add_argument(
+        "--settle",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="a file is complete once unchanged this long (default 1)",
+    )
+    watch.add_argument("--history", metavar="PATH", help="SQLite history of SCS procedures")
+    watch.add_argument("--log-format", choices=("text", "json"), default="text")
     rules = commands.add_parser("rules", help="list every rule with its severities and sources")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
@@ -155,6 +184,31 @@ def _parse(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bina
             print(f"edi63650: {name}: cannot read: {error.strerror or error}", file=stderr)
             status = EXIT_USAGE
     return status
+
+
+def _watch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    inbox = Path(args.inbox)
+    if not inbox.is_dir():
+        raise _UsageError(f"edi63650 watch: {inbox}: not a folder")
+    watcher = Watcher(
+        inbox,
+        Path(args.output_dir),
+        history=Path(args.history) if args.history else None,
+        settle=args.settle,
+        poll=args.poll or 5.0,
+        log=stdout,
+        log_format=args.log_format,
+    )
+    restore = install_signal_handlers(watcher)
+    try:
+        if args.once:
+            watcher.run_once()
+        else:
+            watcher.run(use_events=args.poll is None)
+    finally:
+        restore()
+        watcher.close()
+    return EXIT_OK
 
 
 def _rules(args: argparse.Namespace, stdout: TextIO) -> int:
@@ -255,6 +309,8 @@ def run(
             return _parse(args, out, err, inp)
         if args.command == "validate":
             return cli_validate.run_validate(args, out, err, inp)
+        if args.command == "watch":
+            return _watch(args, out, err)
         if args.command == "rules":
             return _rules(args, out)
         if args.command == "refresh-maps":

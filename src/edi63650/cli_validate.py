@@ -73,12 +73,15 @@ def _inputs(names: list[str]) -> Iterator[str]:
             yield name
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Atomically, owner-only."""
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a temporary file, flushed to disk, then renamed.
+    Owner-only: outputs hold patient data."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
         Path(temporary).chmod(0o600)
         Path(temporary).replace(path)
     except BaseException:
@@ -100,7 +103,7 @@ def write_outputs(result: ValidationResult, data: bytes, folder: Path) -> list[P
     for file_name, content in outputs.items():
         if content:
             target = folder / file_name
-            _write(target, content)
+            write_atomic(target, content)
             written.append(target)
     return written
 
