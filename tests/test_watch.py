@@ -226,7 +226,7 @@ def test_load_thousand_small_files_and_one_large(tmp_path: Path) -> None:
     inbox.mkdir()
     for number in range(1000):
         (inbox / f"small-{number:04d}.837").write_bytes(variant(VALID, number))
-    large = synth("837P", 160_000, seed=9)
+    large = synth("837P", 175_000, seed=9)
     assert len(large) >= 50 * 1024 * 1024
     (inbox / "large.837").write_bytes(large)
     started = time.monotonic()
@@ -243,7 +243,7 @@ def test_load_thousand_small_files_and_one_large(tmp_path: Path) -> None:
     assert sum(1 for line in lines if ": accepted," in line) == 1000
     assert list(inbox.iterdir()) == []
     report = json.loads(next(out.glob("*-large.837.json")).read_text())
-    assert report["summary"]["claims"] == 160_000
+    assert report["summary"]["claims"] == 175_000
     peak = _peak_rss_of_last_child()
     print(
         f"\nload: 1001 files in {time.monotonic() - started:.0f}s, peak RSS {peak / 1024:.0f} MiB"

@@ -50,7 +50,7 @@ from edi63650.model import (
     Transaction,
 )
 from edi63650.tokenizer import Segment
-from edi63650.values import parse_date, parse_decimal, parse_period
+from edi63650.values import is_digits, parse_date, parse_decimal, parse_period
 
 #: Segments that belong to the NM1 before them inside a 1000/2010/2310/2330/2420 loop.
 _PARTY_SEGMENTS = frozenset({"N2", "N3", "N4", "REF", "PRV", "PER", "DMG"})
@@ -460,7 +460,7 @@ class TransactionBuilder:
         self, segments: list[Segment], problems: _Problems, professional: bool
     ) -> ServiceLine:
         lx = segments[0]
-        number = int(lx.get(1)) if lx.get(1).isdigit() else None
+        number = int(lx.get(1)) if is_digits(lx.get(1)) else None
         problems.line = number
         path = "2400"
         service: Segment | None = None
@@ -564,7 +564,7 @@ def _pointers(segment: Segment, problems: _Problems, path: str) -> tuple[int, ..
     for raw in segment.components(7):
         if not raw:
             continue
-        if raw.isdigit():
+        if is_digits(raw):
             pointers.append(int(raw))
         else:
             problems.add(

@@ -15,7 +15,7 @@ from edi63650.findings import Finding, Severity
 from edi63650.maps import Implementations
 from edi63650.model import ClaimKind, Group, Interchange, Position, Transaction
 from edi63650.tokenizer import Segment
-from edi63650.values import is_time, parse_date, parse_short_date
+from edi63650.values import is_digits, is_time, parse_date, parse_short_date
 
 #: The ISA is fixed-width: 106 characters including its terminator (X12.5, ISA segment).
 ISA_LENGTH = 106
@@ -104,7 +104,7 @@ def _trailer(
 
 
 def _count(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    return int(value) if is_digits(value) else None
 
 
 class EnvelopeChecker:

@@ -25,4 +25,4 @@ def npi_check_digit(first_nine: str) -> str:
 
 def is_valid_npi(npi: str) -> bool:
     """True for ten digits whose last is the Luhn check digit of the first nine."""
-    return len(npi) == 10 and npi.isdigit() and npi_check_digit(npi[:9]) == npi[9]
+    return len(npi) == 10 and npi.isascii() and npi.isdigit() and npi_check_digit(npi[:9]) == npi[9]

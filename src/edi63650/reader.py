@@ -115,7 +115,7 @@ class Reader:
                 before = (envelope.transaction, envelope.group, envelope.interchange)
                 out.extend(envelope.check(token))
                 if self._boundaries:
-                    self._close_boundaries(before, token.offset, out)
+                    self._close_boundaries(before, token, out)
                 transaction = envelope.transaction
                 if sid == "ST" and transaction is not None and transaction.kind is not None:
                     builder = TransactionBuilder(
@@ -137,15 +137,19 @@ class Reader:
     def _close_boundaries(
         self,
         before: tuple[Transaction | None, Group | None, Interchange | None],
-        offset: int,
+        segment: Segment,
         out: list[Event | Boundary],
     ) -> None:
+        """Emit the ends of the containers ``segment`` closed. A trailer (SE, IEA) is part of
+        its container; a segment that closed one whose trailer is missing is not."""
         transaction, group, interchange = before
         envelope = self._envelope
         if transaction is not None and envelope.transaction is not transaction:
-            out.append(TransactionEnd(transaction, group, interchange, offset))
+            end = segment.offset if segment.id == "SE" else segment.offset - 1
+            out.append(TransactionEnd(transaction, group, interchange, end))
         if interchange is not None and envelope.interchange is not interchange:
-            out.append(InterchangeEnd(interchange, offset))
+            end = segment.offset if segment.id == "IEA" else segment.offset - 1
+            out.append(InterchangeEnd(interchange, end))
 
 
 def iter_events(

@@ -144,6 +144,7 @@ class Tokenizer:
         self._delims: Delimiters | None = None
         self._isa_pending = False  # the next segment is the ISA just read in seek mode
         self._broke_line = False  # the buffer starts right after a terminator and line break
+        self._eat_line_break = False  # one line break after IEA belongs to its terminator
         self._seen_interchange = False
         self._ordinal = 0
         self._skipping = False  # inside an over-long segment, dropping bytes to its end
@@ -301,6 +302,15 @@ class Tokenizer:
                     )
                 )
                 self._consume(len(_BOM))
+        if self._eat_line_break:
+            buf = self._buf
+            if buf in ("", "\r") and not final:
+                return False  # the line break may still be arriving
+            self._eat_line_break = False
+            if buf.startswith("\r\n"):
+                self._consume(2)
+            elif buf.startswith("\n"):
+                self._consume(1)
         while True:
             buf = self._buf
             lead = len(buf) - len(buf.lstrip(_WHITESPACE))
@@ -603,6 +613,9 @@ class Tokenizer:
                 ordinal = 0
             elif segment_id == "IEA":
                 reseek = True
+                # A framed split ate the line break after IEA's terminator; a plain one left
+                # it in the buffer, where seek mode must eat it too (identical results).
+                self._eat_line_break = not framed
                 break
         self._ordinal = ordinal
         if position:

@@ -27,6 +27,7 @@ from typing import BinaryIO
 
 import attrs
 
+from edi63650.errors import EdiUsageError
 from edi63650.findings import ClaimStatus, Finding, Severity
 from edi63650.maps import Implementations
 from edi63650.model import Claim, Interchange
@@ -107,6 +108,10 @@ class Validator:
         self.implementations = implementations or Implementations.load()
         self.profile = profile
         self.history = history
+        if syntax_policy not in SyntaxPolicy.__members__.values():
+            raise EdiUsageError(
+                f"syntax_policy must be claim or transaction, not {syntax_policy!r}"
+            )
         self.syntax_policy = SyntaxPolicy(syntax_policy)
         self.now = now  # fixed for reproducible acknowledgments; else the time of each run
 

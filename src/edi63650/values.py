@@ -10,9 +10,15 @@ _TIME = re.compile(r"([01][0-9]|2[0-3])[0-5][0-9]([0-5][0-9][0-9]{0,2})?")
 _DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
 
 
+def is_digits(value: str) -> bool:
+    """ASCII digits only. (``str.isdigit`` accepts superscripts and other scripts' digits,
+    which Latin-1 input can hold and ``int`` refuses.)"""
+    return value.isascii() and value.isdigit()
+
+
 def parse_date(value: str) -> datetime.date | None:
     """DT, CCYYMMDD (X12.6 data type DT with eight digits)."""
-    if len(value) != 8 or not value.isdigit():
+    if len(value) != 8 or not is_digits(value):
         return None
     try:
         return datetime.date(int(value[:4]), int(value[4:6]), int(value[6:]))
@@ -22,7 +28,7 @@ def parse_date(value: str) -> datetime.date | None:
 
 def parse_short_date(value: str) -> datetime.date | None:
     """DT, YYMMDD as in ISA09. Read as 20YY: interchanges before 2000 are not claims today."""
-    if len(value) != 6 or not value.isdigit():
+    if len(value) != 6 or not is_digits(value):
         return None
     return parse_date("20" + value)
 

@@ -203,6 +203,10 @@ class Watcher:
         self._journal = Journal(output / JOURNAL)
         self._store = HistoryStore(history) if history else None
         self._tables = tables if tables is not None else Tables.load()
+        self._validator = Validator(tables=self._tables, history=self._store)
+        self._plain = Validator(
+            tables=self._tables, implementations=self._validator.implementations
+        )
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._seen: dict[Path, tuple[int, int, float]] = {}  # size, mtime, stable since
@@ -326,10 +330,8 @@ class Watcher:
         unique = row["unique_name"]
         if data is None:
             data = source.read_bytes()
-        validator = Validator(
-            tables=self._tables,
-            history=None if row["duplicate_of"] else self._store,
-        )
+        # A duplicate is read only to be answered: it must not touch the history.
+        validator = self._plain if row["duplicate_of"] else self._validator
         result = validator.validate(data)
         result = attrs.evolve(result, name=unique)
         outcome = _outcome(result, duplicate=row["duplicate_of"] is not None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Iterator
 
+from edi63650.errors import EdiUsageError
 from edi63650.model import Claim
 from edi63650.rules import scs, snip
 from edi63650.rules.engine import (
@@ -75,7 +76,7 @@ class Engine:
         today: datetime.date | None = None,
     ) -> None:
         if profile not in ("auto", "medicare", "commercial"):
-            raise ValueError(f"profile must be auto, medicare or commercial, not {profile!r}")
+            raise EdiUsageError(f"profile must be auto, medicare or commercial, not {profile!r}")
         self.tables = tables if tables is not None else Tables.load()
         self._dispatcher = Dispatcher(self.tables, rules)
         self._profile = profile

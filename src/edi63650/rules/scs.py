@@ -509,15 +509,13 @@ def c1768(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 def _generators(tables: Tables) -> frozenset[str]:
     return (
-        frozenset(
-            code for code, device in tables.devices.items() if device.kind.startswith("generator")
-        )
+        tables.devices_of("generator", "generator-rechargeable")
         | tables.family("scs-generator").codes
     )
 
 
 def _trial_kits(tables: Tables) -> frozenset[str]:
-    return frozenset(c for c, d in tables.devices.items() if d.kind == "trial-lead-kit")
+    return tables.devices_of("trial-lead-kit")
 
 
 def is_scs_claim(tables: Tables, codes: frozenset[str]) -> bool:

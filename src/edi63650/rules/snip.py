@@ -16,10 +16,12 @@ from edi63650.model import (
     Party,
     ProfessionalClaim,
     ProfessionalServiceLine,
+    ServiceLine,
 )
 from edi63650.npi import is_valid_npi
-from edi63650.rules.engine import Hit, RuleContext
+from edi63650.rules.engine import Hit, RuleContext, service_segment
 from edi63650.tokenizer import Segment
+from edi63650.values import is_digits
 
 #: CPT: five digits; Category II: four digits and F; Category III: four digits and T;
 #: HCPCS Level II: a letter A-V and four digits (CMS HCPCS general information).
@@ -58,17 +60,19 @@ def diagnosis_pointers(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SNIP4-DX-POINTER: every SV107 pointer refers to a diagnosis in HI."""
     count = len(claim.diagnoses)
     for line in claim.lines:
-        if not isinstance(line, ProfessionalServiceLine):
+        segment = service_segment(line)
+        if not isinstance(line, ProfessionalServiceLine) or segment is None:
             continue
-        for index, pointer in enumerate(line.diagnosis_pointers, start=1):
-            if not 1 <= pointer <= count:
-                yield Hit(
-                    f"diagnosis pointer {pointer} points to nothing: the claim has {count} "
-                    "diagnoses",
-                    fix=f"point SV107 at a diagnosis between 1 and {count}",
-                    line=line,
-                    element=f"SV107-{index:02d}",
-                )
+        # Positions from the raw composite, so an empty component keeps its place.
+        for position, raw in enumerate(segment.components(7), start=1):
+            if not is_digits(raw) or 1 <= int(raw) <= count:
+                continue  # empty and non-numeric pointers are the reader's findings
+            yield Hit(
+                f"diagnosis pointer {int(raw)} points to nothing: the claim has {count} diagnoses",
+                fix=f"point SV107 at a diagnosis between 1 and {count}",
+                line=line,
+                element=f"SV107-{position:02d}",
+            )
 
 
 def statement_dates(context: RuleContext, claim: Claim) -> Iterator[Hit]:
@@ -123,17 +127,19 @@ def procedure_codes(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 def modifiers_known(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SNIP5-MODIFIER: every modifier is in the modifier code set."""
     known = context.tables.modifiers
-    composite = "SV101" if isinstance(claim, ProfessionalClaim) else "SV202"
+    name, index = ("SV101", 1) if isinstance(claim, ProfessionalClaim) else ("SV202", 2)
     for line in claim.lines:
-        if line.procedure is None:
+        segment = service_segment(line)
+        if segment is None:
             continue
-        for index, modifier in enumerate(line.procedure.modifiers, start=3):
-            if modifier not in known:
+        # C003-03 to C003-06, counted in the raw composite so empty ones keep their place.
+        for position, modifier in enumerate(segment.components(index)[2:6], start=3):
+            if modifier and modifier not in known:
                 yield Hit(
                     f"modifier {modifier!r} is not in the CPT/HCPCS modifier code set",
                     fix="correct or remove the modifier",
                     line=line,
-                    element=f"{composite}-{index:02d}",
+                    element=f"{name}-{position:02d}",
                 )
 
 
@@ -152,7 +158,7 @@ def icd10_codes(context: RuleContext, claim: Claim) -> Iterator[Hit]:
         )
 
 
-def _parties(claim: Claim) -> Iterator[tuple[Party, object]]:
+def _parties(claim: Claim) -> Iterator[tuple[Party, ServiceLine | None]]:
     billing = claim.context.billing_provider
     if billing is not None and billing.party is not None:
         yield billing.party, None
@@ -171,9 +177,7 @@ def npis(context: RuleContext, claim: Claim) -> Iterator[Hit]:
         yield Hit(
             f"NPI {party.id!r} of entity {party.entity} fails the NPI check digit",
             fix="check the NPI against NPPES",
-            line=line
-            if isinstance(line, ProfessionalServiceLine | InstitutionalServiceLine)
-            else None,
+            line=line,
             segment=party.segments[0] if party.segments else None,
             element="NM109",
             entity=party.entity,

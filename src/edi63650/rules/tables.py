@@ -18,6 +18,7 @@ from lxml import etree
 from edi63650.errors import MapError
 from edi63650.findings import ClaimStatus, Severity
 from edi63650.maps import NAMESPACE, default_maps_dir, load_xml
+from edi63650.values import is_digits
 
 
 def _tag(name: str) -> str:
@@ -71,7 +72,7 @@ class FeeSchedule:
     @property
     def global_period(self) -> int | None:
         """Days after the procedure covered by its global period, or None."""
-        return int(self.global_days) if self.global_days.isdigit() else None
+        return int(self.global_days) if is_digits(self.global_days) else None
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ from edi63650.model import Interchange
 from edi63650.outcome import TransactionOutcome
 from edi63650.rules.engine import ClaimResult
 from edi63650.tokenizer import Delimiters, Segment
-from edi63650.writers.ack277 import _by_interchange
+from edi63650.writers.common import by_interchange
 
 if TYPE_CHECKING:
     from edi63650.validate import ValidationResult
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def write_accepted(result: ValidationResult) -> bytes | None:
     """The accepted claims re-enveloped, or None when no claim was accepted."""
     out = []
-    for first, outcomes in _by_interchange(result.transactions):
+    for first, outcomes in by_interchange(result.transactions):
         isa = first.interchange
         if isa is None or isa.segment is None:
             continue  # a bare ST fragment has no envelope to forward under
@@ -80,6 +80,10 @@ def _transaction(outcome: TransactionOutcome, delimiters: Delimiters) -> list[st
         body.extend(s.text for s in segments[1:])
         return hl
 
+    # HL04 of a subscriber: whether any of its accepted claims is for a dependent (2000C).
+    with_patients = {
+        id(r.claim.context.subscriber) for r in accepted if r.claim.context.patient is not None
+    }
     for result in accepted:
         ctx = result.claim.context
         provider, subscriber, patient = ctx.billing_provider, ctx.subscriber, ctx.patient
@@ -87,7 +91,9 @@ def _transaction(outcome: TransactionOutcome, delimiters: Delimiters) -> list[st
             provider_hl = level(provider.segments, 0, "20", True)
             last_provider, last_subscriber, last_patient = provider, None, None
         if subscriber is not None and subscriber is not last_subscriber:
-            subscriber_hl = level(subscriber.segments, provider_hl, "22", patient is not None)
+            subscriber_hl = level(
+                subscriber.segments, provider_hl, "22", id(subscriber) in with_patients
+            )
             last_subscriber, last_patient = subscriber, None
         if patient is not None and patient is not last_patient:
             level(patient.segments, subscriber_hl, "23", False)

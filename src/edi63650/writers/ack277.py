@@ -18,7 +18,7 @@ holds claims. Levels (TR3 X214 section 2.4; scs-coding-facts.md section 7):
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,13 @@ from edi63650.model import Claim, InstitutionalClaim, InstitutionalServiceLine, 
 from edi63650.outcome import TransactionOutcome
 from edi63650.rules.engine import ClaimResult
 from edi63650.writers import x12
+from edi63650.writers.common import (
+    Totals,
+    by_interchange,
+    clean,
+    first_control_number,
+    reply_envelope,
+)
 from edi63650.writers.x12 import Elements
 
 if TYPE_CHECKING:
@@ -36,7 +43,6 @@ VERSION = "005010X214"
 
 #: "Returned to Entity" (ECL 508 code 23), entity 41 (submitter): a duplicate batch's claims.
 _RETURNED = ClaimStatus("A3", "23", "41")
-_STC12_LENGTH = 264
 
 
 def write_277ca(
@@ -49,62 +55,15 @@ def write_277ca(
     returned to the submitter (A3:23:41) without being processed.
     """
     out = b""
-    for index, (first, outcomes) in enumerate(_by_interchange(result.transactions)):
-        envelope = _envelope(first, result.validated, control_number, index)
+    base = first_control_number(result.transactions, control_number)
+    for index, (first, outcomes) in enumerate(by_interchange(result.transactions)):
+        envelope = reply_envelope(
+            first, result.validated, base + index, functional_id="HN", version=VERSION
+        )
         bodies = [_transaction(o, result.validated, duplicate) for o in outcomes if o.claims]
         if bodies:
             out += x12.interchange(envelope, bodies)
     return out
-
-
-def _by_interchange(
-    outcomes: Sequence[TransactionOutcome],
-) -> Iterator[tuple[TransactionOutcome, list[TransactionOutcome]]]:
-    groups: dict[int, list[TransactionOutcome]] = {}
-    for outcome in outcomes:
-        groups.setdefault(id(outcome.interchange), []).append(outcome)
-    for group in groups.values():
-        yield group[0], group
-
-
-def _envelope(
-    outcome: TransactionOutcome,
-    when: datetime.datetime,
-    control_number: int | None,
-    index: int,
-    *,
-    functional_id: str = "HN",
-    version: str = VERSION,
-) -> x12.Envelope:
-    """The answer goes back the way the 837 came: sender and receiver swap."""
-    isa, group = outcome.interchange, outcome.group
-    if control_number is None:
-        original = isa.control_number if isa else ""
-        control_number = int(original) if original.isdigit() else 1
-    return x12.Envelope(
-        sender=x12.Party(
-            isa.receiver_qualifier if isa else "ZZ",
-            isa.receiver_id if isa else "EDI63650",
-            group.receiver if group else "EDI63650",
-        ),
-        receiver=x12.Party(
-            isa.sender_qualifier if isa else "ZZ",
-            isa.sender_id if isa else "SUBMITTER",
-            group.sender if group else "SUBMITTER",
-        ),
-        control_number=control_number + index,
-        functional_id=functional_id,
-        version=version,
-        created=when,
-        usage=isa.usage if isa and isa.usage in ("P", "T") else "P",
-    )
-
-
-def clean(text: str, limit: int = _STC12_LENGTH) -> str:
-    """Free text safe inside one element: no delimiters of any common kind."""
-    for char in "*~:^|>\\{}'\r\n":
-        text = text.replace(char, " ")
-    return " ".join(text.split())[:limit].strip()
 
 
 def _amount(value: Decimal | None) -> str:
@@ -115,21 +74,12 @@ def _day(value: datetime.date) -> str:
     return f"{value:%Y%m%d}"
 
 
-def _totals(claims: Sequence[ClaimResult]) -> tuple[int, int, Decimal, Decimal]:
-    accepted = [c for c in claims if c.accepted]
-    rejected = [c for c in claims if not c.accepted]
-    return (
-        len(accepted),
-        len(rejected),
-        sum((c.claim.total_charge or Decimal(0) for c in accepted), Decimal(0)),
-        sum((c.claim.total_charge or Decimal(0) for c in rejected), Decimal(0)),
-    )
-
-
 def _counts(
     claims: Sequence[ClaimResult], accepted_qty: str, rejected_qty: str, duplicate: bool = False
 ) -> list[Elements]:
-    accepted, rejected, accepted_amount, rejected_amount = _totals(claims)
+    totals = Totals.of(claims)
+    accepted, rejected = len(totals.accepted), len(totals.rejected)
+    accepted_amount, rejected_amount = totals.accepted_amount, totals.rejected_amount
     if duplicate:  # nothing of a duplicate batch is accepted
         accepted, rejected = 0, accepted + rejected
         accepted_amount, rejected_amount = Decimal(0), accepted_amount + rejected_amount
@@ -195,6 +145,7 @@ def _transaction(
         *_counts(claims, "90", "AA", duplicate),
     ]
     hl = 2
+    position = 0
     for provider_claims in _by_billing_provider(claims):
         hl += 1
         provider_hl = hl
@@ -231,8 +182,9 @@ def _transaction(
             ],
             *_counts(provider_claims, "QA", "QC", duplicate),
         ]
-        for position, claim_result in enumerate(provider_claims, start=1):
+        for claim_result in provider_claims:
             hl += 1
+            position += 1  # one trace number per claim of the transaction set
             trace_number = f"{trace}{position:05d}"
             body += _claim(claim_result, hl, provider_hl, when, trace_number, duplicate=duplicate)
     return body

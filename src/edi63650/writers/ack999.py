@@ -9,7 +9,6 @@ shape. Codes: IK304 (X12 element 720), IK403 (723), IK5 (717/718), AK9 (715/716)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -18,8 +17,16 @@ from edi63650.envelope import EnvelopeRule
 from edi63650.findings import Finding, Severity
 from edi63650.model import Group
 from edi63650.outcome import AckCode, TransactionOutcome
+from edi63650.values import is_digits
 from edi63650.writers import x12
-from edi63650.writers.ack277 import _by_interchange, _envelope, clean
+from edi63650.writers.common import (
+    by_interchange,
+    clean,
+    element_position,
+    first_control_number,
+    reply_envelope,
+    split_segment,
+)
 from edi63650.writers.x12 import Elements
 
 if TYPE_CHECKING:
@@ -50,24 +57,41 @@ _AK9_CODES = {
     EnvelopeRule.GE_COUNT: "5",  # number of included transaction sets does not match
 }
 
-_ELEMENT = re.compile(r"(\d{2})(?:-(\d{2}))?$")
-
 
 def write_999(result: ValidationResult, *, control_number: int | None = None) -> bytes:
     """The 999 for every interchange of the result that holds transaction sets."""
     out = b""
-    for index, (first, outcomes) in enumerate(_by_interchange(result.transactions)):
-        envelope = _envelope(
-            first,
-            result.validated,
-            control_number,
-            index,
-            functional_id="FA",
-            version=VERSION,
+    base = first_control_number(result.transactions, control_number)
+    starts = sorted({t.group.position.offset for t in result.transactions if t.group})
+    for index, (first, outcomes) in enumerate(by_interchange(result.transactions)):
+        envelope = reply_envelope(
+            first, result.validated, base + index, functional_id="FA", version=VERSION
         )
-        bodies = [_group(group, members, result.findings) for group, members in _by_group(outcomes)]
+        bodies = [
+            _group(group, members, _group_findings(group, starts, result.findings))
+            for group, members in _by_group(outcomes)
+        ]
         out += x12.interchange(envelope, bodies)
     return out
+
+
+def _group_findings(
+    group: Group | None, starts: list[int], findings: Sequence[Finding]
+) -> list[Finding]:
+    """The functional-group findings (GE count, control number, missing GE) of ``group``:
+    those after its GS and before the next group's."""
+    if group is None:
+        return []
+    start = group.position.offset
+    end = next((offset for offset in starts if offset > start), None)
+    return [
+        f
+        for f in findings
+        if f.rule in _AK9_CODES
+        and f.offset is not None
+        and start <= f.offset
+        and (end is None or f.offset < end)
+    ]
 
 
 def _by_group(
@@ -80,29 +104,23 @@ def _by_group(
 
 
 def _group(
-    group: Group | None, outcomes: list[TransactionOutcome], loose: Sequence[Finding]
+    group: Group | None, outcomes: list[TransactionOutcome], findings: Sequence[Finding]
 ) -> list[Elements]:
     first = outcomes[0].transaction
+    control = group.control_number if group else ""
+    version = clean(group.version if group else "", 12) or clean(first.implementation, 12)
     body: list[Elements] = [
         [
             "AK1",
-            group.functional_id if group and group.functional_id else "HC",
-            group.control_number if group else "0",
-            group.version if group else first.implementation,
+            clean(group.functional_id if group else "", 2) or "HC",
+            control if is_digits(control) and len(control) <= 9 else "0",
+            version or "005010X222A1",
         ],
     ]
     for outcome in outcomes:
         body += _transaction(outcome)
     group_errors = sorted(
-        {
-            _AK9_CODES[EnvelopeRule(f.rule)]
-            for f in loose
-            if group is not None
-            and f.rule in _AK9_CODES
-            and f.offset is not None
-            and f.offset >= group.position.offset
-            and f.severity is Severity.ERROR
-        }
+        {_AK9_CODES[EnvelopeRule(f.rule)] for f in findings if f.severity is Severity.ERROR}
     )
     accepted = sum(1 for o in outcomes if o.ack is not AckCode.REJECTED)
     if group_errors or accepted == 0:
@@ -124,8 +142,8 @@ def _transaction(outcome: TransactionOutcome) -> list[Elements]:
     out: list[Elements] = [
         [
             "AK2",
-            clean(transaction.set_id, 6) or "837",
-            clean(transaction.control_number, 9),
+            clean(transaction.set_id, 3) or "837",
+            clean(transaction.control_number, 9).ljust(4, "0"),
             clean(transaction.implementation, 35),
         ],
     ]
@@ -135,7 +153,8 @@ def _transaction(outcome: TransactionOutcome) -> list[Elements]:
     codes = sorted(
         {_IK5_CODES[EnvelopeRule(f.rule)] for f in outcome.findings if f.rule in _IK5_CODES}
     )
-    if syntax:
+    if syntax or (outcome.ack is not AckCode.ACCEPTED and not codes):
+        # Segments in error: the claim's own, or envelope and framing errors around it.
         codes.append(_SEGMENTS_IN_ERROR)
     out.append(["IK5", outcome.ack.value, *codes[:5]])
     return out
@@ -147,28 +166,11 @@ def _segment_error(finding: Finding) -> list[Elements]:
     out: list[Elements] = [
         ["IK3", finding.segment_id, str(finding.ordinal or 0), clean(loop, 4), "8"],
     ]
-    position = finding.element.removeprefix(finding.segment_id)
-    match = _ELEMENT.match(position)
-    if match:
-        element, component = int(match[1]), match[2]
-        where: x12.Element = (str(element), str(int(component))) if component else str(element)
-        out.append(
-            [
-                "IK4",
-                where,
-                "",
-                _IK4_CODES[BuildRule(finding.rule)],
-                clean(_bad_value(finding, element), 99),
-            ]
-        )
+    where = element_position(finding)
+    if where is not None:
+        element, component = where
+        position: x12.Element = (str(element), str(component)) if component else str(element)
+        parts = split_segment(finding)
+        bad = parts[element] if element < len(parts) else ""
+        out.append(["IK4", position, "", _IK4_CODES[BuildRule(finding.rule)], clean(bad, 99)])
     return out
-
-
-def _bad_value(finding: Finding, element: int) -> str:
-    """The element as it was sent (IK404), read from the raw segment."""
-    text = finding.segment
-    if len(text) <= len(finding.segment_id):
-        return ""
-    separator = text[len(finding.segment_id)]
-    parts = text.split(separator)
-    return parts[element] if element < len(parts) else ""

@@ -8,8 +8,9 @@ import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from edi63650.findings import Finding, Severity
+from edi63650.findings import Finding
 from edi63650.rules.engine import ClaimResult
+from edi63650.writers.common import Totals
 
 if TYPE_CHECKING:
     from edi63650.validate import ValidationResult
@@ -67,8 +68,7 @@ def _claim(result: ClaimResult) -> dict[str, Any]:
 
 def report(result: ValidationResult) -> dict[str, Any]:
     claims = result.claims
-    accepted = [c for c in claims if c.accepted]
-    rejected = [c for c in claims if not c.accepted]
+    totals = Totals.of(claims)
     return {
         "schema_version": SCHEMA_VERSION,
         "file": result.name,
@@ -76,17 +76,11 @@ def report(result: ValidationResult) -> dict[str, Any]:
         "verdict": "rejected" if result.rejected else "accepted",
         "summary": {
             "claims": len(claims),
-            "accepted": len(accepted),
-            "rejected": len(rejected),
-            "warned": sum(
-                1 for c in accepted if any(f.severity is Severity.WARNING for f in c.findings)
-            ),
-            "accepted_amount": _money(
-                sum((c.claim.total_charge or Decimal(0) for c in accepted), Decimal(0))
-            ),
-            "rejected_amount": _money(
-                sum((c.claim.total_charge or Decimal(0) for c in rejected), Decimal(0))
-            ),
+            "accepted": len(totals.accepted),
+            "rejected": len(totals.rejected),
+            "warned": totals.warned,
+            "accepted_amount": _money(totals.accepted_amount),
+            "rejected_amount": _money(totals.rejected_amount),
             "interchanges": len(result.interchanges),
             "transaction_sets": len(result.transactions),
         },

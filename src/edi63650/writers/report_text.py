@@ -7,20 +7,18 @@ offending element, the message, the fix and the source, in the manner of packagi
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from edi63650.findings import Finding, Severity
 from edi63650.rules.engine import ClaimResult
+from edi63650.writers.common import Totals, element_position, split_segment
 
 if TYPE_CHECKING:
     from edi63650.validate import ValidationResult
 
 _COLOURS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
 _BOLD, _RESET = "\033[1m", "\033[0m"
-_ELEMENT = re.compile(r"(\d{2})(?:-(\d{2}))?$")
 
 
 def write_text(result: ValidationResult, *, colour: bool = False) -> str:
@@ -49,21 +47,17 @@ def _paint(text: str, code: str, colour: bool) -> str:
     return f"{code}{text}{_RESET}" if colour else text
 
 
-def _money(values: Iterable[Decimal | None]) -> str:
-    return f"${sum((v or Decimal(0) for v in values), Decimal(0)):,.2f}"
+def _money(value: Decimal) -> str:
+    return f"${value:,.2f}"
 
 
 def _summary(result: ValidationResult) -> list[str]:
-    claims = result.claims
-    accepted = [c for c in claims if c.accepted]
-    rejected = [c for c in claims if not c.accepted]
-    warned = [c for c in accepted if any(f.severity is Severity.WARNING for f in c.findings)]
-    transactions = result.transactions
+    totals = Totals.of(result.claims)
     return [
-        f"{result.name}: {len(claims)} claims in {len(transactions)} transaction sets; "
-        f"{len(accepted)} accepted ({_money(c.claim.total_charge for c in accepted)}), "
-        f"{len(rejected)} rejected ({_money(c.claim.total_charge for c in rejected)}), "
-        f"{len(warned)} accepted with warnings",
+        f"{result.name}: {len(result.claims)} claims in {len(result.transactions)} transaction "
+        f"sets; {len(totals.accepted)} accepted ({_money(totals.accepted_amount)}), "
+        f"{len(totals.rejected)} rejected ({_money(totals.rejected_amount)}), "
+        f"{totals.warned} accepted with warnings",
     ]
 
 
@@ -80,26 +74,19 @@ def _claim_header(result: ClaimResult, colour: bool) -> list[str]:
 
 
 def _caret(finding: Finding, component: str) -> str | None:
-    """Spaces and a caret under the element named by the finding, or None."""
-    text, sid = finding.segment, finding.segment_id
-    if not text or not finding.element or not sid or len(text) <= len(sid):
+    """Spaces and carets under the element (or component) named by the finding, or None."""
+    where = element_position(finding)
+    parts = split_segment(finding)
+    if where is None or where[0] >= len(parts):
         return None
-    match = _ELEMENT.match(finding.element.removeprefix(sid))
-    if match is None:
-        return None
-    separator = text[len(sid)]
-    parts = text.split(separator)
-    index = int(match[1])
-    if index >= len(parts):
-        return None
+    index, sub = where
     column = sum(len(p) + 1 for p in parts[:index])
     value = parts[index]
-    if match[2]:
+    if sub is not None:
         pieces = value.split(component)
-        sub = int(match[2]) - 1
-        if sub < len(pieces):
-            column += sum(len(p) + 1 for p in pieces[:sub])
-            value = pieces[sub]
+        if sub - 1 < len(pieces):
+            column += sum(len(p) + 1 for p in pieces[: sub - 1])
+            value = pieces[sub - 1]
     return " " * column + "^" * max(1, len(value))
 
 
