@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from edi63650 import cli_validate
+from edi63650.cli_validate import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from edi63650.errors import EdiError
 from edi63650.findings import Finding, Severity
 from edi63650.jsonify import claim_to_json
@@ -30,18 +31,14 @@ from edi63650.rules.tables import Tables
 from edi63650.testing import synth
 from edi63650.watch import Watcher, install_signal_handlers
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "format_finding", "main", "run"]
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors by raising instead of exiting the process."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise _UsageError(f"{self.prog}: {message}")
-
-
-class _UsageError(Exception):
-    pass
+        raise UsageError(f"{self.prog}: {message}")
 
 
 def _parser() -> _Parser:
@@ -189,7 +186,7 @@ def _parse(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bina
 def _watch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     inbox = Path(args.inbox)
     if not inbox.is_dir():
-        raise _UsageError(f"edi63650 watch: {inbox}: not a folder")
+        raise UsageError(f"edi63650 watch: {inbox}: not a folder")
     watcher = Watcher(
         inbox,
         Path(args.output_dir),
@@ -247,7 +244,7 @@ def _rules(args: argparse.Namespace, stdout: TextIO) -> int:
 
 def _refresh(args: argparse.Namespace, stdout: TextIO) -> int:
     if not (args.ptp or args.mue or args.fee_schedule):
-        raise _UsageError("edi63650 refresh-maps: give --ptp, --mue or --fee-schedule")
+        raise UsageError("edi63650 refresh-maps: give --ptp, --mue or --fee-schedule")
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     written = []
@@ -282,7 +279,7 @@ def _refresh(args: argparse.Namespace, stdout: TextIO) -> int:
 
 def _synth(args: argparse.Namespace, stdout: TextIO) -> int:
     if args.claims < 1:
-        raise _UsageError("edi63650 synth: --claims must be at least 1")
+        raise UsageError("edi63650 synth: --claims must be at least 1")
     data = synth(args.kind, args.claims, args.seed)
     if args.output:
         Path(args.output).write_bytes(data)
@@ -318,7 +315,7 @@ def run(
         return _synth(args, out)
     except BrokenPipeError:  # the reader of stdout went away (| head): not an error of ours
         return EXIT_OK
-    except (_UsageError, cli_validate.UsageError) as error:
+    except UsageError as error:
         print(error, file=err)
         return EXIT_USAGE
     except SystemExit as exit_:  # --help and --version exit through argparse

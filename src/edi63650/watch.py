@@ -235,8 +235,9 @@ class Watcher:
                 temporary.unlink(missing_ok=True)
         for row in self._journal.unfinished():
             source = self.inbox / row["inbox_name"]
-            if source.is_file() and _digest(source.read_bytes()) == row["sha256"]:
-                self._finish(row, source, time.monotonic())
+            data = source.read_bytes() if source.is_file() else None
+            if data is not None and _digest(data) == row["sha256"]:
+                self._finish(row, source, time.monotonic(), data)
             else:
                 self._mark_moved(row)
 
@@ -324,12 +325,8 @@ class Watcher:
         row = self._journal.start(path, stat.st_size, stat.st_mtime_ns, _digest(data))
         return self._finish(row, path, started, data)
 
-    def _finish(
-        self, row: sqlite3.Row, source: Path, started: float, data: bytes | None = None
-    ) -> Processed:
+    def _finish(self, row: sqlite3.Row, source: Path, started: float, data: bytes) -> Processed:
         unique = row["unique_name"]
-        if data is None:
-            data = source.read_bytes()
         # A duplicate is read only to be answered: it must not touch the history.
         validator = self._plain if row["duplicate_of"] else self._validator
         result = validator.validate(data)
