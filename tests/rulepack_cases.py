@@ -335,7 +335,8 @@ PROFESSIONAL_CASES = [
         "S07",
         "CI",
         False,
-        rules(("SNIP5-PLACE-OF-SERVICE", None)),
+        # "00" is also outside the TR3's place-of-service code list (CLM05-01): IG and SNIP 5.
+        rules(("SNIP5-PLACE-OF-SERVICE", None), ("IG-INVALID-CODE", None)),
     ),
     Case(claim("S08", line("99213", "110.00")), "S08", "CI", True),
     # lifetime: 63650 is limited to 4 units per lifetime (CGS A56876)

@@ -74,8 +74,8 @@ def test_999_reports_claim_syntax_and_envelope_errors(validator: Validator, tmp_
     text = (FIXTURES / "scs-professional.837").read_text()
     result = validator.validate(bad_amount(text))
     ack = result.to_999().decode()
-    assert "IK3*SV1*27*2400*8~" in ack
-    assert "IK4*2**6*29O0.00~" in ack
+    # IK303 names LS/LE loops only (none in an 837); CTX names the claim; IK402 the element.
+    assert "IK3*SV1*27**8~\nCTX*CLM01:TRIAL001~\nIK4*2*782*6*29O0.00~" in ack
     assert "IK5*E*5~" in ack
     assert "AK9*E*1*1*1~" in ack
     envelope = validator.validate(bad_amount(text.replace("SE*70*", "SE*71*")))

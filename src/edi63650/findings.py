@@ -37,6 +37,25 @@ class ClaimStatus:
 
 
 @attrs.frozen
+class SyntaxDetail:
+    """What the 999 says about a structural finding (IK3 and IK4, ASC X12C 005010X231A1).
+
+    ``segment_id`` is IK301 when it is not the finding's own segment (a missing segment is
+    named at the segment where it was missed); ``element`` / ``component`` / ``repetition``
+    form IK401 (0: absent); ``data_element`` is IK402 and ``value`` IK404.
+    """
+
+    segment_code: str  # IK304, X12 element 720
+    element_code: str = ""  # IK403, X12 element 723
+    element: int = 0
+    component: int = 0
+    repetition: int = 0
+    data_element: str = ""
+    value: str = ""
+    segment_id: str = ""
+
+
+@attrs.frozen
 class Finding:
     """One thing worth saying about the input, with where it was found.
 
@@ -61,6 +80,7 @@ class Finding:
     claim_id: str | None = None
     line: int | None = None
     statuses: tuple[ClaimStatus, ...] = ()  # how a rejection is reported in the 277CA
+    syntax: SyntaxDetail | None = None  # how it is reported in the 999, for structural findings
 
     @classmethod
     def at(
@@ -77,6 +97,7 @@ class Finding:
         claim_id: str | None = None,
         line: int | None = None,
         statuses: tuple[ClaimStatus, ...] = (),
+        syntax: SyntaxDetail | None = None,
     ) -> Finding:
         """A finding about ``segment``, carrying its position and raw text."""
         return cls(
@@ -95,6 +116,7 @@ class Finding:
             claim_id=claim_id,
             line=line,
             statuses=statuses,
+            syntax=syntax,
         )
 
     def location(self) -> str:

@@ -66,6 +66,8 @@ class Implementation:
     name: str
     validate_as: str
     note: str = ""
+    structure_map: str = ""  # the pyx12 map the structure layer uses ("" for none)
+    structure_as: str = ""  # the guide version that map describes
 
 
 @attrs.frozen
@@ -87,6 +89,8 @@ class Implementations:
                 name=element.get("name", ""),
                 validate_as=element.get("validate-as", version),
                 note=element.get("note", ""),
+                structure_map=element.get("structure-map", ""),
+                structure_as=element.get("structure-as", ""),
             )
         return cls(by_version=entries)
 

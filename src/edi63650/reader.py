@@ -18,6 +18,7 @@ from edi63650.envelope import ENVELOPE_IDS, EnvelopeChecker
 from edi63650.findings import Finding
 from edi63650.maps import Implementations
 from edi63650.model import Claim, Group, Interchange, Transaction
+from edi63650.structure import Structure, TransactionCheck
 from edi63650.tokenizer import Segment, Token, Tokenizer
 
 Event = Claim | Finding
@@ -60,13 +61,24 @@ class Reader:
     With ``boundaries=True`` the events also include :class:`TransactionEnd` and
     :class:`InterchangeEnd`, which acknowledgments and reports need; claims and findings come
     out the same either way.
+
+    With a :class:`~edi63650.structure.Structure`, every transaction set is also checked
+    against its implementation guide; the findings carry their 999 codes and come out in
+    stream order, a claim's own before the claim.
     """
 
     def __init__(
-        self, implementations: Implementations | None = None, *, boundaries: bool = False
+        self,
+        implementations: Implementations | None = None,
+        *,
+        boundaries: bool = False,
+        structure: Structure | None = None,
     ) -> None:
         self._tokenizer = Tokenizer()
-        self._envelope = EnvelopeChecker(implementations or Implementations.load())
+        self._implementations = implementations or Implementations.load()
+        self._envelope = EnvelopeChecker(self._implementations)
+        self._structure = structure
+        self._check: TransactionCheck | None = None
         self._builder: TransactionBuilder | None = None
         self._boundaries = boundaries
         self._offset = 0  # of the last segment seen, for boundaries closed at end of input
@@ -84,6 +96,7 @@ class Reader:
         if self._builder is not None:
             out.extend(self._builder.finish())
             self._builder = None
+        self._check = None
         envelope = self._envelope
         open_transaction, open_group, open_interchange = (
             envelope.transaction,
@@ -103,15 +116,23 @@ class Reader:
     def _process(self, tokens: list[Token], out: list[Event | Boundary]) -> None:
         envelope = self._envelope
         builder = self._builder
+        check = self._check
         for token in tokens:
             if isinstance(token, Finding):
                 out.append(token)
                 continue
             sid = token.id
             if sid in ENVELOPE_IDS:
+                after: list[Finding] = []
+                if check is not None:
+                    if sid == "SE":
+                        closing, after = check.feed(token)
+                        out.extend(closing)
+                    check = None
                 if builder is not None:
                     out.extend(builder.finish())
                     builder = None
+                out.extend(after)
                 before = (envelope.transaction, envelope.group, envelope.interchange)
                 out.extend(envelope.check(token))
                 if self._boundaries:
@@ -121,7 +142,19 @@ class Reader:
                     builder = TransactionBuilder(
                         transaction.kind, transaction, envelope.interchange, envelope.group
                     )
+                    if self._structure is not None:
+                        entry = self._implementations.lookup(transaction.implementation)
+                        check, found = self._structure.begin(token, entry)
+                        out.extend(found)
             elif builder is not None:
+                if check is not None:
+                    closing, after = check.feed(token)
+                    out.extend(closing)
+                    done = builder.add(token)
+                    if done:
+                        out.extend(done)
+                    out.extend(after)
+                    continue
                 done = builder.add(token)
                 if done:
                     out.extend(done)
@@ -133,6 +166,7 @@ class Reader:
             if isinstance(last, Segment):
                 self._offset = last.offset
         self._builder = builder
+        self._check = check
 
     def _close_boundaries(
         self,

@@ -225,21 +225,27 @@ def _claim(claim: ClaimSpec, institutional: bool) -> list[Elements]:
         out.append(["REF", "G1", claim.prior_authorization])
     for note in claim.notes:
         out.append(["NTE", "ADD", note])
-    codes: Elements = ["HI"]
-    for index, code in enumerate(claim.diagnoses):
-        qualifier = "ABK" if index == 0 else "ABF"
-        codes.append((qualifier, code))
-    out.append(codes)
+    if institutional and claim.diagnoses:
+        # 837I: the principal diagnosis stands alone (2300 HI, principal); the others follow
+        # in the "other diagnosis information" HI (TR3 X223A2 2300 HI).
+        out.append(["HI", ("ABK", claim.diagnoses[0])])
+        if len(claim.diagnoses) > 1:
+            out.append(["HI", *(("ABF", code) for code in claim.diagnoses[1:])])
+    else:
+        codes: Elements = ["HI"]
+        for index, code in enumerate(claim.diagnoses):
+            qualifier = "ABK" if index == 0 else "ABF"
+            codes.append((qualifier, code))
+        out.append(codes)
     if institutional:
         out += [
             ["NM1", "71", "1", "NEURO", "CASEY", "", "", "", "XX", claim.attending_npi],
             ["PRV", "AT", "PXC", "2084P0800X"],
         ]
     if claim.rendering_npi:
-        out += [
-            ["NM1", "82", "1", "SURGEON", "RILEY", "", "", "", "XX", claim.rendering_npi],
-            ["PRV", "PE", "PXC", "208VP0014X"],
-        ]
+        out.append(["NM1", "82", "1", "SURGEON", "RILEY", "", "", "", "XX", claim.rendering_npi])
+        if not institutional:  # 837I 2310D has no PRV
+            out.append(["PRV", "PE", "PXC", "208VP0014X"])
     for number, line in enumerate(claim.lines, start=1):
         procedure: tuple[str, ...] = ("HC", line.procedure, *line.modifiers)
         if line.description:

@@ -37,6 +37,7 @@ from edi63650.rules.engine import ClaimResult
 from edi63650.rules.history import HistoryStore
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
+from edi63650.structure import Structure
 from edi63650.writers import accepted, ack277, ack999, report_html, report_json, report_text
 
 #: 277CA status for claims rejected by a syntax error: "Rejected. Syntax error noted for this
@@ -103,8 +104,10 @@ class Validator:
         history: HistoryStore | None = None,
         syntax_policy: str = "claim",
         now: datetime.datetime | None = None,
+        structure: Structure | None = None,
     ) -> None:
         self.tables = tables if tables is not None else Tables.load()
+        self.structure = structure if structure is not None else Structure.load()
         self.implementations = implementations or Implementations.load()
         self.profile = profile
         self.history = history
@@ -118,7 +121,7 @@ class Validator:
     def validate_stream(self, stream: BinaryIO, name: str = "-") -> ValidationResult:
         now = self.now or datetime.datetime.now()
         engine = Engine(self.tables, profile=self.profile, history=self.history, today=now.date())
-        reader = Reader(self.implementations, boundaries=True)
+        reader = Reader(self.implementations, boundaries=True, structure=self.structure)
         collector = _Collector(engine, self.syntax_policy)
         while chunk := stream.read(CHUNK_SIZE):
             collector.take(reader.feed(chunk))
@@ -178,11 +181,16 @@ class _Collector:
         start = end.transaction.position.offset
         own = [f for f in self._loose if f.offset is not None and start <= f.offset <= end.end]
         self._loose = [f for f in self._loose if f not in own]
+        # Findings about a claim that never completed belong to the transaction set.
+        own += self._pending
+        self._pending = []
         claims, self._claims = self._claims, []
         results = list(self._engine.check(claims, record=False))
         syntax = {id(r.claim): self._claim_findings.pop(id(r.claim), []) for r in results}
         errors = any(f.severity is Severity.ERROR for f in own) or end.transaction.kind is None
-        claim_syntax = any(syntax.values())
+        claim_syntax = any(
+            f.severity is Severity.ERROR for found in syntax.values() for f in found
+        )
         if errors or (claim_syntax and self._policy is SyntaxPolicy.TRANSACTION):
             ack = AckCode.REJECTED
         elif claim_syntax:

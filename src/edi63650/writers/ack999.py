@@ -147,30 +147,76 @@ def _transaction(outcome: TransactionOutcome) -> list[Elements]:
             clean(transaction.implementation, 35),
         ],
     ]
-    syntax = [f for claim in outcome.claims for f in claim.findings if f.rule in _IK4_CODES]
-    for finding in syntax:
-        out += _segment_error(finding)
+    errors = syntax_errors(outcome)
+    for (ordinal, segment_id, code), (first, findings) in errors.items():
+        out.append(["IK3", segment_id, str(ordinal), clean(_loop(first), 4), code])
+        if first.claim_id:
+            out.append(["CTX", ("CLM01", clean(first.claim_id, 35))])
+        for finding in findings:
+            out += _element_error(finding)
     codes = sorted(
         {_IK5_CODES[EnvelopeRule(f.rule)] for f in outcome.findings if f.rule in _IK5_CODES}
     )
-    if syntax or (outcome.ack is not AckCode.ACCEPTED and not codes):
+    if errors or (outcome.ack is not AckCode.ACCEPTED and not codes):
         # Segments in error: the claim's own, or envelope and framing errors around it.
         codes.append(_SEGMENTS_IN_ERROR)
     out.append(["IK5", outcome.ack.value, *codes[:5]])
     return out
 
 
-def _segment_error(finding: Finding) -> list[Elements]:
-    """IK3 for the segment, IK4 for the element."""
-    loop = finding.path.split("/")[-1] if finding.path else ""
-    out: list[Elements] = [
-        ["IK3", finding.segment_id, str(finding.ordinal or 0), clean(loop, 4), "8"],
+def syntax_errors(
+    outcome: TransactionOutcome,
+) -> dict[tuple[int, str, str], tuple[Finding, list[Finding]]]:
+    """The IK3 groups of a transaction set, in segment order: (IK302, IK301, IK304) to the
+    first finding and the findings that make IK4s. Structural findings carry their codes;
+    the claim builder's unreadable amounts, dates and pointers count too unless the structure
+    layer already reported the same element."""
+    findings = [*outcome.findings, *(f for claim in outcome.claims for f in claim.findings)]
+    structural = [f for f in findings if f.syntax is not None and f.severity is Severity.ERROR]
+    covered = {(f.offset, f.element) for f in structural}
+    builder = [
+        f
+        for f in findings
+        if f.rule in _IK4_CODES and f.syntax is None and (f.offset, f.element) not in covered
     ]
-    where = element_position(finding)
-    if where is not None:
+    groups: dict[tuple[int, str, str], tuple[Finding, list[Finding]]] = {}
+    for finding in sorted([*structural, *builder], key=lambda f: (f.ordinal or 0, f.offset or 0)):
+        detail = finding.syntax
+        code = detail.segment_code if detail is not None else "8"
+        segment_id = (detail.segment_id if detail is not None else "") or finding.segment_id
+        key = (finding.ordinal or 0, segment_id, code)
+        group = groups.setdefault(key, (finding, []))
+        if detail is None or detail.element_code:
+            group[1].append(finding)
+    return groups
+
+
+def _loop(finding: Finding) -> str:
+    """IK303 names an LS/LE loop; 837 claims have none, so it stays empty."""
+    return ""
+
+
+def _element_error(finding: Finding) -> list[Elements]:
+    """IK4 for one element (IK401 position, IK402 reference number, IK403 code, IK404 copy)."""
+    detail = finding.syntax
+    if detail is not None:
+        element, component, repetition = detail.element, detail.component, detail.repetition
+        code, number, bad = detail.element_code, detail.data_element, detail.value
+    else:
+        where = element_position(finding)
+        if where is None:
+            return []
         element, component = where
-        position: x12.Element = (str(element), str(component)) if component else str(element)
+        repetition = 0
         parts = split_segment(finding)
         bad = parts[element] if element < len(parts) else ""
-        out.append(["IK4", position, "", _IK4_CODES[BuildRule(finding.rule)], clean(bad, 99)])
-    return out
+        code, number = _IK4_CODES[BuildRule(finding.rule)], ""
+    position: x12.Element
+    if repetition:
+        position = (str(element), str(component) if component else "", str(repetition))
+    elif component:
+        position = (str(element), str(component))
+    else:
+        position = str(element)
+    value = "" if code in ("1", "I10") else clean(bad, 99)
+    return [["IK4", position, clean(number, 4), code, value]]

@@ -1,0 +1,179 @@
+"""Implementation-guide validation (WEDI SNIP levels 1 and 2), compiled from pyx12's maps.
+
+:class:`Structure` holds the compiled guides, the cached walking steps and the element
+expressions; build one (it takes a fraction of a second) and pass it to every
+:class:`~edi63650.reader.Reader` that should check structure. Per transaction set it makes a
+:class:`TransactionCheck`, which takes the segments of that set one at a time and returns
+findings carrying their 999 codes (:class:`~edi63650.findings.SyntaxDetail`).
+"""
+
+from __future__ import annotations
+
+from edi63650.findings import Finding, Severity, SyntaxDetail
+from edi63650.maps import Implementation
+from edi63650.structure.codes import ElementCode, SegmentCode
+from edi63650.structure.elements import ElementChecker, Issue
+from edi63650.structure.grammar import Grammar, Grammars, SegmentSpec
+from edi63650.structure.walker import Problem, Steps, Walker
+from edi63650.tokenizer import Segment
+
+__all__ = ["Structure", "TransactionCheck", "SegmentCode", "ElementCode", "Grammars"]
+
+#: What to do about each kind of problem, for the report.
+_FIXES = {
+    SegmentCode.UNRECOGNIZED: "remove the segment or correct its id",
+    SegmentCode.UNEXPECTED: "remove the segment or move it to the loop where the guide puts it",
+    SegmentCode.OUT_OF_SEQUENCE: "move the segment to its place in the loop's order",
+    SegmentCode.MISSING: "add the segment (or loop) the guide requires",
+    SegmentCode.LOOP_REPEAT: "split the data or drop the extra loop",
+    SegmentCode.SEGMENT_REPEAT: "drop the extra occurrences of the segment",
+    SegmentCode.NOT_USED: "remove the segment: this guide does not use it",
+}
+_ELEMENT_FIXES = {
+    ElementCode.REQUIRED_MISSING: "fill in the element",
+    ElementCode.CONDITIONAL_MISSING: "fill in the elements the syntax note pairs together",
+    ElementCode.TOO_MANY_ELEMENTS: "remove the extra elements",
+    ElementCode.TOO_SHORT: "lengthen the value to the guide's minimum",
+    ElementCode.TOO_LONG: "shorten the value to the guide's maximum",
+    ElementCode.INVALID_CHARACTER: "use only characters the element's type allows",
+    ElementCode.INVALID_CODE: "use one of the codes the guide lists for the element",
+    ElementCode.INVALID_DATE: "send a real date as CCYYMMDD",
+    ElementCode.INVALID_TIME: "send a real time as HHMM",
+    ElementCode.EXCLUSION: "send only one of the mutually exclusive elements",
+    ElementCode.TOO_MANY_REPETITIONS: "send no more repetitions than the guide allows",
+    ElementCode.TOO_MANY_COMPONENTS: "remove the extra components",
+    ElementCode.NOT_USED: "leave the element empty: this guide does not use it",
+    ElementCode.PATTERN: "send the value in the form the guide requires",
+}
+
+
+class Structure:
+    """Compiled guides and their caches; one per reader or validator, not shared by threads
+    (the caches grow as files are read). Build with :meth:`load`."""
+
+    def __init__(self, grammars: Grammars) -> None:
+        self.grammars = grammars
+        self._steps = {name: Steps(grammar) for name, grammar in grammars.by_map.items()}
+        self._checker = ElementChecker()
+
+    @classmethod
+    def load(cls) -> Structure:
+        return cls(Grammars.load())
+
+    def begin(
+        self, st: Segment, implementation: Implementation | None
+    ) -> tuple[TransactionCheck | None, list[Finding]]:
+        """Start checking the transaction set opened by ``st``; None when no map applies."""
+        if implementation is None or not implementation.structure_map:
+            return None, []
+        steps = self._steps.get(implementation.structure_map)
+        if steps is None:
+            return None, []
+        check = TransactionCheck(steps, self._checker, implementation)
+        out = check.notes(st)
+        _, own = check.feed(st)
+        return check, out + own
+
+
+class TransactionCheck:
+    """The structure of one transaction set (ST to SE), checked as its segments arrive."""
+
+    def __init__(
+        self, steps: Steps, checker: ElementChecker, implementation: Implementation
+    ) -> None:
+        self._steps = steps
+        self._grammar: Grammar = steps.grammar
+        self._checker = checker
+        self._walker = Walker(steps)
+        self._source = f"TR3 {implementation.structure_as}"
+        self._implementation = implementation
+        self._started = False
+
+    def notes(self, st: Segment) -> list[Finding]:
+        """An info finding when the transaction set's guide is not the map's."""
+        version = st.get(3)
+        target = self._implementation.structure_as
+        if not version or version == target:
+            return []
+        return [
+            Finding.at(
+                st,
+                "IG-CLOSEST-MAP",
+                Severity.INFO,
+                f"{version} is checked against the {target} implementation guide (the closest "
+                f"map there is): requirements {version} changes from {target} are not checked",
+                element="ST03",
+                source=f"pyx12 map {self._grammar.map_name}",
+            )
+        ]
+
+    def feed(self, segment: Segment) -> tuple[list[Finding], list[Finding]]:
+        """Check one segment: (findings about loops it closed, findings about itself).
+
+        The first list belongs before the claim the segment closes (a claim's missing segments
+        are found at the next claim's CLM); the second after it.
+        """
+        elements = segment.elements
+        delimiters = segment.delimiters
+        if not self._started:
+            self._started = True
+            spec: SegmentSpec | None = self._walker.node
+            closed: list[Problem] = []
+            own: list[Problem] = []
+        else:
+            spec, closed, own = self._walker.walk(segment.id, elements, delimiters.component)
+        before = [self._problem(segment, p) for p in closed]
+        after = [self._problem(segment, p) for p in own]
+        if spec is not None:
+            issues = self._checker.check(
+                spec,
+                elements,
+                delimiters.element,
+                delimiters.component,
+                delimiters.repetition or "",
+            )
+            if issues:
+                claim_id = self._walker.claim_id
+                after += [self._issue(segment, spec, issue, claim_id) for issue in issues]
+        return before, after
+
+    def _problem(self, segment: Segment, problem: Problem) -> Finding:
+        named = problem.segment
+        return Finding.at(
+            segment,
+            problem.code.rule,
+            Severity.ERROR,
+            problem.message,
+            fix=_FIXES[problem.code],
+            source=f"{self._source} {problem.path}",
+            path=problem.path,
+            claim_id=problem.claim_id,
+            syntax=SyntaxDetail(
+                segment_code=problem.code.value,
+                segment_id=named.id if named is not None else "",
+            ),
+        )
+
+    def _issue(
+        self, segment: Segment, spec: SegmentSpec, issue: Issue, claim_id: str | None
+    ) -> Finding:
+        ref = f"{spec.id}{issue.index:02d}" + (f"-{issue.component:02d}" if issue.component else "")
+        return Finding.at(
+            segment,
+            issue.code.rule,
+            Severity.ERROR,
+            issue.message,
+            element=ref,
+            fix=_ELEMENT_FIXES[issue.code],
+            source=f"{self._source} {spec.path} {ref}",
+            path=spec.path,
+            claim_id=claim_id,
+            syntax=SyntaxDetail(
+                segment_code=SegmentCode.ELEMENT_ERRORS.value,
+                element_code=issue.code.value,
+                element=issue.index,
+                component=issue.component,
+                data_element=issue.data_ele,
+                value=issue.value,
+            ),
+        )

@@ -1,0 +1,236 @@
+"""Walking a transaction set through its implementation guide, one segment at a time.
+
+For each segment the walker finds its place in the guide the way pyx12 does (so that the two
+agree on where a segment belongs): look forward from the current segment through the siblings
+at the same or a later position, entering a child loop when the segment starts it; when nothing
+matches, go up one loop and look forward from that loop's position (which includes the loop
+itself: a repeat); at the top, the segment has no place. Required segments and loops skipped
+on the way are missing, unless a segment at the same position satisfies them.
+
+Where a segment goes depends only on the current place and on the segment's id and key element
+(``NM1*85`` is not ``NM1*87``), never on counts; so each (place, id, key) is searched once and
+the answer, a :class:`Step`, is cached. Counts (segment uses, loop repeats) are kept per open
+loop and checked when a step is taken.
+
+Cascades are suppressed: after a segment that has no place, the walker stays where it was, and
+further unplaced segments are not reported until one is placed again.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from edi63650.structure.codes import SegmentCode
+from edi63650.structure.grammar import Grammar, LoopSpec, SegmentSpec
+
+#: Loop ids that start a claim: findings inside are confined to that claim.
+CLAIM_LOOP = "2300"
+
+
+@attrs.frozen
+class Expected:
+    """A required segment or loop the search went past: missing if it has not occurred in
+    the loop at ``depth``."""
+
+    depth: int
+    node: SegmentSpec | LoopSpec
+    segment: SegmentSpec  # what the 999 names: the segment, or the loop's first segment
+
+
+@attrs.frozen
+class Step:
+    """Where a segment goes from a place: ``None`` when it has no place."""
+
+    target: SegmentSpec | None
+    pops: int  # loops left
+    enters: LoopSpec | None  # loop entered (or repeated) by the segment
+    expected: tuple[Expected, ...]
+
+
+@attrs.frozen
+class Problem:
+    """A structural problem with the 999 code of the segment; the walker's output."""
+
+    code: SegmentCode
+    segment: SegmentSpec | None  # the guide's segment concerned (the missing one, say)
+    message: str
+    claim_id: str | None
+    path: str
+
+
+class Steps:
+    """The cache of steps for one grammar; shared by the walkers of one reader."""
+
+    def __init__(self, grammar: Grammar) -> None:
+        self.grammar = grammar
+        self._cache: dict[tuple[SegmentSpec, str, str], Step] = {}
+        self._ancestors: dict[SegmentSpec, tuple[LoopSpec, ...]] = {}
+
+    def ancestors(self, node: SegmentSpec) -> tuple[LoopSpec, ...]:
+        found = self._ancestors.get(node)
+        if found is None:
+            found = self._ancestors[node] = tuple(self.grammar.ancestors(node))
+        return found
+
+    def key(self, sid: str, elements: tuple[str, ...], component: str) -> str:
+        """The values of the elements that tell segments with id ``sid`` apart."""
+        positions = self.grammar.key_positions.get(sid)
+        if not positions:
+            return ""
+        values = []
+        for index, part in positions:
+            value = elements[index] if index < len(elements) else ""
+            if part:
+                value = value.split(component, 1)[0]
+            values.append(value)
+        return "\x00".join(values)
+
+    def step(
+        self, node: SegmentSpec, sid: str, elements: tuple[str, ...], component: str
+    ) -> Step:
+        key = (node, sid, self.key(sid, elements, component))
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._search(node, sid, elements, component)
+        return found
+
+    def _search(
+        self, node: SegmentSpec, sid: str, elements: tuple[str, ...], component: str
+    ) -> Step:
+        loops = self.ancestors(node)
+        depth = len(loops) - 1
+        start = node.order
+        expected: list[Expected] = []
+        pops = 0
+        while True:
+            loop = loops[depth]
+            for child in loop.children:
+                if child.order < start:
+                    continue
+                if isinstance(child, SegmentSpec):
+                    if child.id == sid and child.matches(elements, component):
+                        if child is loop.children[0] and depth > 0:
+                            # The loop's first segment again: the loop repeats.
+                            return Step(child, pops + 1, loop, tuple(expected))
+                        kept = tuple(
+                            e
+                            for e in expected
+                            if e.segment.pos != child.pos and e.segment is not child
+                        )
+                        return Step(child, pops, None, kept)
+                    if child.usage == "R":
+                        expected.append(Expected(depth, child, child))
+                else:
+                    first = child.first
+                    if first.id == sid and first.matches(elements, component):
+                        return Step(first, pops, child, tuple(expected))
+                    if child.usage == "R":
+                        expected.append(Expected(depth, child, first))
+            if depth == 0:
+                return Step(None, 0, None, ())
+            start = loop.order
+            pops += 1
+            depth -= 1
+
+    def misplaced(self, node: SegmentSpec, sid: str, elements: tuple[str, ...], component: str) -> SegmentCode:
+        """Why a segment has no place: used elsewhere in the open loops (out of sequence),
+        elsewhere in the guide (unexpected), or nowhere in it (unrecognized)."""
+        if sid not in self.grammar.ids:
+            return SegmentCode.UNRECOGNIZED
+        for loop in self.ancestors(node):
+            for child in loop.children:
+                first = child if isinstance(child, SegmentSpec) else child.first
+                if first.id == sid and first.matches(elements, component):
+                    return SegmentCode.OUT_OF_SEQUENCE
+        return SegmentCode.UNEXPECTED
+
+
+class Walker:
+    """The state of one transaction set: the current place, open loops and their counts."""
+
+    def __init__(self, steps: Steps) -> None:
+        self._steps = steps
+        start = steps.grammar.start()
+        self._node = start
+        self._loops: list[LoopSpec] = [steps.grammar.root]
+        self._counts: list[dict[object, int]] = [{start: 1}]
+        self._claim_id: str | None = None
+        self._claim_depth = 0  # depth of the open 2300 loop, 0 when none
+        self._lost = False
+
+    @property
+    def node(self) -> SegmentSpec:
+        return self._node
+
+    @property
+    def claim_id(self) -> str | None:
+        return self._claim_id
+
+    def walk(
+        self, sid: str, elements: tuple[str, ...], component: str
+    ) -> tuple[SegmentSpec | None, list[Problem], list[Problem]]:
+        """Place a segment. Returns its guide segment (None when it has no place), the problems
+        of the loops it closed (belonging to the claim that was open), and its own problems."""
+        steps = self._steps
+        step = steps.step(self._node, sid, elements, component)
+        target = step.target
+        if target is None:
+            if self._lost:
+                return None, [], []
+            self._lost = True
+            code = steps.misplaced(self._node, sid, elements, component)
+            claim = self._claim_id if sid not in ("HL", "CLM") else None
+            where = self._node.path.rsplit("/", 1)[0] or "header"
+            return None, [], [Problem(code, None, _MESSAGES[code].format(sid=sid, where=where), claim, self._node.path)]
+        self._lost = False
+        counts = self._counts
+        closed: list[Problem] = []
+        for expected in step.expected:
+            if counts[expected.depth].get(expected.node, 0) == 0:
+                missing = expected.segment
+                what = (
+                    f"required loop {expected.node.id} ({expected.node.name})"
+                    if isinstance(expected.node, LoopSpec)
+                    else f"required segment {missing.id} ({missing.name})"
+                )
+                claim = self._claim_id if self._claim_depth and expected.depth >= self._claim_depth else None
+                closed.append(Problem(SegmentCode.MISSING, missing, f"{what} is missing", claim, missing.path))
+        own: list[Problem] = []
+        if step.pops:
+            del self._loops[-step.pops :]
+            del counts[-step.pops :]
+            if self._claim_depth >= len(self._loops):
+                self._claim_id, self._claim_depth = None, 0
+        loop = step.enters
+        if loop is not None:
+            parent = counts[-1]
+            seen = parent.get(loop, 0) + 1
+            parent[loop] = seen
+            self._loops.append(loop)
+            counts.append({target: 1})
+            if loop.id == CLAIM_LOOP:
+                self._claim_id = elements[1] if len(elements) > 1 else ""
+                self._claim_depth = len(self._loops) - 1
+            if loop.usage == "N":
+                own.append(self._problem(SegmentCode.NOT_USED, target, f"loop {loop.id} is not used in this guide"))
+            elif seen > loop.repeat:
+                own.append(self._problem(SegmentCode.LOOP_REPEAT, target, f"loop {loop.id} occurs {seen} times; the most is {loop.repeat}"))
+        else:
+            seen = counts[-1].get(target, 0) + 1
+            counts[-1][target] = seen
+            if target.usage == "N":
+                own.append(self._problem(SegmentCode.NOT_USED, target, f"{target.id} is not used here in this guide"))
+            elif seen > target.max_use:
+                own.append(self._problem(SegmentCode.SEGMENT_REPEAT, target, f"{target.id} occurs {seen} times here; the most is {target.max_use}"))
+        self._node = target
+        return target, closed, own
+
+    def _problem(self, code: SegmentCode, segment: SegmentSpec, message: str) -> Problem:
+        return Problem(code, segment, message, self._claim_id, segment.path)
+
+
+_MESSAGES = {
+    SegmentCode.UNRECOGNIZED: "{sid} is not a segment of this implementation guide",
+    SegmentCode.UNEXPECTED: "{sid} cannot occur here (after {where})",
+    SegmentCode.OUT_OF_SEQUENCE: "{sid} is out of sequence: its place in {where} is earlier",
+}
