@@ -188,9 +188,7 @@ class _Collector:
         results = list(self._engine.check(claims, record=False))
         syntax = {id(r.claim): self._claim_findings.pop(id(r.claim), []) for r in results}
         errors = any(f.severity is Severity.ERROR for f in own) or end.transaction.kind is None
-        claim_syntax = any(
-            f.severity is Severity.ERROR for found in syntax.values() for f in found
-        )
+        claim_syntax = any(f.severity is Severity.ERROR for found in syntax.values() for f in found)
         if errors or (claim_syntax and self._policy is SyntaxPolicy.TRANSACTION):
             ack = AckCode.REJECTED
         elif claim_syntax:

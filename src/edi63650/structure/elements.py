@@ -200,10 +200,10 @@ def _composite(
                     f"{element.ref} repeats {len(parts)} times; the most is {element.repeat}",
                 )
             ]
-        out: list[Issue] = []
-        for part in parts:
-            out += _composite(element, part, component_sep, "")
-        return out
+        found: list[Issue] = []
+        for repeat in parts:
+            found += _composite(element, repeat, component_sep, "")
+        return found
     components = value.split(component_sep) if value else []
     if not any(components):
         if element.usage == "R":
@@ -230,8 +230,8 @@ def _composite(
             )
         ]
     out = []
-    parts = element.components
-    if len(components) > len(parts):
+    specs = element.components
+    if len(components) > len(specs):
         out.append(
             Issue(
                 ElementCode.TOO_MANY_COMPONENTS,
@@ -239,14 +239,14 @@ def _composite(
                 0,
                 element.data_ele,
                 value,
-                f"{element.ref} has {len(components)} components; the guide defines {len(parts)}",
+                f"{element.ref} has {len(components)} components; the guide defines {len(specs)}",
             )
         )
-    for part in parts:
-        text = components[part.component - 1] if part.component <= len(components) else ""
-        if not text and part.component == 1 and element.usage != "R":
+    for spec in specs:
+        text = components[spec.component - 1] if spec.component <= len(components) else ""
+        if not text and spec.component == 1 and element.usage != "R":
             continue  # pyx12 and the TR3: a situational composite's first component
-        out += _simple(part, text, [])
+        out += _simple(spec, text, [])
     return out
 
 
@@ -258,7 +258,9 @@ def _simple(element: ElementSpec, value: str, types: list[str]) -> list[Issue]:
 
     if value == "":
         if element.usage == "R":
-            return [issue(ElementCode.REQUIRED_MISSING, f"required {ref} ({element.name}) is missing")]
+            return [
+                issue(ElementCode.REQUIRED_MISSING, f"required {ref} ({element.name}) is missing")
+            ]
         return []
     if element.usage == "N":
         return [issue(ElementCode.NOT_USED, f"{ref} ({element.name}) is not used in this guide")]
@@ -267,7 +269,9 @@ def _simple(element: ElementSpec, value: str, types: list[str]) -> list[Issue]:
     numeric = data_type == "R" or data_type.startswith("N")
     length = len(value.replace("-", "").replace(".", "")) if numeric else len(value)
     if length < element.min_len:
-        out.append(issue(ElementCode.TOO_SHORT, f"{ref} is too short: {length} < {element.min_len}"))
+        out.append(
+            issue(ElementCode.TOO_SHORT, f"{ref} is too short: {length} < {element.min_len}")
+        )
     if length > element.max_len:
         out.append(issue(ElementCode.TOO_LONG, f"{ref} is too long: {length} > {element.max_len}"))
     if _CONTROL.search(value):
@@ -283,14 +287,26 @@ def _simple(element: ElementSpec, value: str, types: list[str]) -> list[Issue]:
         elif data_type == "TM":
             out.append(issue(ElementCode.INVALID_TIME, f"{ref} is not a valid time"))
         else:
-            out.append(issue(ElementCode.INVALID_CHARACTER, f"{ref} holds characters type {data_type} does not allow"))
+            out.append(
+                issue(
+                    ElementCode.INVALID_CHARACTER,
+                    f"{ref} holds characters type {data_type} does not allow",
+                )
+            )
     if types and not any(_type_ok(value, t) for t in types):
         if "TM" in types:
             out.append(issue(ElementCode.INVALID_TIME, f"{ref} is not a valid time"))
         elif any(t in types for t in ("RD8", "DT", "D8", "D6")):
-            out.append(issue(ElementCode.INVALID_DATE, f"{ref} is not a valid date for its format {'/'.join(types)}"))
+            out.append(
+                issue(
+                    ElementCode.INVALID_DATE,
+                    f"{ref} is not a valid date for its format {'/'.join(types)}",
+                )
+            )
     if element.pattern and not re.search(element.pattern, value):
-        out.append(issue(ElementCode.INVALID_CODE, f"{ref} does not have the form the guide requires"))
+        out.append(
+            issue(ElementCode.INVALID_CODE, f"{ref} does not have the form the guide requires")
+        )
     return out
 
 
@@ -372,7 +388,12 @@ def segment_pattern(
         if element.is_composite:
             pattern = _composite_pattern(element, re.escape(component_sep), char, last_char)
         elif element.data_ele == "1251" and qualified:
-            pattern = _NEVER if element.usage == "R" else ""
+            # Typed by every format its qualifier allows (DMG02, PAT06): only D8 is simple.
+            formats = [c for e in elements[:index] if e.data_ele == "1250" for c in e.codes or ()]
+            if set(formats) == {"D8"}:
+                pattern = _value_pattern(element, char, last_char, ["D8"])
+            else:
+                pattern = _NEVER if element.usage == "R" else ""
         else:
             pattern = _value_pattern(element, char, last_char, [])
         qualified = qualified or element.data_ele == "1250"
@@ -403,9 +424,7 @@ def _composite_pattern(element: ElementSpec, sep: str, char: str, last_char: str
     components = element.components
     if element.usage == "N":
         return ""
-    if element.repeat > 1 or (
-        element.usage == "R" and not any(c.usage == "R" for c in components)
-    ):
+    if element.repeat > 1 or (element.usage == "R" and not any(c.usage == "R" for c in components)):
         return _NEVER if element.usage == "R" else ""  # left to the diagnosis
     parts = [_value_pattern(c, char, last_char, []) for c in components]
     required = max((i for i, c in enumerate(components) if c.usage == "R"), default=0)
@@ -451,15 +470,17 @@ def _present(element: ElementSpec, char: str, last_char: str, types: list[str]) 
         )
         return "(?:" + "|".join(re.escape(c) for c in good) + ")" if good else _NEVER
     if data_type in ("AN", "ID"):
-        if low < 1:
-            low = 1
+        low = max(low, 1)
         return f"{char}{{{low - 1},{high - 1}}}{last_char}" if high >= 1 else _NEVER
     if data_type.startswith("N"):
         return f"-?[0-9]{{{low},{high}}}"
     if data_type == "R":
-        return f"-?(?:[0-9]{{{low},{high}}}|(?=[0-9.]{{{low + 1},{high + 1}}}(?![0-9.]))[0-9]*\\.[0-9]+)"
+        # Digits only, or a decimal point with low..high digits around it (the point and the
+        # sign do not count towards the length).
+        decimal = f"(?=[0-9.]{{{low + 1},{high + 1}}}(?![0-9.]))[0-9]*\\.[0-9]+"
+        return f"-?(?:[0-9]{{{low},{high}}}|{decimal})"
     if data_type == "DT" and low == high == 8:
         return _DATE8
-    if data_type == "TM" and 4 <= low:
+    if data_type == "TM" and low >= 4:
         return f"(?=[0-9]{{{low},{high}}}(?![0-9])){_TIME4}(?:[0-5][0-9](?:[0-9]{{1,2}})?)?"
     return _NEVER

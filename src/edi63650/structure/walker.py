@@ -85,9 +85,7 @@ class Steps:
             values.append(value)
         return "\x00".join(values)
 
-    def step(
-        self, node: SegmentSpec, sid: str, elements: tuple[str, ...], component: str
-    ) -> Step:
+    def step(self, node: SegmentSpec, sid: str, elements: tuple[str, ...], component: str) -> Step:
         key = (node, sid, self.key(sid, elements, component))
         found = self._cache.get(key)
         if found is None:
@@ -110,8 +108,15 @@ class Steps:
                 if isinstance(child, SegmentSpec):
                     if child.id == sid and child.matches(elements, component):
                         if child is loop.children[0] and depth > 0:
-                            # The loop's first segment again: the loop repeats.
-                            return Step(child, pops + 1, loop, tuple(expected))
+                            # The loop's first segment again: the loop repeats. What the
+                            # closing repeat still lacks is missing too (pyx12 misses it when
+                            # the first segment follows itself: LX, LX).
+                            rest = [
+                                Expected(depth, other, _first(other))
+                                for other in loop.children[1:]
+                                if other.usage == "R" and other.order >= start
+                            ]
+                            return Step(child, pops + 1, loop, (*expected, *rest))
                         kept = tuple(
                             e
                             for e in expected
@@ -132,7 +137,9 @@ class Steps:
             pops += 1
             depth -= 1
 
-    def misplaced(self, node: SegmentSpec, sid: str, elements: tuple[str, ...], component: str) -> SegmentCode:
+    def misplaced(
+        self, node: SegmentSpec, sid: str, elements: tuple[str, ...], component: str
+    ) -> SegmentCode:
         """Why a segment has no place: used elsewhere in the open loops (out of sequence),
         elsewhere in the guide (unexpected), or nowhere in it (unrecognized)."""
         if sid not in self.grammar.ids:
@@ -181,20 +188,40 @@ class Walker:
             code = steps.misplaced(self._node, sid, elements, component)
             claim = self._claim_id if sid not in ("HL", "CLM") else None
             where = self._node.path.rsplit("/", 1)[0] or "header"
-            return None, [], [Problem(code, None, _MESSAGES[code].format(sid=sid, where=where), claim, self._node.path)]
+            return (
+                None,
+                [],
+                [
+                    Problem(
+                        code,
+                        None,
+                        _MESSAGES[code].format(sid=sid, where=where),
+                        claim,
+                        self._node.path,
+                    )
+                ],
+            )
         self._lost = False
         counts = self._counts
         closed: list[Problem] = []
         for expected in step.expected:
-            if counts[expected.depth].get(expected.node, 0) == 0:
+            seen_here = counts[expected.depth]
+            if seen_here.get(expected.node, 0) == 0 and (_REPORTED, expected.node) not in seen_here:
+                seen_here[(_REPORTED, expected.node)] = 1  # once per loop occurrence
                 missing = expected.segment
                 what = (
                     f"required loop {expected.node.id} ({expected.node.name})"
                     if isinstance(expected.node, LoopSpec)
                     else f"required segment {missing.id} ({missing.name})"
                 )
-                claim = self._claim_id if self._claim_depth and expected.depth >= self._claim_depth else None
-                closed.append(Problem(SegmentCode.MISSING, missing, f"{what} is missing", claim, missing.path))
+                claim = (
+                    self._claim_id
+                    if self._claim_depth and expected.depth >= self._claim_depth
+                    else None
+                )
+                closed.append(
+                    Problem(SegmentCode.MISSING, missing, f"{what} is missing", claim, missing.path)
+                )
         own: list[Problem] = []
         if step.pops:
             del self._loops[-step.pops :]
@@ -212,21 +239,48 @@ class Walker:
                 self._claim_id = elements[1] if len(elements) > 1 else ""
                 self._claim_depth = len(self._loops) - 1
             if loop.usage == "N":
-                own.append(self._problem(SegmentCode.NOT_USED, target, f"loop {loop.id} is not used in this guide"))
+                own.append(
+                    self._problem(
+                        SegmentCode.NOT_USED, target, f"loop {loop.id} is not used in this guide"
+                    )
+                )
             elif seen > loop.repeat:
-                own.append(self._problem(SegmentCode.LOOP_REPEAT, target, f"loop {loop.id} occurs {seen} times; the most is {loop.repeat}"))
+                own.append(
+                    self._problem(
+                        SegmentCode.LOOP_REPEAT,
+                        target,
+                        f"loop {loop.id} occurs {seen} times; the most is {loop.repeat}",
+                    )
+                )
         else:
             seen = counts[-1].get(target, 0) + 1
             counts[-1][target] = seen
             if target.usage == "N":
-                own.append(self._problem(SegmentCode.NOT_USED, target, f"{target.id} is not used here in this guide"))
+                own.append(
+                    self._problem(
+                        SegmentCode.NOT_USED, target, f"{target.id} is not used here in this guide"
+                    )
+                )
             elif seen > target.max_use:
-                own.append(self._problem(SegmentCode.SEGMENT_REPEAT, target, f"{target.id} occurs {seen} times here; the most is {target.max_use}"))
+                own.append(
+                    self._problem(
+                        SegmentCode.SEGMENT_REPEAT,
+                        target,
+                        f"{target.id} occurs {seen} times here; the most is {target.max_use}",
+                    )
+                )
         self._node = target
         return target, closed, own
 
     def _problem(self, code: SegmentCode, segment: SegmentSpec, message: str) -> Problem:
         return Problem(code, segment, message, self._claim_id, segment.path)
+
+
+_REPORTED = "reported missing"
+
+
+def _first(node: SegmentSpec | LoopSpec) -> SegmentSpec:
+    return node if isinstance(node, SegmentSpec) else node.first
 
 
 _MESSAGES = {

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from edi63650.builder import BuildRule
 from edi63650.envelope import EnvelopeRule
 from edi63650.findings import Finding, Severity
-from edi63650.model import Group
+from edi63650.model import Group, Interchange
 from edi63650.outcome import AckCode, TransactionOutcome
 from edi63650.values import is_digits
 from edi63650.writers import x12
@@ -50,6 +50,17 @@ _IK4_CODES = {
     BuildRule.BAD_DATE: "8",  # invalid date
 }
 
+#: TA105: interchange note codes (X12 element I18) for interchange-level errors.
+_TA1_CODES = {
+    EnvelopeRule.IEA_CONTROL: "001",  # control numbers in header and trailer do not match
+    EnvelopeRule.ISA_DATE: "014",  # invalid interchange date value
+    EnvelopeRule.ISA_TIME: "015",  # invalid interchange time value
+    EnvelopeRule.IEA_COUNT: "021",  # invalid number of included groups value
+    EnvelopeRule.ISA_LENGTH: "022",  # invalid control structure
+    EnvelopeRule.MISSING_IEA: "023",  # improper (premature) end-of-file
+    EnvelopeRule.MISSING_GS: "024",  # invalid interchange content
+}
+
 #: AK905: functional group errors (X12 element 716).
 _AK9_CODES = {
     EnvelopeRule.MISSING_GE: "3",  # functional group trailer missing
@@ -63,6 +74,7 @@ def write_999(result: ValidationResult, *, control_number: int | None = None) ->
     out = b""
     base = first_control_number(result.transactions, control_number)
     starts = sorted({t.group.position.offset for t in result.transactions if t.group})
+    interchanges = sorted({i.position.offset for i in result.interchanges})
     for index, (first, outcomes) in enumerate(by_interchange(result.transactions)):
         envelope = reply_envelope(
             first, result.validated, base + index, functional_id="FA", version=VERSION
@@ -71,8 +83,42 @@ def write_999(result: ValidationResult, *, control_number: int | None = None) ->
             _group(group, members, _group_findings(group, starts, result.findings))
             for group, members in _by_group(outcomes)
         ]
-        out += x12.interchange(envelope, bodies)
+        ta1 = _ta1(first.interchange, interchanges, result.findings)
+        out += x12.interchange(envelope, bodies, ta1=ta1)
     return out
+
+
+def _ta1(
+    interchange: Interchange | None, starts: list[int], findings: Sequence[Finding]
+) -> Elements | None:
+    """TA1 for an interchange with interchange-level errors (rejected whole: TA104 ``R``);
+    TA105 names the first error. None when the interchange is clean."""
+    if interchange is None:
+        return None
+    start = interchange.position.offset
+    end = next((offset for offset in starts if offset > start), None)
+    codes = [
+        _TA1_CODES[EnvelopeRule(f.rule)]
+        for f in findings
+        if f.rule in _TA1_CODES
+        and f.severity is Severity.ERROR
+        and f.offset is not None
+        and start <= f.offset
+        and (end is None or f.offset < end)
+    ]
+    if not codes:
+        return None
+    control = interchange.control_number
+    date = interchange.date
+    time = interchange.time
+    return [
+        "TA1",
+        control if is_digits(control) and len(control) == 9 else "000000000",
+        f"{date:%y%m%d}" if date is not None else "000101",
+        time if is_digits(time) and len(time) == 4 else "0000",
+        "R",
+        codes[0],
+    ]
 
 
 def _group_findings(
@@ -170,14 +216,13 @@ def syntax_errors(
     """The IK3 groups of a transaction set, in segment order: (IK302, IK301, IK304) to the
     first finding and the findings that make IK4s. Structural findings carry their codes;
     the claim builder's unreadable amounts, dates and pointers count too unless the structure
-    layer already reported the same element."""
+    layer already reported on the same segment (it checks the same values, and a segment it
+    could not place has no elements to speak of)."""
     findings = [*outcome.findings, *(f for claim in outcome.claims for f in claim.findings)]
     structural = [f for f in findings if f.syntax is not None and f.severity is Severity.ERROR]
-    covered = {(f.offset, f.element) for f in structural}
+    covered = {f.offset for f in structural}
     builder = [
-        f
-        for f in findings
-        if f.rule in _IK4_CODES and f.syntax is None and (f.offset, f.element) not in covered
+        f for f in findings if f.rule in _IK4_CODES and f.syntax is None and f.offset not in covered
     ]
     groups: dict[tuple[int, str, str], tuple[Finding, list[Finding]]] = {}
     for finding in sorted([*structural, *builder], key=lambda f: (f.ordinal or 0, f.offset or 0)):
@@ -199,6 +244,8 @@ def _loop(finding: Finding) -> str:
 def _element_error(finding: Finding) -> list[Elements]:
     """IK4 for one element (IK401 position, IK402 reference number, IK403 code, IK404 copy)."""
     detail = finding.syntax
+    element: int
+    component: int | None
     if detail is not None:
         element, component, repetition = detail.element, detail.component, detail.repetition
         code, number, bad = detail.element_code, detail.data_element, detail.value

@@ -88,8 +88,10 @@ def interchange(
     transactions: Sequence[list[Elements]],
     *,
     line_break: str = "\n",
+    ta1: Elements | None = None,
 ) -> bytes:
-    """ISA, one GS, each transaction set wrapped in ST..SE with its segment count, GE, IEA.
+    """ISA, one GS, each transaction set wrapped in ST..SE with its segment count, GE, IEA;
+    ``ta1`` (an interchange acknowledgment) goes right after the ISA (X12.5).
 
     A transaction is given without ST and SE: its first element list is the ST header's
     implementation (ST03) and set id are taken from ``envelope``.
@@ -98,6 +100,7 @@ def interchange(
     set_id = {"HN": "277", "FA": "999", "HC": "837"}[envelope.functional_id]
     segments: list[Elements] = [
         isa_segment(envelope),
+        *([ta1] if ta1 is not None else []),
         [
             "GS",
             envelope.functional_id,
