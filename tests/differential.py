@@ -18,14 +18,20 @@ import tempfile
 from pathlib import Path
 
 import edi63650
+from edi63650.maps import Implementations
 from tests.helpers import CORPUS
 from tests.pyx12_oracle import Pyx12Error, parse_999, pyx12_999_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 DIFFERENCES = Path(__file__).with_name("structure-differences.json")
 
-#: The guides pyx12 has maps for, by the errata we read with them (our "closest map").
-CLOSEST = {"005010X222A2": "005010X222A1", "005010X223A3": "005010X223A2"}
+#: Each guide checked with another's map (our "closest map", maps/implementations.xml).
+CLOSEST = {
+    version.encode(): entry.structure_as.encode()
+    for version, entry in Implementations.load().by_version.items()
+    if entry.structure_as and entry.structure_as != version
+}
+_VERSION = re.compile(rb"005010X22[23](?:A[0-9])?(?![A-Z0-9])")
 _ST_837 = re.compile(rb"(?:^|[~\n])\s*ST[^A-Za-z0-9 ]837[^A-Za-z0-9 ]")
 _GUIDE = re.compile(rb"005010X22[23]")
 
@@ -70,11 +76,10 @@ def _as_pyx12(error: Pyx12Error) -> Pyx12Error:
 
 
 def theirs(name: str, path: Path) -> frozenset[Pyx12Error] | str:
-    """pyx12's tuples; for errata it has no map for, on a copy relabelled to the closest map
+    """pyx12's tuples; for guides it has no map for, on a copy relabelled to the closest map
     (which is what we check the file against). A string says why there is no answer."""
     data = path.read_bytes()
-    for newer, older in CLOSEST.items():
-        data = data.replace(newer.encode(), older.encode())
+    data = _VERSION.sub(lambda m: CLOSEST.get(m.group(0), m.group(0)), data)
     with tempfile.TemporaryDirectory() as folder:
         copy = Path(folder) / "input.837"
         copy.write_bytes(data)

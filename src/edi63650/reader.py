@@ -147,17 +147,14 @@ class Reader:
                         check, found = self._structure.begin(token, entry)
                         out.extend(found)
             elif builder is not None:
-                if check is not None:
+                if check is None:
+                    out.extend(builder.add(token))
+                else:
+                    # A claim's structural findings come before the claim, the next one's after.
                     closing, after = check.feed(token)
                     out.extend(closing)
-                    done = builder.add(token)
-                    if done:
-                        out.extend(done)
+                    out.extend(builder.add(token))
                     out.extend(after)
-                    continue
-                done = builder.add(token)
-                if done:
-                    out.extend(done)
             elif envelope.transaction is None and sid not in _INTERCHANGE_LEVEL:
                 out.extend(envelope.outside(token))
             # else: a segment of a transaction set that is not read (already reported at ST)

@@ -70,12 +70,7 @@ class Structure:
         if steps is None:
             return None, []
         check = TransactionCheck(steps, self._checker, implementation)
-        out = check.notes(st)
-        _, own = check.feed(st)
-        # ST03 routes the transaction set: a version the map does not list (a later errata
-        # read with the closest map) is the envelope layer's to judge, not an invalid code.
-        own = [f for f in own if f.element != "ST03"]
-        return check, out + own
+        return check, check.start(st)
 
 
 class TransactionCheck:
@@ -90,14 +85,16 @@ class TransactionCheck:
         self._walker = Walker(steps)
         self._source = f"TR3 {implementation.structure_as}"
         self._implementation = implementation
-        self._started = False
 
-    def notes(self, st: Segment) -> list[Finding]:
-        """An info finding when the transaction set's guide is not the map's."""
+    def start(self, st: Segment) -> list[Finding]:
+        """The ST, where the walk begins: its elements, and a note when its guide is not the
+        map's. ST03 routes the transaction set: a version the map does not list (a later
+        errata read with the closest map) is the envelope layer's to judge, not a bad code."""
+        own = [f for f in self._elements(st, self._walker.node) if f.element != "ST03"]
         version = st.get(3)
         target = self._implementation.structure_as
         if not version or version == target:
-            return []
+            return own
         return [
             Finding.at(
                 st,
@@ -107,7 +104,8 @@ class TransactionCheck:
                 f"map there is): requirements {version} changes from {target} are not checked",
                 element="ST03",
                 source=f"pyx12 map {self._grammar.map_name}",
-            )
+            ),
+            *own,
         ]
 
     def feed(self, segment: Segment) -> tuple[list[Finding], list[Finding]]:
@@ -116,29 +114,28 @@ class TransactionCheck:
         The first list belongs before the claim the segment closes (a claim's missing segments
         are found at the next claim's CLM); the second after it.
         """
-        elements = segment.elements
-        delimiters = segment.delimiters
-        if not self._started:
-            self._started = True
-            spec: SegmentSpec | None = self._walker.node
-            closed: list[Problem] = []
-            own: list[Problem] = []
-        else:
-            spec, closed, own = self._walker.walk(segment.id, elements, delimiters.component)
+        spec, closed, own = self._walker.walk(
+            segment.id, segment.elements, segment.delimiters.component
+        )
         before = [self._problem(segment, p) for p in closed]
         after = [self._problem(segment, p) for p in own]
         if spec is not None:
-            issues = self._checker.check(
-                spec,
-                elements,
-                delimiters.element,
-                delimiters.component,
-                delimiters.repetition or "",
-            )
-            if issues:
-                claim_id = self._walker.claim_id
-                after += [self._issue(segment, spec, issue, claim_id) for issue in issues]
+            after += self._elements(segment, spec)
         return before, after
+
+    def _elements(self, segment: Segment, spec: SegmentSpec) -> list[Finding]:
+        delimiters = segment.delimiters
+        issues = self._checker.check(
+            spec,
+            segment.elements,
+            delimiters.element,
+            delimiters.component,
+            delimiters.repetition or "",
+        )
+        if not issues:
+            return []
+        claim_id = self._walker.claim_id
+        return [self._issue(segment, spec, issue, claim_id) for issue in issues]
 
     def _problem(self, segment: Segment, problem: Problem) -> Finding:
         named = problem.segment

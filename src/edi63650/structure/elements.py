@@ -19,6 +19,8 @@ hundredths.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 
 import attrs
 
@@ -131,7 +133,12 @@ def diagnose(
     for element in specs:
         value = elements[element.index] if element.index <= given else ""
         if element.is_composite:
-            out += _composite(element, value, component_sep, repetition_sep)
+            out += _each_repetition(
+                element,
+                value,
+                repetition_sep,
+                partial(_composite, element, component_sep=component_sep),
+            )
             continue
         if spec.id == "DTP" and element.index == 2 and value in _DATE_FORMATS:
             formats = [value]
@@ -155,55 +162,36 @@ def diagnose(
                 )
             )
             continue
-        out += _repetitions(element, value, repetition_sep, types)
+        out += _each_repetition(
+            element, value, repetition_sep, partial(_simple, element, types=types)
+        )
     if spec.syntax:
         out += check_syntax(spec.syntax, elements)
     return out
 
 
-def _repetitions(
-    element: ElementSpec, value: str, repetition_sep: str, types: list[str]
+def _each_repetition(
+    element: ElementSpec, value: str, repetition_sep: str, check: Callable[[str], list[Issue]]
 ) -> list[Issue]:
-    if repetition_sep and repetition_sep in value:
-        parts = value.split(repetition_sep)
-        if len(parts) > element.repeat:
-            return [
-                Issue(
-                    ElementCode.TOO_MANY_REPETITIONS,
-                    element.index,
-                    element.component,
-                    element.data_ele,
-                    value,
-                    f"{element.ref} repeats {len(parts)} times; the most is {element.repeat}",
-                )
-            ]
-        out: list[Issue] = []
-        for part in parts:
-            out += _simple(element, part, types)
-        return out
-    return _simple(element, value, types)
+    """``check`` on each repetition of ``value``, or one issue when there are too many."""
+    if not repetition_sep or repetition_sep not in value:
+        return check(value)
+    parts = value.split(repetition_sep)
+    if len(parts) > element.repeat:
+        return [
+            Issue(
+                ElementCode.TOO_MANY_REPETITIONS,
+                element.index,
+                element.component,
+                element.data_ele,
+                value,
+                f"{element.ref} repeats {len(parts)} times; the most is {element.repeat}",
+            )
+        ]
+    return [issue for part in parts for issue in check(part)]
 
 
-def _composite(
-    element: ElementSpec, value: str, component_sep: str, repetition_sep: str
-) -> list[Issue]:
-    if repetition_sep and repetition_sep in value:
-        parts = value.split(repetition_sep)
-        if len(parts) > element.repeat:
-            return [
-                Issue(
-                    ElementCode.TOO_MANY_REPETITIONS,
-                    element.index,
-                    0,
-                    element.data_ele,
-                    value,
-                    f"{element.ref} repeats {len(parts)} times; the most is {element.repeat}",
-                )
-            ]
-        found: list[Issue] = []
-        for repeat in parts:
-            found += _composite(element, repeat, component_sep, "")
-        return found
+def _composite(element: ElementSpec, value: str, component_sep: str) -> list[Issue]:
     components = value.split(component_sep) if value else []
     if not any(components):
         if element.usage == "R":

@@ -195,7 +195,8 @@ def _transaction(outcome: TransactionOutcome) -> list[Elements]:
     ]
     errors = syntax_errors(outcome)
     for (ordinal, segment_id, code), (first, findings) in errors.items():
-        out.append(["IK3", segment_id, str(ordinal), clean(_loop(first), 4), code])
+        # IK303 names an LS/LE loop; an 837 has none, so it stays empty.
+        out.append(["IK3", segment_id, str(ordinal), "", code])
         if first.claim_id:
             out.append(["CTX", ("CLM01", clean(first.claim_id, 35))])
         for finding in findings:
@@ -234,11 +235,6 @@ def syntax_errors(
         if detail is None or detail.element_code:
             group[1].append(finding)
     return groups
-
-
-def _loop(finding: Finding) -> str:
-    """IK303 names an LS/LE loop; 837 claims have none, so it stays empty."""
-    return ""
 
 
 def _element_error(finding: Finding) -> list[Elements]:
