@@ -446,14 +446,9 @@ def _present(element: ElementSpec, char: str, last_char: str, types: list[str]) 
             return _DATE8 + _TIME4
         return _NEVER
     if element.codes is not None:
-        if data_type not in ("AN", "ID"):
-            return _NEVER
+        # The codes the diagnosis itself finds clean (length and type too), longest first.
         good = sorted(
-            (
-                c
-                for c in element.codes
-                if low <= len(c) <= high and c == c.rstrip() and _PRINTABLE.fullmatch(c)
-            ),
+            (c for c in element.codes if c and not _simple(element, c, [])),
             key=lambda c: (-len(c), c),
         )
         return "(?:" + "|".join(re.escape(c) for c in good) + ")" if good else _NEVER
