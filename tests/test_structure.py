@@ -12,7 +12,7 @@ import pytest
 import edi63650
 from edi63650.outcome import AckCode
 from edi63650.structure import Structure
-from edi63650.structure.elements import ElementChecker, diagnose
+from edi63650.structure.elements import ElementChecker, diagnose, segment_pattern
 from edi63650.structure.grammar import SegmentSpec
 from edi63650.structure.walker import Walker
 from edi63650.tokenizer import Segment, Tokenizer
@@ -133,6 +133,18 @@ def test_ta1_for_an_interchange_error(tmp_path: Path) -> None:
 def _segments(data: bytes) -> list[Segment]:
     tokenizer = Tokenizer()
     return [t for t in tokenizer.feed(data) + tokenizer.close() if isinstance(t, Segment)]
+
+
+def test_fast_path_accepts_every_segment_of_a_clean_file(structure: Structure) -> None:
+    """Clean segments never need the element-by-element diagnosis (it is the slow path)."""
+    walker = Walker(structure._steps["837.5010.X222.A1.xml"])  # noqa: SLF001 - white-box check
+    rejected = []
+    for segment in _segments(BASE)[3:-3]:
+        spec, _, _ = walker.walk(segment.id, segment.elements, ":")
+        assert spec is not None, segment.id
+        if not re.fullmatch(segment_pattern(spec, "*", ":", "^"), segment.text, re.DOTALL):
+            rejected.append(segment.id)
+    assert rejected == []
 
 
 def test_fast_path_and_diagnosis_agree_on_mutated_segments(structure: Structure) -> None:
