@@ -14,7 +14,7 @@ from edi63650.outcome import AckCode
 from edi63650.structure import Structure
 from edi63650.structure.elements import ElementChecker, diagnose, segment_pattern
 from edi63650.structure.grammar import SegmentSpec
-from edi63650.structure.walker import Walker
+from edi63650.structure.walker import Steps, Walker
 from edi63650.tokenizer import Segment, Tokenizer
 from edi63650.validate import Validator
 from tests.differential import DIFFERENCES, compare, files
@@ -137,7 +137,7 @@ def _segments(data: bytes) -> list[Segment]:
 
 def test_fast_path_accepts_every_segment_of_a_clean_file(structure: Structure) -> None:
     """Clean segments never need the element-by-element diagnosis (it is the slow path)."""
-    walker = Walker(structure._steps["837.5010.X222.A1.xml"])  # noqa: SLF001 - white-box check
+    walker = Walker(Steps(structure.grammars.by_map["837.5010.X222.A1.xml"]))
     rejected = []
     for segment in _segments(BASE)[3:-3]:
         spec, _, _ = walker.walk(segment.id, segment.elements, ":")
@@ -152,7 +152,7 @@ def test_fast_path_and_diagnosis_agree_on_mutated_segments(structure: Structure)
     finds nothing, on every fixture segment and on thousands of mutations of them."""
     rng = random.Random(63650)  # noqa: S311 - reproducible mutations, not security
     checker = ElementChecker()
-    steps = structure._steps["837.5010.X222.A1.xml"]
+    steps = Steps(structure.grammars.by_map["837.5010.X222.A1.xml"])
     walker = Walker(steps)
     placed: list[tuple[SegmentSpec, Segment]] = []
     for segment in _segments(BASE)[3:-3]:
