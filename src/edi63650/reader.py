@@ -65,6 +65,11 @@ class Reader:
     With a :class:`~edi63650.structure.Structure`, every transaction set is also checked
     against its implementation guide; the findings carry their 999 codes and come out in
     stream order, a claim's own before the claim.
+
+    With ``claims=False`` (and a structure) the reader checks syntax only (SNIP 1 and 2:
+    tokenizer, envelopes, implementation guide) and builds no claims. Clean segments then take
+    the structure's fast lane straight from the tokenizer's cut, without being made into
+    segments; the findings are the same as with claims.
     """
 
     def __init__(
@@ -73,8 +78,11 @@ class Reader:
         *,
         boundaries: bool = False,
         structure: Structure | None = None,
+        claims: bool = True,
     ) -> None:
-        self._tokenizer = Tokenizer()
+        self._claims = claims
+        lane = self._lane if structure is not None and not claims else None
+        self._tokenizer = Tokenizer(lane=lane)
         self._implementations = implementations or Implementations.load()
         self._envelope = EnvelopeChecker(self._implementations)
         self._structure = structure
@@ -82,17 +90,21 @@ class Reader:
         self._builder: TransactionBuilder | None = None
         self._boundaries = boundaries
         self._offset = 0  # of the last segment seen, for boundaries closed at end of input
+        self._out: list[Event | Boundary] = []  # what feed or close is returning (for the lane)
 
     def feed(self, data: bytes) -> list[Event | Boundary]:
         """Take the next chunk of the stream; return the claims and findings it completed."""
         out: list[Event | Boundary] = []
+        self._out = out
         self._process(self._tokenizer.feed(data), out)
         return out
 
     def close(self) -> list[Event | Boundary]:
         """End of the stream: return the rest, including findings about unclosed envelopes."""
         out: list[Event | Boundary] = []
+        self._out = out
         self._process(self._tokenizer.close(), out)
+        self._offset = max(self._offset, self._tokenizer.lane_offset)
         if self._builder is not None:
             out.extend(self._builder.finish())
             self._builder = None
@@ -139,9 +151,10 @@ class Reader:
                     self._close_boundaries(before, token, out)
                 transaction = envelope.transaction
                 if sid == "ST" and transaction is not None and transaction.kind is not None:
-                    builder = TransactionBuilder(
-                        transaction.kind, transaction, envelope.interchange, envelope.group
-                    )
+                    if self._claims:
+                        builder = TransactionBuilder(
+                            transaction.kind, transaction, envelope.interchange, envelope.group
+                        )
                     if self._structure is not None:
                         entry = self._implementations.lookup(transaction.implementation)
                         check, found = self._structure.begin(token, entry)
@@ -155,6 +168,10 @@ class Reader:
                     out.extend(closing)
                     out.extend(builder.add(token))
                     out.extend(after)
+            elif check is not None:
+                closing, after = check.feed(token)
+                out.extend(closing)
+                out.extend(after)
             elif envelope.transaction is None and sid not in _INTERCHANGE_LEVEL:
                 out.extend(envelope.outside(token))
             # else: a segment of a transaction set that is not read (already reported at ST)
@@ -164,6 +181,14 @@ class Reader:
                 self._offset = last.offset
         self._builder = builder
         self._check = check
+
+    def _lane(self, tokens: list[Token], parts: list[str], index: int) -> int:
+        """The tokenizer's :data:`~edi63650.tokenizer.Lane` in a structure-only read: read the
+        tokens cut so far, then let the transaction set's check take clean segment texts."""
+        self._process(tokens, self._out)
+        tokens.clear()
+        check = self._check
+        return check.run(parts, index) if check is not None else 0
 
     def _close_boundaries(
         self,

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import enum
 import re
+from collections import deque
+from collections.abc import Callable
+from itertools import islice
 from typing import NamedTuple
 
 import attrs
@@ -129,12 +132,26 @@ class Segment(NamedTuple):
 
 Token = Segment | Finding
 
+#: A consumer that checks the plain segments of a transaction set's body itself, straight from
+#: their text (the structure-only reader does). Called as ``lane(tokens, parts, index)`` while a
+#: chunk is being cut: ``tokens`` are those made so far (the lane takes them and empties the
+#: list), ``parts`` the chunk's segment texts and ``index`` the first one not yet read. It returns
+#: how many parts from ``index`` on it took. It may take only parts the tokenizer would have
+#: turned into a plain segment with no finding: a valid segment id other than an envelope's,
+#: no whitespace or control characters, no longer than the limit. The tokenizer then counts
+#: those parts into offsets, lines and ordinals without making segments of them.
+Lane = Callable[[list["Token"], list[str], int], int]
+
 
 class Tokenizer:
     """Turns X12 bytes into :class:`Segment` values and framing :class:`Finding` values."""
 
-    def __init__(self, *, max_segment_length: int = MAX_SEGMENT_LENGTH) -> None:
+    def __init__(
+        self, *, max_segment_length: int = MAX_SEGMENT_LENGTH, lane: Lane | None = None
+    ) -> None:
         self._max = max_segment_length
+        self._lane = lane
+        self.lane_offset = 0  # of the last part a lane took
         self._buf = ""
         self._base = 0  # stream offset of _buf[0]
         self._line = 1  # line number at _buf[0]
@@ -469,7 +486,7 @@ class Tokenizer:
             )
         )
 
-    def _split(self, out: list[Token], delims: Delimiters) -> bool:
+    def _split(self, out: list[Token], delims: Delimiters, *, plain: bool = False) -> bool:
         """Cut complete segments off the buffer. True when an interchange ended (seek again).
 
         This is the hot loop: one ``str.split`` per chunk, then a few operations per segment.
@@ -483,12 +500,17 @@ class Tokenizer:
         terminator = delims.segment
         newline_terminated = 1 if terminator == "\n" else 0
         framing = terminator
-        if not newline_terminated:
+        cut = False  # the chunk ends inside the last framing ("~" of "~\n")
+        if not newline_terminated and not plain:
             count = buf.count(terminator)
+            tail = buf[buf.rfind(terminator) :] if count else ""
             for candidate in (terminator + "\n", terminator + "\r\n"):
-                if count and buf.count(candidate) == count:
+                cut = bool(tail) and len(tail) < len(candidate) and candidate.startswith(tail)
+                if count and buf.count(candidate) == count - cut:
                     framing = candidate
                     break
+            else:
+                cut = False
         framed = framing != terminator
         step = len(framing)
         line_step = 1 if newline_terminated or framed else 0
@@ -504,7 +526,24 @@ class Tokenizer:
         max_length = self._max
         new_segment = tuple.__new__
         reseek = False
-        for part in parts:
+        lane = self._lane
+        index = -1
+        read_at = -1  # the part a lane stopped at: read here, not offered again
+        remaining = iter(parts)
+        for part in remaining:
+            index += 1
+            if lane is not None and ordinal and index != read_at and not self._skipping:
+                taken = lane(out, parts, index) if quiet_breaks or not framed else 0
+                if taken:
+                    # Plain segments, one per part: no line breaks inside, none skipped.
+                    position += sum(map(len, parts[index : index + taken])) + taken * step
+                    self.lane_offset = base + position - len(parts[index + taken - 1]) - step
+                    line += taken * line_step
+                    ordinal += taken
+                    deque(islice(remaining, taken - 1), maxlen=0)
+                    index += taken - 1
+                    read_at = index + 1
+                    continue
             start = position
             position += len(part) + step
             segment_line = line
@@ -620,7 +659,11 @@ class Tokenizer:
         self._ordinal = ordinal
         if position:
             self._broke_line = framed and not reseek
-        return self._finish_split(position, line, reseek, out)
+        ended = self._finish_split(position, line, reseek, out)
+        if cut and not ended:
+            # The last segment's line break is still to come: cut it on its terminator alone.
+            return self._split(out, delims, plain=True)
+        return ended
 
     def _finish_split(self, position: int, line: int, reseek: bool, out: list[Token]) -> bool:
         """Drop the consumed text; guard against a segment that never ends."""

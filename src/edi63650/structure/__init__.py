@@ -9,13 +9,15 @@ findings carrying their 999 codes (:class:`~edi63650.findings.SyntaxDetail`).
 
 from __future__ import annotations
 
+import re
+
 from edi63650.findings import Finding, Severity, SyntaxDetail
 from edi63650.maps import Implementation
 from edi63650.structure.codes import ElementCode, SegmentCode
 from edi63650.structure.elements import ElementChecker, Issue
 from edi63650.structure.grammar import Grammar, Grammars, SegmentSpec
-from edi63650.structure.walker import Problem, Steps, Walker
-from edi63650.tokenizer import Segment
+from edi63650.structure.walker import Lane, Problem, Steps, Walker
+from edi63650.tokenizer import Delimiters, Segment
 
 __all__ = ["ElementCode", "Grammars", "SegmentCode", "Structure", "TransactionCheck"]
 
@@ -55,6 +57,7 @@ class Structure:
         self.grammars = grammars
         self._steps = {name: Steps(grammar) for name, grammar in grammars.by_map.items()}
         self._checker = ElementChecker()
+        self._lanes: dict[tuple[str, Delimiters], Lane] = {}
 
     @classmethod
     def load(cls) -> Structure:
@@ -69,17 +72,34 @@ class Structure:
         steps = self._steps.get(implementation.structure_map)
         if steps is None:
             return None, []
-        check = TransactionCheck(steps, self._checker, implementation)
+        check = TransactionCheck(
+            steps, self._checker, implementation, self._lane(steps, st.delimiters)
+        )
         return check, check.start(st)
+
+    def _lane(self, steps: Steps, delimiters: Delimiters) -> Lane:
+        key = (steps.grammar.map_name, delimiters)
+        lane = self._lanes.get(key)
+        if lane is None:
+            element, component = delimiters.element, delimiters.component
+            repetition = delimiters.repetition or ""
+            checker = self._checker
+
+            def pattern(spec: SegmentSpec) -> re.Pattern[str]:
+                return checker.pattern(spec, element, component, repetition)
+
+            lane = self._lanes[key] = Lane(steps, pattern, element, component)
+        return lane
 
 
 class TransactionCheck:
     """The structure of one transaction set (ST to SE), checked as its segments arrive."""
 
     def __init__(
-        self, steps: Steps, checker: ElementChecker, implementation: Implementation
+        self, steps: Steps, checker: ElementChecker, implementation: Implementation, lane: Lane
     ) -> None:
         self._steps = steps
+        self._lane = lane
         self._grammar: Grammar = steps.grammar
         self._checker = checker
         self._walker = Walker(steps)
@@ -122,6 +142,12 @@ class TransactionCheck:
         if spec is not None:
             after += self._elements(segment, spec)
         return before, after
+
+    def run(self, parts: list[str], start: int) -> int:
+        """The fast lane: take segment texts from ``parts[start]`` on while each is clean
+        (they need no findings); return how many were taken. A
+        :data:`~edi63650.tokenizer.Lane` for a structure-only read."""
+        return self._walker.run(parts, start, self._lane)
 
     def _elements(self, segment: Segment, spec: SegmentSpec) -> list[Finding]:
         delimiters = segment.delimiters

@@ -4,7 +4,7 @@ Two paths give the same verdict:
 
 - the *fast path* compiles each guide segment, for one set of delimiters, into a single regular
   expression over the segment text (counts, usage, lengths, character sets, code lists, dates
-  and times); a segment that matches it, and whose syntax notes hold, is clean. The expression
+  and times, and syntax notes as lookaheads); a segment that matches it is clean. The expression
   may be stricter than the rules (a value it cannot express simply never matches), never looser;
 - the *diagnosis* walks the elements one by one and names each problem with its IK403 code and
   position. It runs only for segments the fast path did not accept.
@@ -95,15 +95,22 @@ class ElementChecker:
         component_sep: str,
         repetition_sep: str,
     ) -> list[Issue]:
+        pattern = self.pattern(spec, element_sep, component_sep, repetition_sep)
+        if pattern.fullmatch(element_sep.join(elements)):
+            return []
+        return diagnose(spec, elements, component_sep, repetition_sep)
+
+    def pattern(
+        self, spec: SegmentSpec, element_sep: str, component_sep: str, repetition_sep: str
+    ) -> re.Pattern[str]:
+        """The fast path's expression for ``spec`` with these delimiters (compiled once)."""
         key = (spec, element_sep, component_sep, repetition_sep)
         pattern = self._compiled.get(key)
         if pattern is None:
             pattern = self._compiled[key] = re.compile(
                 segment_pattern(spec, element_sep, component_sep, repetition_sep), re.DOTALL
             )
-        if pattern.fullmatch(element_sep.join(elements)):
-            return check_syntax(spec.syntax, elements) if spec.syntax else []
-        return diagnose(spec, elements, component_sep, repetition_sep)
+        return pattern
 
 
 # -- the diagnosis ------------------------------------------------------------------------
@@ -355,7 +362,7 @@ def segment_pattern(
     spec: SegmentSpec, element_sep: str, component_sep: str, repetition_sep: str
 ) -> str:
     """A regular expression matching only segments (text without terminator) that break no
-    element rule of ``spec`` (syntax notes aside)."""
+    element rule of ``spec`` and meet its syntax notes."""
     delimiters = {element_sep, component_sep, repetition_sep} - {""}
     forbidden = "".join(re.escape(d) for d in sorted(delimiters))
     char = f"[^\\x00-\\x1f\\x7f-\\xff{forbidden}]"
@@ -392,7 +399,33 @@ def segment_pattern(
     for i in reversed(range(len(slots))):
         pattern = slots[i][0]
         tail = f"(?:{sep}{pattern}{tail})?" if i > required else f"{sep}{pattern}{tail}"
-    return re.escape(spec.id) + tail
+    notes = "".join(_note_pattern(note, sep) for note in spec.syntax)
+    return notes + re.escape(spec.id) + tail
+
+
+def _note_pattern(note: SyntaxNote, sep: str) -> str:
+    """A syntax note as lookaheads from the start of the segment: element ``p`` is present
+    when the text has ``p`` separators and something other than one after them."""
+
+    def present(position: int) -> str:
+        return f"(?=(?:[^{sep}]*{sep}){{{position}}}[^{sep}])"
+
+    def absent(position: int) -> str:
+        return f"(?!(?:[^{sep}]*{sep}){{{position}}}[^{sep}])"
+
+    first, *rest = note.positions
+    if note.kind == "P":
+        every = "".join(present(p) for p in note.positions)
+        none = "".join(absent(p) for p in note.positions)
+        return f"(?:{every}|{none})"
+    if note.kind == "R":
+        return "(?:" + "|".join(present(p) for p in note.positions) + ")"
+    if note.kind == "E":
+        pairs = [(a, b) for i, a in enumerate(note.positions) for b in note.positions[i + 1 :]]
+        return "".join(f"(?!{present(a)}{present(b)})" for a, b in pairs)
+    if note.kind == "C":
+        return f"(?:{absent(first)}|{''.join(present(p) for p in rest)})"
+    return f"(?:{absent(first)}|" + "|".join(present(p) for p in rest) + ")"  # L
 
 
 def _dtp_pattern(

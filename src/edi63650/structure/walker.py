@@ -14,14 +14,28 @@ loop and checked when a step is taken.
 
 Cascades are suppressed: after a segment that has no place, the walker stays where it was, and
 further unplaced segments are not reported until one is placed again.
+
+:meth:`Walker.run` is the fast lane of a structure-only read: it takes segments as text,
+straight from the tokenizer's cut, while each is clean (placed with no problem, every element
+rule met), and stops at the first that is not, which then goes the full way as a segment. Its
+:class:`Lane` caches, per (place, id, key), the step and the element expression.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
 
 import attrs
 
 from edi63650.structure.codes import SegmentCode
 from edi63650.structure.grammar import Grammar, LoopSpec, SegmentSpec
+
+#: Segments the lane never takes: the reader reads envelopes (ST and SE are in the guide too).
+ENVELOPE_IDS = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE", "TA1"})
+
+#: Entries a lane keeps at most (keys come from the data, so a hostile file could grow it).
+LANE_LIMIT = 20_000
 
 #: Loop ids that start a claim: findings inside are confined to that claim.
 CLAIM_LOOP = "2300"
@@ -100,6 +114,7 @@ class Steps:
         start = node.order
         expected: list[Expected] = []
         pops = 0
+        here: SegmentSpec | LoopSpec = node  # where the walk is: it has occurred, never missing
         while True:
             loop = loops[depth]
             for child in loop.children:
@@ -123,17 +138,18 @@ class Steps:
                             if e.segment.pos != child.pos and e.segment is not child
                         )
                         return Step(child, pops, None, kept)
-                    if child.usage == "R":
+                    if child.usage == "R" and child is not here:
                         expected.append(Expected(depth, child, child))
                 else:
                     first = child.first
                     if first.id == sid and first.matches(elements, component):
                         return Step(first, pops, child, tuple(expected))
-                    if child.usage == "R":
+                    if child.usage == "R" and child is not here:
                         expected.append(Expected(depth, child, first))
             if depth == 0:
                 return Step(None, 0, None, ())
             start = loop.order
+            here = loop
             pops += 1
             depth -= 1
 
@@ -150,6 +166,96 @@ class Steps:
                 if first.id == sid and first.matches(elements, component):
                     return SegmentCode.OUT_OF_SEQUENCE
         return SegmentCode.UNEXPECTED
+
+
+@attrs.frozen(eq=False)
+class Entry:
+    """A step the lane may take from one place, ready for the hot loop."""
+
+    pattern: re.Pattern[str]  # the element expression the segment's text must match
+    plain: bool  # no loop left or entered, nothing required skipped
+    target: SegmentSpec
+    counted: SegmentSpec | LoopSpec  # the segment, or the loop it enters
+    limit: int  # the segment's maximum use, or the loop's repeat
+    row: Row  # the entries from ``target`` on
+    step: Step
+
+
+@attrs.frozen(eq=False)
+class Cell:
+    """The entries for one segment id from one place: by the value of the id's key element
+    (``element``, and ``component`` within it; element 0: the id has no key)."""
+
+    element: int
+    component: int
+    by_key: dict[str, Entry | None]
+
+
+#: The cells of one place, by segment id.
+Row = dict[str, Cell]
+
+
+class Lane:
+    """Lane entries for one grammar and one set of delimiters, as rows per place; shared by the
+    walkers of one structure. ``pattern`` gives the element expression of a guide segment."""
+
+    def __init__(
+        self,
+        steps: Steps,
+        pattern: Callable[[SegmentSpec], re.Pattern[str]],
+        element_sep: str,
+        component_sep: str,
+    ) -> None:
+        self.steps = steps
+        self.sep = element_sep
+        self.component = component_sep
+        self._rows: dict[SegmentSpec, Row] = {}
+        self._ids = steps.grammar.ids - ENVELOPE_IDS
+        self._pattern = pattern
+        self._size = 0
+
+    def row(self, node: SegmentSpec) -> Row:
+        found = self._rows.get(node)
+        if found is None:
+            found = self._rows[node] = {}
+        return found
+
+    def entry(self, node: SegmentSpec, sid: str, part: str) -> Entry | None:
+        """Make (and keep) the entry for a segment text from ``node``; None: not for the lane
+        (no place, or one that is always a problem, or an id the lane leaves to the reader)."""
+        elements = tuple(part.split(self.sep))
+        row = self.row(node)
+        cell = row.get(sid)
+        if cell is None:
+            positions = self.steps.grammar.key_positions.get(sid, ((0, 0),))
+            if sid not in self._ids or len(positions) > 1:
+                positions = ((0, 0),)  # one cell that always says no
+            element, component = positions[0]
+            cell = row[sid] = Cell(element, component, {})
+        key = self.steps.key(sid, elements, self.component) if cell.element else ""
+        entry = self._make(node, sid, elements) if sid in self._ids else None
+        if self._size < LANE_LIMIT:  # key values come from the data: keep the table bounded
+            self._size += 1
+            cell.by_key[key] = entry
+        return entry
+
+    def _make(self, node: SegmentSpec, sid: str, elements: tuple[str, ...]) -> Entry | None:
+        if len(self.steps.grammar.key_positions.get(sid, ())) > 1:
+            return None
+        step = self.steps.step(node, sid, elements, self.component)
+        target = step.target
+        loop = step.enters
+        if target is None or target.usage == "N" or (loop is not None and loop.usage == "N"):
+            return None
+        return Entry(
+            pattern=self._pattern(target),
+            plain=not (step.pops or loop or step.expected),
+            target=target,
+            counted=target if loop is None else loop,
+            limit=target.max_use if loop is None else loop.repeat,
+            row=self.row(target),
+            step=step,
+        )
 
 
 class Walker:
@@ -271,6 +377,89 @@ class Walker:
                 )
         self._node = target
         return target, closed, own
+
+    def run(self, parts: list[str], start: int, lane: Lane) -> int:
+        """Take segment texts from ``parts[start]`` on while each is clean; return how many
+        were taken. What :meth:`walk` and the element checks would do for a clean segment is
+        done here without making it a segment; the first that is not clean is left for them.
+        (The hot loop of a structure-only read: the common step, a segment in the same loop,
+        is a few dictionary lookups and one regular expression.)
+        """
+        node = self._node
+        counts = self._counts
+        here = counts[-1]
+        row = lane.row(node)
+        sep = lane.sep
+        index = start
+        for index in range(start, len(parts)):
+            part = parts[index]
+            sid, _, rest = part.partition(sep)
+            cell = row.get(sid)
+            if cell is None:
+                entry = lane.entry(node, sid, part)
+            else:
+                element = cell.element
+                if not element:
+                    key = ""
+                elif element == 1:
+                    key = rest.partition(sep)[0]
+                else:
+                    fields = rest.split(sep, element)
+                    key = fields[element - 1] if element <= len(fields) else ""
+                if cell.component:
+                    key = key.partition(lane.component)[0]
+                try:
+                    entry = cell.by_key[key]
+                except KeyError:  # a key not seen from here yet
+                    entry = lane.entry(node, sid, part)
+            if entry is None or entry.pattern.fullmatch(part) is None:
+                break
+            if entry.plain:
+                seen = here.get(entry.target, 0) + 1
+                if seen > entry.limit:
+                    break
+                here[entry.target] = seen
+            elif not self._advance(entry, part, lane):
+                break
+            else:
+                here = counts[-1]
+            node = entry.target
+            row = entry.row
+        else:
+            index = len(parts)
+        if index > start:
+            self._node = node
+            self._lost = False
+        return index - start
+
+    def _advance(self, entry: Entry, part: str, lane: Lane) -> bool:
+        """The lane's less common step (a loop left or entered, required segments passed):
+        take it when clean, else change nothing and say no."""
+        step = entry.step
+        counts = self._counts
+        if step.expected and not all(counts[e.depth].get(e.node) for e in step.expected):
+            return False  # something required is missing: the full walk reports it
+        pops = step.pops
+        here = counts[-1 - pops]
+        seen = here.get(entry.counted, 0) + 1
+        if seen > entry.limit:
+            return False
+        loops = self._loops
+        if pops:
+            del loops[-pops:]
+            del counts[-pops:]
+            if self._claim_depth >= len(loops):
+                self._claim_id, self._claim_depth = None, 0
+        here[entry.counted] = seen
+        loop = step.enters
+        if loop is not None:
+            loops.append(loop)
+            counts.append({entry.target: 1})
+            if loop.id == CLAIM_LOOP:
+                fields = part.split(lane.sep, 2)
+                self._claim_id = fields[1] if len(fields) > 1 else ""
+                self._claim_depth = len(loops) - 1
+        return True
 
     def _problem(self, code: SegmentCode, segment: SegmentSpec, message: str) -> Problem:
         return Problem(code, segment, message, self._claim_id, segment.path)
