@@ -493,8 +493,13 @@ class Tokenizer:
         Locals stand in for attributes, and tolerances are checked against a local flag before
         any call. When every terminator in the chunk is followed by a line break (one segment
         per line, the commonest layout) the chunk is split on terminator and line break
-        together, so segments need no stripping. (A column-wise variant built from ``map``
+        together, so segments need no stripping; a chunk that ends inside the last framing
+        (its ``~`` has come, its line break not yet) is split framed all the same, and its last
+        segment then cut on the terminator alone. (A column-wise variant built from ``map``
         calls was measured no faster: the cost is in creating the strings and tuples.)
+
+        With a :data:`Lane`, each run of body segments is offered to it first: the segments it
+        takes are counted (offsets, lines, ordinals) and never made.
         """
         buf = self._buf
         terminator = delims.segment

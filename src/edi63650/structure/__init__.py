@@ -5,6 +5,10 @@ expressions; build one (it takes a fraction of a second) and pass it to every
 :class:`~edi63650.reader.Reader` that should check structure. Per transaction set it makes a
 :class:`TransactionCheck`, which takes the segments of that set one at a time and returns
 findings carrying their 999 codes (:class:`~edi63650.findings.SyntaxDetail`).
+
+In a structure-only read (``Reader(structure=..., claims=False)``) the check also serves as the
+tokenizer's lane: :meth:`TransactionCheck.run` takes clean segment texts without their ever
+becoming segments, which is what makes full syntax validation fast.
 """
 
 from __future__ import annotations
