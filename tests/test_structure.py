@@ -221,3 +221,22 @@ def test_differential_against_pyx12() -> None:
         agreeing += not entries
     assert compared >= 8
     assert agreeing / compared >= 0.95, (agreeing, compared)
+
+
+@pytest.mark.parametrize("separator", [".", "-", " "])
+def test_fast_path_leaves_delimiters_it_writes_as_data_to_the_diagnosis(
+    structure: Structure, separator: str
+) -> None:
+    """With ``.`` as the element separator, ``CLM.PCN1.120.00...11:B:1.Y.A.Y.Y`` must not pass
+    as a CLM whose amount is 120.00: the expression writes points, signs and spaces as data."""
+    walker = Walker(Steps(structure.grammars.by_map["837.5010.X222.A1.xml"]))
+    clm = next(
+        spec
+        for segment in _segments(BASE)[3:-3]
+        if (spec := walker.walk(segment.id, segment.elements, ":")[0]) is not None
+        and spec.id == "CLM"
+    )
+    values = ("CLM", "PCN1", "120", "00", "", "", "11:B:1", "Y", "A", "Y", "Y")
+    slow = diagnose(clm, values, ":", "^")
+    assert slow
+    assert ElementChecker().check(clm, values, separator, ":", "^") == slow

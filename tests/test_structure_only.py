@@ -16,6 +16,8 @@ from edi63650.builder import BuildRule
 from edi63650.envelope import ENVELOPE_IDS
 from edi63650.reader import Boundary, InterchangeEnd, TransactionEnd
 from edi63650.structure import Structure
+from edi63650.structure.elements import ElementChecker
+from edi63650.structure.walker import LANE_LIMIT, LaneTable, Steps
 from edi63650.testing import synth
 from edi63650.tokenizer import Segment, Token, Tokenizer
 from tests.helpers import FIXTURES
@@ -169,3 +171,57 @@ def test_tokenizer_lane_keeps_offsets_lines_and_ordinals() -> None:
     expected = envelopes(Tokenizer(), len(data))
     for size in (len(data), 1000, 97, 7):
         assert envelopes(Tokenizer(lane=greedy), size) == expected, size
+
+
+# -- regressions found in review --------------------------------------------------------------
+
+
+def test_the_line_break_note_is_not_lost_to_the_lane() -> None:
+    """A chunk that starts right after the first line break: the tokenizer notes it on that
+    chunk's first segment, so the lane must leave that segment alone."""
+    data = synth("837P", claims=1, seed=1).replace(b"~\n", b"~")
+    start = data.index(b"PER*")
+    end = data.index(b"~", start) + 1
+    data = data[:end] + b"\n" + data[end:]
+    assert_same_as_full_read(data, [start, end + 1 - start])
+    rules = [e.rule for e in read(data, None, claims=False) if isinstance(e, Finding)]
+    assert "X12-LINE-BREAKS" in rules
+
+
+@pytest.mark.parametrize("claims", [True, False])
+def test_a_long_segment_whose_line_break_is_in_the_next_chunk(claims: bool) -> None:
+    """An 8,192-byte segment (the limit) whose chunk ends between its terminator and its line
+    break is read as it is whole: not as too long, and the next segment is not lost."""
+    data = synth("837P", claims=2, seed=1)
+    at = data.index(b"N3*100 MAIN ST~\n")
+    long = b"NTE*ADD*" + b"A" * 8184 + b"~\n"
+    data = data[:at] + long + data[at:]
+    whole = read(data, None, claims=claims)
+    assert read(data, [at + len(long) - 1], claims=claims) == whole
+    assert "X12-SEGMENT-TOO-LONG" not in [f.rule for f in whole if isinstance(f, Finding)]
+
+
+def test_an_open_transaction_ends_at_the_last_segment_however_fed() -> None:
+    """A file cut before SE: the transaction set and interchange end at the last segment read,
+    whole, in chunks, with or without claims."""
+    data = synth("837P", claims=1, seed=1)
+    data = data[: data.index(b"SE*")] + b"!!~\n"
+    junk = len(data) - 4
+    last = data.rindex(b"~\n", 0, junk - 2) + 2  # the last real segment, before the junk
+    for claims in (True, False):
+        for size in (len(data), 100, 7):
+            events = read(data, [size] * len(data), claims=claims)
+            assert [e[2] for e in events if isinstance(e, tuple)] == [last, last], (claims, size)
+
+
+def test_the_lane_table_stays_bounded() -> None:
+    """Segment ids and key values come from the data: a flood of new ones does not grow the
+    lane's table past its limit (each is still answered)."""
+    steps = Steps(STRUCTURE.grammars.by_map["837.5010.X222.A1.xml"])
+    checker = ElementChecker()
+    lane = LaneTable(steps, lambda spec: checker.pattern(spec, "*", ":", "^"), "*", ":")
+    node = steps.grammar.start()
+    for i in range(LANE_LIMIT + 5_000):
+        assert lane.entry(node, "NM1", f"NM1*Q{i}*1") is None  # no place: not for the lane
+        assert lane.entry(node, f"Z{i % 1000:03d}"[:3], f"Z{i % 1000:03d}*1") is None
+    assert len(lane) == LANE_LIMIT

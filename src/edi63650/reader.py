@@ -175,10 +175,10 @@ class Reader:
             elif envelope.transaction is None and sid not in _INTERCHANGE_LEVEL:
                 out.extend(envelope.outside(token))
             # else: a segment of a transaction set that is not read (already reported at ST)
-        if tokens:
-            last = tokens[-1]
-            if isinstance(last, Segment):
-                self._offset = last.offset
+        for token in reversed(tokens):  # the last segment (findings may follow it)
+            if isinstance(token, Segment):
+                self._offset = token.offset
+                break
         self._builder = builder
         self._check = check
 

@@ -538,7 +538,9 @@ class Tokenizer:
         for part in remaining:
             index += 1
             if lane is not None and ordinal and index != read_at and not self._skipping:
-                taken = lane(out, parts, index) if quiet_breaks or not framed else 0
+                # Not where the loop below would note the line breaks (that note is ours).
+                noted_here = (framed and position) or (not position and self._broke_line)
+                taken = lane(out, parts, index) if quiet_breaks or not noted_here else 0
                 if taken:
                     # Plain segments, one per part: no line breaks inside, none skipped.
                     position += sum(map(len, parts[index : index + taken])) + taken * step
@@ -664,14 +666,17 @@ class Tokenizer:
         self._ordinal = ordinal
         if position:
             self._broke_line = framed and not reseek
-        ended = self._finish_split(position, line, reseek, out)
+        ended = self._finish_split(position, line, reseek, out, complete=cut)
         if cut and not ended:
             # The last segment's line break is still to come: cut it on its terminator alone.
             return self._split(out, delims, plain=True)
         return ended
 
-    def _finish_split(self, position: int, line: int, reseek: bool, out: list[Token]) -> bool:
-        """Drop the consumed text; guard against a segment that never ends."""
+    def _finish_split(
+        self, position: int, line: int, reseek: bool, out: list[Token], *, complete: bool = False
+    ) -> bool:
+        """Drop the consumed text; guard against a segment that never ends (unless the rest
+        is ``complete``: a whole segment waiting for its line break)."""
         max_length = self._max
         self._buf = self._buf[position:]
         self._base += position
@@ -680,7 +685,7 @@ class Tokenizer:
             self._delims = None
             return True
         rest = self._buf
-        if len(rest) > max_length:
+        if len(rest) > max_length and not complete:
             if not self._skipping:
                 self._skipping = True
                 lead = len(rest) - len(rest.lstrip(_WHITESPACE))

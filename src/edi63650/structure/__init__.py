@@ -20,7 +20,7 @@ from edi63650.maps import Implementation
 from edi63650.structure.codes import ElementCode, SegmentCode
 from edi63650.structure.elements import ElementChecker, Issue
 from edi63650.structure.grammar import Grammar, Grammars, SegmentSpec
-from edi63650.structure.walker import Lane, Problem, Steps, Walker
+from edi63650.structure.walker import LaneTable, Problem, Steps, Walker
 from edi63650.tokenizer import Delimiters, Segment
 
 __all__ = ["ElementCode", "Grammars", "SegmentCode", "Structure", "TransactionCheck"]
@@ -61,7 +61,7 @@ class Structure:
         self.grammars = grammars
         self._steps = {name: Steps(grammar) for name, grammar in grammars.by_map.items()}
         self._checker = ElementChecker()
-        self._lanes: dict[tuple[str, Delimiters], Lane] = {}
+        self._lanes: dict[tuple[str, Delimiters], LaneTable] = {}
 
     @classmethod
     def load(cls) -> Structure:
@@ -81,7 +81,7 @@ class Structure:
         )
         return check, check.start(st)
 
-    def _lane(self, steps: Steps, delimiters: Delimiters) -> Lane:
+    def _lane(self, steps: Steps, delimiters: Delimiters) -> LaneTable:
         key = (steps.grammar.map_name, delimiters)
         lane = self._lanes.get(key)
         if lane is None:
@@ -92,7 +92,7 @@ class Structure:
             def pattern(spec: SegmentSpec) -> re.Pattern[str]:
                 return checker.pattern(spec, element, component, repetition)
 
-            lane = self._lanes[key] = Lane(steps, pattern, element, component)
+            lane = self._lanes[key] = LaneTable(steps, pattern, element, component)
         return lane
 
 
@@ -100,7 +100,7 @@ class TransactionCheck:
     """The structure of one transaction set (ST to SE), checked as its segments arrive."""
 
     def __init__(
-        self, steps: Steps, checker: ElementChecker, implementation: Implementation, lane: Lane
+        self, steps: Steps, checker: ElementChecker, implementation: Implementation, lane: LaneTable
     ) -> None:
         self._steps = steps
         self._lane = lane

@@ -42,6 +42,7 @@ _DATE8 = (
 )
 _TIME4 = r"(?:[01][0-9]|2[0-3])[0-5][0-9]"
 _NEVER = r"(?!)"
+_LITERAL = frozenset(".- +")  # characters the expressions write as data
 
 
 @attrs.frozen
@@ -364,6 +365,10 @@ def segment_pattern(
     """A regular expression matching only segments (text without terminator) that break no
     element rule of ``spec`` and meet its syntax notes."""
     delimiters = {element_sep, component_sep, repetition_sep} - {""}
+    if any(d.isalnum() or d in _LITERAL for d in delimiters):
+        # The expression writes digits, letters, points, signs and spaces as literals: one
+        # of them used as a delimiter could be read as data. Leave such files to the diagnosis.
+        return _NEVER
     forbidden = "".join(re.escape(d) for d in sorted(delimiters))
     char = f"[^\\x00-\\x1f\\x7f-\\xff{forbidden}]"
     last_char = f"[^\\x00-\\x20\\x7f-\\xff{forbidden}]"

@@ -18,7 +18,7 @@ further unplaced segments are not reported until one is placed again.
 :meth:`Walker.run` is the fast lane of a structure-only read: it takes segments as text,
 straight from the tokenizer's cut, while each is clean (placed with no problem, every element
 rule met), and stops at the first that is not, which then goes the full way as a segment. Its
-:class:`Lane` caches, per (place, id, key), the step and the element expression.
+:class:`LaneTable` caches, per (place, id, key), the step and the element expression.
 """
 
 from __future__ import annotations
@@ -195,9 +195,9 @@ class Cell:
 Row = dict[str, Cell]
 
 
-class Lane:
-    """Lane entries for one grammar and one set of delimiters, as rows per place; shared by the
-    walkers of one structure. ``pattern`` gives the element expression of a guide segment."""
+class LaneTable:
+    """The fast lane's entries for one grammar and one set of delimiters, as rows per place;
+    shared by the walkers of one structure. ``pattern`` gives a guide segment's expression."""
 
     def __init__(
         self,
@@ -224,6 +224,9 @@ class Lane:
         """Make (and keep) the entry for a segment text from ``node``; None: not for the lane
         (no place, or one that is always a problem, or an id the lane leaves to the reader)."""
         elements = tuple(part.split(self.sep))
+        entry = self._make(node, sid, elements) if sid in self._ids else None
+        if self._size >= LANE_LIMIT:  # ids and keys come from the data: keep the table bounded
+            return entry
         row = self.row(node)
         cell = row.get(sid)
         if cell is None:
@@ -232,12 +235,15 @@ class Lane:
                 positions = ((0, 0),)  # one cell that always says no
             element, component = positions[0]
             cell = row[sid] = Cell(element, component, {})
-        key = self.steps.key(sid, elements, self.component) if cell.element else ""
-        entry = self._make(node, sid, elements) if sid in self._ids else None
-        if self._size < LANE_LIMIT:  # key values come from the data: keep the table bounded
             self._size += 1
-            cell.by_key[key] = entry
+        key = self.steps.key(sid, elements, self.component) if cell.element else ""
+        cell.by_key[key] = entry
+        self._size += 1
         return entry
+
+    def __len__(self) -> int:
+        """Cells and entries kept (at most :data:`LANE_LIMIT`)."""
+        return self._size
 
     def _make(self, node: SegmentSpec, sid: str, elements: tuple[str, ...]) -> Entry | None:
         if len(self.steps.grammar.key_positions.get(sid, ())) > 1:
@@ -378,7 +384,7 @@ class Walker:
         self._node = target
         return target, closed, own
 
-    def run(self, parts: list[str], start: int, lane: Lane) -> int:
+    def run(self, parts: list[str], start: int, lane: LaneTable) -> int:
         """Take segment texts from ``parts[start]`` on while each is clean; return how many
         were taken. What :meth:`walk` and the element checks would do for a clean segment is
         done here without making it a segment; the first that is not clean is left for them.
@@ -432,7 +438,7 @@ class Walker:
             self._lost = False
         return index - start
 
-    def _advance(self, entry: Entry, part: str, lane: Lane) -> bool:
+    def _advance(self, entry: Entry, part: str, lane: LaneTable) -> bool:
         """The lane's less common step (a loop left or entered, required segments passed):
         take it when clean, else change nothing and say no."""
         step = entry.step
