@@ -133,13 +133,14 @@ def mutated_837(draw: st.DrawFn) -> bytes:
             value = "" if action == "empty" else draw(st.sampled_from(["X", "99", "20261399"]))
             elements[index:] = [value, *elements[index + 1 :]]
             segments[at] = "*".join(elements)
-    return "~\n".join(segments).encode("latin-1")
+    layout = draw(st.sampled_from(["~\n", "~", "~\r\n"]))  # one per line, one line, CRLF
+    return layout.join(segments).encode("latin-1")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutated_837(), st.integers(min_value=1, max_value=400))
-def test_damaged_files_give_the_findings_of_the_full_read(data: bytes, chunk: int) -> None:
-    assert_same_as_full_read(data, [chunk] * (len(data) // chunk + 1))
+@given(mutated_837(), st.lists(st.integers(min_value=1, max_value=400), min_size=1))
+def test_damaged_files_give_the_findings_of_the_full_read(data: bytes, sizes: list[int]) -> None:
+    assert_same_as_full_read(data, sizes)
 
 
 def test_tokenizer_lane_keeps_offsets_lines_and_ordinals() -> None:
