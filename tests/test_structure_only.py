@@ -17,7 +17,7 @@ from edi63650.envelope import ENVELOPE_IDS
 from edi63650.reader import Boundary, InterchangeEnd, TransactionEnd
 from edi63650.structure import Structure
 from edi63650.structure.elements import ElementChecker
-from edi63650.structure.walker import LANE_LIMIT, LaneTable, Steps
+from edi63650.structure.walker import CACHE_LIMIT, LaneTable, Steps
 from edi63650.testing import synth
 from edi63650.tokenizer import Segment, Token, Tokenizer
 from tests.helpers import FIXTURES
@@ -222,7 +222,8 @@ def test_the_lane_table_stays_bounded() -> None:
     checker = ElementChecker()
     lane = LaneTable(steps, lambda spec: checker.pattern(spec, "*", ":", "^"), "*", ":")
     node = steps.grammar.start()
-    for i in range(LANE_LIMIT + 5_000):
+    for i in range(CACHE_LIMIT + 5_000):
         assert lane.entry(node, "NM1", f"NM1*Q{i}*1") is None  # no place: not for the lane
         assert lane.entry(node, f"Z{i % 1000:03d}"[:3], f"Z{i % 1000:03d}*1") is None
-    assert len(lane) == LANE_LIMIT
+    assert len(lane) == CACHE_LIMIT
+    assert len(steps) == CACHE_LIMIT

@@ -34,8 +34,9 @@ from edi63650.structure.grammar import Grammar, LoopSpec, SegmentSpec
 #: Segments the lane never takes: the reader reads envelopes (ST and SE are in the guide too).
 ENVELOPE_IDS = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE", "TA1"})
 
-#: Entries a lane keeps at most (keys come from the data, so a hostile file could grow it).
-LANE_LIMIT = 20_000
+#: Entries a cache of steps or a lane table keeps at most (keys come from the data, so a hostile
+#: file could grow them).
+CACHE_LIMIT = 20_000
 
 #: Loop ids that start a claim: findings inside are confined to that claim.
 CLAIM_LOOP = "2300"
@@ -103,8 +104,14 @@ class Steps:
         key = (node, sid, self.key(sid, elements, component))
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = self._search(node, sid, elements, component)
+            found = self._search(node, sid, elements, component)
+            if len(self._cache) < CACHE_LIMIT:  # key values come from the data: stay bounded
+                self._cache[key] = found
         return found
+
+    def __len__(self) -> int:
+        """Steps kept (at most :data:`CACHE_LIMIT`)."""
+        return len(self._cache)
 
     def _search(
         self, node: SegmentSpec, sid: str, elements: tuple[str, ...], component: str
@@ -225,7 +232,7 @@ class LaneTable:
         (no place, or one that is always a problem, or an id the lane leaves to the reader)."""
         elements = tuple(part.split(self.sep))
         entry = self._make(node, sid, elements) if sid in self._ids else None
-        if self._size >= LANE_LIMIT:  # ids and keys come from the data: keep the table bounded
+        if self._size >= CACHE_LIMIT:  # ids and keys come from the data: keep the table bounded
             return entry
         row = self.row(node)
         cell = row.get(sid)
@@ -242,7 +249,7 @@ class LaneTable:
         return entry
 
     def __len__(self) -> int:
-        """Cells and entries kept (at most :data:`LANE_LIMIT`)."""
+        """Cells and entries kept (at most :data:`CACHE_LIMIT`)."""
         return self._size
 
     def _make(self, node: SegmentSpec, sid: str, elements: tuple[str, ...]) -> Entry | None:
