@@ -341,22 +341,10 @@ class Walker:
                 closed.append(
                     Problem(SegmentCode.MISSING, missing, f"{what} is missing", claim, missing.path)
                 )
+        seen = self._take(step, target, lambda: elements[1] if len(elements) > 1 else "")
         own: list[Problem] = []
-        if step.pops:
-            del self._loops[-step.pops :]
-            del counts[-step.pops :]
-            if self._claim_depth >= len(self._loops):
-                self._claim_id, self._claim_depth = None, 0
         loop = step.enters
         if loop is not None:
-            parent = counts[-1]
-            seen = parent.get(loop, 0) + 1
-            parent[loop] = seen
-            self._loops.append(loop)
-            counts.append({target: 1})
-            if loop.id == CLAIM_LOOP:
-                self._claim_id = elements[1] if len(elements) > 1 else ""
-                self._claim_depth = len(self._loops) - 1
             if loop.usage == "N":
                 own.append(
                     self._problem(
@@ -371,24 +359,20 @@ class Walker:
                         f"loop {loop.id} occurs {seen} times; the most is {loop.repeat}",
                     )
                 )
-        else:
-            seen = counts[-1].get(target, 0) + 1
-            counts[-1][target] = seen
-            if target.usage == "N":
-                own.append(
-                    self._problem(
-                        SegmentCode.NOT_USED, target, f"{target.id} is not used here in this guide"
-                    )
+        elif target.usage == "N":
+            own.append(
+                self._problem(
+                    SegmentCode.NOT_USED, target, f"{target.id} is not used here in this guide"
                 )
-            elif seen > target.max_use:
-                own.append(
-                    self._problem(
-                        SegmentCode.SEGMENT_REPEAT,
-                        target,
-                        f"{target.id} occurs {seen} times here; the most is {target.max_use}",
-                    )
+            )
+        elif seen > target.max_use:
+            own.append(
+                self._problem(
+                    SegmentCode.SEGMENT_REPEAT,
+                    target,
+                    f"{target.id} occurs {seen} times here; the most is {target.max_use}",
                 )
-        self._node = target
+            )
         return target, closed, own
 
     def run(self, parts: list[str], start: int, lane: LaneTable) -> int:
@@ -417,8 +401,7 @@ class Walker:
                 elif element == 1:
                     key = rest.partition(sep)[0]
                 else:
-                    fields = rest.split(sep, element)
-                    key = fields[element - 1] if element <= len(fields) else ""
+                    key = _element(rest, sep, element - 1)
                 if cell.component:
                     key = key.partition(lane.component)[0]
                 try:
@@ -452,33 +435,48 @@ class Walker:
         counts = self._counts
         if step.expected and not all(counts[e.depth].get(e.node) for e in step.expected):
             return False  # something required is missing: the full walk reports it
-        pops = step.pops
-        here = counts[-1 - pops]
-        seen = here.get(entry.counted, 0) + 1
-        if seen > entry.limit:
-            return False
+        if counts[-1 - step.pops].get(entry.counted, 0) >= entry.limit:
+            return False  # one use or repeat too many: the full walk reports it
+        self._take(step, entry.target, lambda: _element(part, lane.sep, 1))
+        return True
+
+    def _take(self, step: Step, target: SegmentSpec, claim_id: Callable[[], str]) -> int:
+        """Move to ``target``: leave the loops the step leaves, enter (or repeat) the one it
+        enters, and count the use. Returns that count (of the segment here, or of the loop in
+        its parent), for the caller to hold against its limit. ``claim_id`` reads CLM01, when
+        the step starts a claim."""
+        counts = self._counts
         loops = self._loops
-        if pops:
-            del loops[-pops:]
-            del counts[-pops:]
+        if step.pops:
+            del loops[-step.pops :]
+            del counts[-step.pops :]
             if self._claim_depth >= len(loops):
                 self._claim_id, self._claim_depth = None, 0
-        here[entry.counted] = seen
         loop = step.enters
+        counted: SegmentSpec | LoopSpec = target if loop is None else loop
+        here = counts[-1]
+        seen = here.get(counted, 0) + 1
+        here[counted] = seen
         if loop is not None:
             loops.append(loop)
-            counts.append({entry.target: 1})
+            counts.append({target: 1})
             if loop.id == CLAIM_LOOP:
-                fields = part.split(lane.sep, 2)
-                self._claim_id = fields[1] if len(fields) > 1 else ""
+                self._claim_id = claim_id()
                 self._claim_depth = len(loops) - 1
-        return True
+        self._node = target
+        return seen
 
     def _problem(self, code: SegmentCode, segment: SegmentSpec, message: str) -> Problem:
         return Problem(code, segment, message, self._claim_id, segment.path)
 
 
 _REPORTED = "reported missing"
+
+
+def _element(text: str, separator: str, index: int) -> str:
+    """Element ``index`` of a segment's text, or ``""``."""
+    fields = text.split(separator, index + 1)
+    return fields[index] if index < len(fields) else ""
 
 
 def _first(node: SegmentSpec | LoopSpec) -> SegmentSpec:
