@@ -25,15 +25,15 @@ class Feedable(Protocol):
 
 
 def feed(target: Feedable, data: bytes, sizes: list[int] | None) -> list[object]:
-    """Everything ``target`` returns for ``data``, whole (None) or in chunks of ``sizes``."""
+    """Everything ``target`` returns for ``data``, whole (None) or in chunks of ``sizes``
+    (what the sizes leave over in one last chunk)."""
     out: list[object] = []
-    if sizes is None:
-        out += target.feed(data)
-    else:
-        position = 0
-        for size in sizes:
-            out += target.feed(data[position : position + size])
-            position += size
+    position = 0
+    for size in sizes or []:
+        out += target.feed(data[position : position + size])
+        position += size
+    if position < len(data):
+        out += target.feed(data[position:])
     return out + list(target.close())
 
 

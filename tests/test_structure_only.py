@@ -3,7 +3,6 @@ lane straight from the tokenizer's cut, and the findings are those of the full r
 
 from __future__ import annotations
 
-import random
 import re
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from edi63650.structure.walker import CACHE_LIMIT, LaneTable, Steps
 from edi63650.testing import synth
 from edi63650.tokenizer import Segment, Token, Tokenizer
 from tests.helpers import FIXTURES
+from tests.test_streaming import chunkings, feed
 
 STRUCTURE = Structure.load()
 FILES = sorted([*FIXTURES.glob("*.837"), *(FIXTURES / "structure").glob("*.837")])
@@ -32,16 +32,10 @@ def read(data: bytes, sizes: list[int] | None, *, claims: bool) -> list[object]:
     """Findings (the builder's left out) and where boundaries fall, for ``data`` fed whole
     or in chunks. (The claim builder fills transactions in, so boundaries are compared by
     their place.)"""
-    reader = Reader(structure=STRUCTURE, claims=claims, boundaries=True)
-    out: list[object] = []
-    position = 0
-    for size in sizes or [len(data)]:
-        out += reader.feed(data[position : position + size])
-        position += size
-    out += reader.feed(data[position:]) + reader.close()
+    events = feed(Reader(structure=STRUCTURE, claims=claims, boundaries=True), data, sizes)
     return [
         _place(event) if isinstance(event, TransactionEnd | InterchangeEnd) else event
-        for event in out
+        for event in events
         if not isinstance(event, Claim)
         and not (isinstance(event, Finding) and event.rule in BUILDER_RULES)
     ]
@@ -57,19 +51,11 @@ def assert_same_as_full_read(data: bytes, sizes: list[int] | None = None) -> Non
     assert read(data, sizes, claims=False) == read(data, None, claims=True)
 
 
-def random_sizes(length: int, seed: int) -> list[int]:
-    rng = random.Random(seed)  # noqa: S311 - chunk sizes, not secrets
-    sizes: list[int] = []
-    while sum(sizes) < length:
-        sizes.append(rng.randint(1, 200))
-    return sizes
-
-
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_fixture_findings_equal_the_full_read(path: Path) -> None:
     data = path.read_bytes()
     assert_same_as_full_read(data)
-    assert_same_as_full_read(data, random_sizes(len(data), seed=len(data)))
+    assert_same_as_full_read(data, chunkings(data, seed=len(data))["random chunks"])
 
 
 def test_corpus_findings_equal_the_full_read(corpus: Path) -> None:
@@ -81,7 +67,7 @@ def test_corpus_findings_equal_the_full_read(corpus: Path) -> None:
         if b"ST*837" not in data and b"ST|837" not in data:
             continue
         assert_same_as_full_read(data)
-        assert_same_as_full_read(data, random_sizes(len(data), seed=len(data)))
+        assert_same_as_full_read(data, chunkings(data, seed=len(data))["random chunks"])
         compared += 1
     assert compared >= 50
 
