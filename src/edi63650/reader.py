@@ -159,19 +159,15 @@ class Reader:
                         entry = self._implementations.lookup(transaction.implementation)
                         check, found = self._structure.begin(token, entry)
                         out.extend(found)
-            elif builder is not None:
-                if check is None:
-                    out.extend(builder.add(token))
-                else:
-                    # A claim's structural findings come before the claim, the next one's after.
-                    closing, after = check.feed(token)
-                    out.extend(closing)
-                    out.extend(builder.add(token))
-                    out.extend(after)
             elif check is not None:
+                # A claim's structural findings come before the claim, the next one's after.
                 closing, after = check.feed(token)
                 out.extend(closing)
+                if builder is not None:
+                    out.extend(builder.add(token))
                 out.extend(after)
+            elif builder is not None:
+                out.extend(builder.add(token))
             elif envelope.transaction is None and sid not in _INTERCHANGE_LEVEL:
                 out.extend(envelope.outside(token))
             # else: a segment of a transaction set that is not read (already reported at ST)

@@ -231,16 +231,15 @@ class LaneTable:
         """Make (and keep) the entry for a segment text from ``node``; None: not for the lane
         (no place, or one that is always a problem, or an id the lane leaves to the reader)."""
         elements = tuple(part.split(self.sep))
-        entry = self._make(node, sid, elements) if sid in self._ids else None
+        positions = self.steps.grammar.key_positions.get(sid, ((0, 0),))
+        usable = sid in self._ids and len(positions) == 1
+        entry = self._make(node, sid, elements) if usable else None
         if self._size >= CACHE_LIMIT:  # ids and keys come from the data: keep the table bounded
             return entry
         row = self.row(node)
         cell = row.get(sid)
         if cell is None:
-            positions = self.steps.grammar.key_positions.get(sid, ((0, 0),))
-            if sid not in self._ids or len(positions) > 1:
-                positions = ((0, 0),)  # one cell that always says no
-            element, component = positions[0]
+            element, component = positions[0] if usable else (0, 0)  # else: always says no
             cell = row[sid] = Cell(element, component, {})
             self._size += 1
         key = self.steps.key(sid, elements, self.component) if cell.element else ""
@@ -253,8 +252,6 @@ class LaneTable:
         return self._size
 
     def _make(self, node: SegmentSpec, sid: str, elements: tuple[str, ...]) -> Entry | None:
-        if len(self.steps.grammar.key_positions.get(sid, ())) > 1:
-            return None
         step = self.steps.step(node, sid, elements, self.component)
         target = step.target
         loop = step.enters
