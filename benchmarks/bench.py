@@ -54,8 +54,9 @@ def _child(task: str, path: str) -> None:
     import edi63650
     from edi63650.reader import Reader
     from edi63650.rules.pack import Engine
+    from edi63650.segment import Segment
     from edi63650.structure import Structure
-    from edi63650.tokenizer import Segment, Tokenizer
+    from edi63650.tokenizer import Tokenizer
     from edi63650.validate import Validator
 
     now = datetime.datetime(2026, 11, 26, 12, 0)

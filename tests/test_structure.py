@@ -11,11 +11,12 @@ import pytest
 
 import edi63650
 from edi63650.outcome import AckCode
+from edi63650.segment import Segment
 from edi63650.structure import Structure
 from edi63650.structure.elements import ElementChecker, diagnose, segment_pattern
 from edi63650.structure.grammar import SegmentSpec
 from edi63650.structure.walker import Steps, Walker
-from edi63650.tokenizer import Segment, Tokenizer
+from edi63650.tokenizer import Tokenizer
 from edi63650.validate import Validator
 from tests.differential import DIFFERENCES, compare, files
 from tests.helpers import ROOT

@@ -14,11 +14,12 @@ from edi63650 import Claim, Finding, Reader
 from edi63650.builder import BuildRule
 from edi63650.envelope import ENVELOPE_IDS
 from edi63650.reader import Boundary, InterchangeEnd, TransactionEnd
+from edi63650.segment import Segment
 from edi63650.structure import Structure
 from edi63650.structure.elements import ElementChecker
 from edi63650.structure.walker import CACHE_LIMIT, LaneTable, Steps
 from edi63650.testing import synth
-from edi63650.tokenizer import Segment, Token, Tokenizer
+from edi63650.tokenizer import Token, Tokenizer
 from tests.helpers import FIXTURES
 from tests.test_streaming import chunkings, feed
 

@@ -6,8 +6,9 @@ import pytest
 
 from edi63650 import Finding, Segment, Severity, Tokenizer
 from edi63650.errors import EdiUsageError
+from edi63650.segment import Delimiters
 from edi63650.testing import SubscriberSpec, interchange
-from edi63650.tokenizer import MAX_SEGMENT_LENGTH, Delimiters, TokenRule
+from edi63650.tokenizer import MAX_SEGMENT_LENGTH, TokenRule
 
 ISA = (
     "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       "

@@ -31,7 +31,8 @@ from edi63650.model import (
     ServiceLine,
 )
 from edi63650.reader import Reader, iter_claims, iter_events, read_bytes
-from edi63650.tokenizer import Delimiters, Segment, Tokenizer
+from edi63650.segment import Delimiters, Segment
+from edi63650.tokenizer import Tokenizer
 from edi63650.validate import ValidationResult, Validator, validate, validate_stream
 
 __version__ = "0.1.0"

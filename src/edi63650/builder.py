@@ -40,7 +40,6 @@ from edi63650.model import (
     Note,
     Party,
     Patient,
-    Position,
     Procedure,
     ProfessionalClaim,
     ProfessionalServiceLine,
@@ -49,7 +48,7 @@ from edi63650.model import (
     Subscriber,
     Transaction,
 )
-from edi63650.tokenizer import Segment
+from edi63650.segment import Position, Segment
 from edi63650.values import is_digits, parse_date, parse_decimal, parse_period
 
 #: Segments that belong to the NM1 before them inside a 1000/2010/2310/2330/2420 loop.

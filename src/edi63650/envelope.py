@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from edi63650.findings import Finding, Severity
 from edi63650.maps import Implementations
-from edi63650.model import ClaimKind, Group, Interchange, Position, Transaction
-from edi63650.tokenizer import Segment
+from edi63650.model import ClaimKind, Group, Interchange, Transaction
+from edi63650.segment import Position, Segment
 from edi63650.values import is_digits, is_time, parse_date, parse_short_date
 
 #: The ISA is fixed-width: 106 characters including its terminator (X12.5, ISA segment).

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    from edi63650.tokenizer import Segment
+    from edi63650.segment import Segment
 
 
 class Severity(enum.StrEnum):

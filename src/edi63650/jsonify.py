@@ -17,10 +17,10 @@ from edi63650.model import (
     InstitutionalClaim,
     InstitutionalServiceLine,
     Party,
-    Position,
     ProfessionalServiceLine,
     ServiceLine,
 )
+from edi63650.segment import Position
 
 JSON = dict[str, Any]
 

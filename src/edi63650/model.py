@@ -16,25 +16,12 @@ from decimal import Decimal
 
 import attrs
 
-from edi63650.tokenizer import Delimiters, Segment
+from edi63650.segment import Delimiters, Position, Segment
 
 
 class ClaimKind(enum.StrEnum):
     PROFESSIONAL = "837P"
     INSTITUTIONAL = "837I"
-
-
-@attrs.frozen
-class Position:
-    """Where an object starts: byte offset, line number, ordinal within its transaction set."""
-
-    offset: int
-    line: int
-    ordinal: int
-
-    @classmethod
-    def of(cls, segment: Segment) -> Position:
-        return cls(segment.offset, segment.line, segment.ordinal)
 
 
 # -- envelopes -------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ from edi63650.envelope import ENVELOPE_IDS, EnvelopeChecker
 from edi63650.findings import Finding
 from edi63650.maps import Implementations
 from edi63650.model import Claim, Group, Interchange, Transaction
+from edi63650.segment import Segment
 from edi63650.structure import Structure, TransactionCheck
-from edi63650.tokenizer import Segment, Token, Tokenizer
+from edi63650.tokenizer import Token, Tokenizer
 
 Event = Claim | Finding
 

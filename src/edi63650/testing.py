@@ -22,7 +22,7 @@ from decimal import Decimal
 import attrs
 
 from edi63650.npi import npi_check_digit
-from edi63650.tokenizer import DEFAULT_DELIMITERS, Delimiters
+from edi63650.segment import DEFAULT_DELIMITERS, Delimiters
 from edi63650.writers import x12
 from edi63650.writers.x12 import Elements
 

@@ -30,12 +30,10 @@ import re
 from collections import deque
 from collections.abc import Callable
 from itertools import islice
-from typing import NamedTuple
-
-import attrs
 
 from edi63650.errors import EdiUsageError
 from edi63650.findings import Finding, Severity
+from edi63650.segment import Delimiters, Segment
 
 #: Longest segment accepted, in bytes. The longest 837 segments (SV1 with a description, NTE,
 #: HI with twelve composites) stay well under 1 KiB; 8 KiB leaves room for odd but legal data
@@ -69,65 +67,6 @@ class TokenRule(enum.StrEnum):
     BAD_SEGMENT_ID = "X12-BAD-SEGMENT-ID"
     MISSING_TERMINATOR = "X12-MISSING-TERMINATOR"
     TRUNCATED = "X12-TRUNCATED"
-
-
-@attrs.frozen
-class Delimiters:
-    """The four delimiters of one interchange."""
-
-    element: str
-    component: str
-    segment: str
-    repetition: str | None = None
-
-
-#: The delimiters most trading partners use; also the default of :mod:`edi63650.testing`.
-DEFAULT_DELIMITERS = Delimiters(element="*", component=":", segment="~", repetition="^")
-
-
-class Segment(NamedTuple):
-    """One segment with its position.
-
-    A named tuple rather than an attrs class: it is the one object made per segment on the hot
-    path, and tuple construction is several times cheaper. It is immutable all the same.
-
-    ``elements[0]`` is the segment id, so ``elements[2]`` is the second data element (``CLM02``).
-    ``ordinal`` is the segment's position within its transaction set (ST is 1; what 999 IK302
-    reports); segments outside ST..SE have ordinal 0.
-    """
-
-    id: str
-    elements: tuple[str, ...]
-    offset: int
-    line: int
-    ordinal: int
-    delimiters: Delimiters
-
-    def get(self, index: int) -> str:
-        """Element ``index`` (1-based, as in the TR3), or ``""`` when absent."""
-        elements = self.elements
-        return elements[index] if index < len(elements) else ""
-
-    def padded(self, last: int) -> tuple[str, ...]:
-        """The elements with ``""`` for absent ones, so that index ``last`` exists."""
-        elements = self.elements
-        missing = last + 1 - len(elements)
-        return elements + ("",) * missing if missing > 0 else elements
-
-    def components(self, index: int) -> list[str]:
-        """The components of composite element ``index`` (``[]`` when absent)."""
-        value = self.get(index)
-        return value.split(self.delimiters.component) if value else []
-
-    def component(self, index: int, position: int) -> str:
-        """Component ``position`` (1-based) of element ``index``, or ``""``."""
-        parts = self.components(index)
-        return parts[position - 1] if position <= len(parts) else ""
-
-    @property
-    def text(self) -> str:
-        """The segment as it appeared, without its terminator."""
-        return self.delimiters.element.join(self.elements)
 
 
 Token = Segment | Finding

@@ -23,7 +23,7 @@ import attrs
 from edi63650.errors import MapError
 from edi63650.findings import ClaimStatus, Finding, Severity
 from edi63650.model import Claim, ServiceLine
-from edi63650.tokenizer import Segment
+from edi63650.segment import Segment
 
 if TYPE_CHECKING:
     from edi63650.rules.history import ServiceHistory

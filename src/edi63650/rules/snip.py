@@ -20,7 +20,7 @@ from edi63650.model import (
 )
 from edi63650.npi import is_valid_npi
 from edi63650.rules.engine import Hit, RuleContext, service_segment
-from edi63650.tokenizer import Segment
+from edi63650.segment import Segment
 from edi63650.values import is_digits
 
 #: CPT: five digits; Category II: four digits and F; Category III: four digits and T;

@@ -17,11 +17,11 @@ import re
 
 from edi63650.findings import Finding, Severity, SyntaxDetail
 from edi63650.maps import Implementation
+from edi63650.segment import Delimiters, Segment
 from edi63650.structure.codes import ElementCode, SegmentCode
 from edi63650.structure.elements import ElementChecker, Issue
 from edi63650.structure.grammar import Grammar, Grammars, SegmentSpec
 from edi63650.structure.walker import LaneTable, Problem, Steps, Walker
-from edi63650.tokenizer import Delimiters, Segment
 
 __all__ = ["ElementCode", "Grammars", "SegmentCode", "Structure", "TransactionCheck"]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from edi63650.model import Interchange
 from edi63650.outcome import TransactionOutcome
 from edi63650.rules.engine import ClaimResult
-from edi63650.tokenizer import Delimiters, Segment
+from edi63650.segment import Delimiters, Segment
 from edi63650.writers.common import by_interchange
 
 if TYPE_CHECKING:

@@ -18,7 +18,8 @@ from lxml.html import builder as h
 
 from edi63650.findings import Finding
 from edi63650.reader import CHUNK_SIZE
-from edi63650.tokenizer import Segment, Tokenizer
+from edi63650.segment import Segment
+from edi63650.tokenizer import Tokenizer
 from edi63650.writers.common import Totals
 
 if TYPE_CHECKING:

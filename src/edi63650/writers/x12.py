@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from edi63650.tokenizer import DEFAULT_DELIMITERS, Delimiters
+from edi63650.segment import DEFAULT_DELIMITERS, Delimiters
 
 Element = str | tuple[str, ...]
 Elements = list[Element]
