@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 from decimal import Decimal
 
-from edi63650.findings import Finding, Severity
+from edi63650.findings import Finding, Scope, Severity
 from edi63650.model import (
     Address,
     Attachment,
@@ -72,7 +72,8 @@ class BuildRule(enum.StrEnum):
 class _Problems:
     """Collects builder findings with the claim they belong to."""
 
-    def __init__(self) -> None:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
         self.findings: list[Finding] = []
         self.claim_id: str | None = None
         self.line: int | None = None
@@ -89,6 +90,7 @@ class _Problems:
                 path=path,
                 claim_id=self.claim_id,
                 line=self.line,
+                scope=self.scope,
             )
         )
 
@@ -187,7 +189,9 @@ class TransactionBuilder:
         transaction: Transaction,
         interchange: Interchange | None,
         group: Group | None,
+        scope: Scope,
     ) -> None:
+        self._scope = scope
         self._kind = kind
         self._transaction = transaction
         self._interchange = interchange
@@ -353,7 +357,7 @@ class TransactionBuilder:
         if segments is None:
             return []
         self._claim = None
-        problems = _Problems()
+        problems = _Problems(self._scope)
         claim = self._build_claim(segments, problems)
         # In file order: a line's fields are read after its later segments (DTP, REF).
         return [*sorted(problems.findings, key=_offset), claim]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
-from edi63650.findings import Finding, Severity
+from edi63650.findings import NO_SCOPE, Finding, Scope, Severity
 from edi63650.maps import Implementations
 from edi63650.model import ClaimKind, Group, Interchange, Transaction
 from edi63650.segment import Position, Segment
@@ -58,15 +58,19 @@ def _finding(
     severity: Severity,
     message: str,
     segment: Segment,
+    scope: Scope,
     *,
     element: str = "",
     fix: str = "",
 ) -> Finding:
-    return Finding.at(segment, rule, severity, message, element=element, fix=fix, source=_SOURCE)
+    return Finding.at(
+        segment, rule, severity, message, element=element, fix=fix, source=_SOURCE, scope=scope
+    )
 
 
 def _trailer(
     segment: Segment,
+    scope: Scope,
     *,
     header: str,
     control: str,
@@ -85,6 +89,7 @@ def _trailer(
                 Severity.ERROR,
                 f"{trailer}02 {segment.get(2)!r} does not match {header} {control!r}",
                 segment,
+                scope,
                 element=f"{trailer}02",
                 fix=f"use the same control number in {header} and {trailer}02",
             )
@@ -96,6 +101,7 @@ def _trailer(
                 Severity.ERROR,
                 f"{trailer}01 says {segment.get(1)!r} {counted}; there are {count}",
                 segment,
+                scope,
                 element=f"{trailer}01",
                 fix=f"set {trailer}01 to {count}",
             )
@@ -108,15 +114,22 @@ def _count(value: str) -> int | None:
 
 
 class EnvelopeChecker:
-    """Tracks the open envelopes of one stream and checks each envelope segment."""
+    """Tracks the open envelopes of one stream and checks each envelope segment.
+
+    It also numbers them: :attr:`scope` holds the stream ordinals of the open interchange,
+    group and transaction set, and every finding it makes carries the scope of the container
+    it is about (a missing SE belongs to the transaction set, a GE count to the group).
+    """
 
     def __init__(self, implementations: Implementations) -> None:
         self._implementations = implementations
         self.interchange: Interchange | None = None
         self.group: Group | None = None
         self.transaction: Transaction | None = None
+        self.scope = NO_SCOPE
         self._groups = 0  # groups seen in the open interchange
         self._transactions = 0  # transaction sets seen in the open group
+        self._numbers = [0, 0, 0]  # interchanges, groups, transaction sets seen in the stream
         self._handlers: dict[str, Callable[[Segment], list[Finding]]] = {
             "ISA": self._isa,
             "IEA": self._iea,
@@ -138,6 +151,7 @@ class EnvelopeChecker:
                 Severity.ERROR,
                 f"{segment.id} segment outside a transaction set (ST ... SE) was ignored",
                 segment,
+                self.scope,
                 fix="put every data segment between ST and SE",
             )
         ]
@@ -161,6 +175,7 @@ class EnvelopeChecker:
         why: str,
         at: Segment | None,
         position: Position,
+        scope: Scope,
     ) -> None:
         """A container without its trailer; the finding sits at the container's header, so
         that it falls inside the container's byte range."""
@@ -175,6 +190,7 @@ class EnvelopeChecker:
                 offset=position.offset,
                 line_no=position.line,
                 ordinal=position.ordinal,
+                scope=scope,
             )
         )
 
@@ -182,26 +198,70 @@ class EnvelopeChecker:
         tx = self.transaction
         if tx is not None:
             what = f"transaction set {tx.control_number!r}"
-            self._missing(out, EnvelopeRule.MISSING_SE, what, why=why, at=at, position=tx.position)
-            self.transaction = None
+            self._missing(
+                out,
+                EnvelopeRule.MISSING_SE,
+                what,
+                why=why,
+                at=at,
+                position=tx.position,
+                scope=self.scope,
+            )
+            self._end_transaction()
 
     def _close_group(self, out: list[Finding], at: Segment | None, why: str) -> None:
         group = self.group
         if group is not None:
             what = f"functional group {group.control_number!r}"
             self._missing(
-                out, EnvelopeRule.MISSING_GE, what, why=why, at=at, position=group.position
+                out,
+                EnvelopeRule.MISSING_GE,
+                what,
+                why=why,
+                at=at,
+                position=group.position,
+                scope=self.scope,
             )
-            self.group = None
+            self._end_group()
 
     def _close_interchange(self, out: list[Finding], at: Segment | None, why: str) -> None:
         isa = self.interchange
         if isa is not None:
             what = f"interchange {isa.control_number!r}"
             self._missing(
-                out, EnvelopeRule.MISSING_IEA, what, why=why, at=at, position=isa.position
+                out,
+                EnvelopeRule.MISSING_IEA,
+                what,
+                why=why,
+                at=at,
+                position=isa.position,
+                scope=self.scope,
             )
-            self.interchange = None
+            self._end_interchange()
+
+    def _end_transaction(self) -> None:
+        self.transaction = None
+        self.scope = self.scope._replace(transaction=0)
+
+    def _end_group(self) -> None:
+        self.group = None
+        self.scope = self.scope._replace(group=0)
+
+    def _end_interchange(self) -> None:
+        self.interchange = None
+        self.scope = NO_SCOPE
+
+    def _open(self, level: int) -> Scope:
+        """Number a new interchange (0), group (1) or transaction set (2); the open scope."""
+        self._numbers[level] += 1
+        number = self._numbers[level]
+        if level == 0:
+            self.scope = Scope(interchange=number)
+        elif level == 1:
+            self.scope = self.scope._replace(group=number)
+        else:
+            self.scope = self.scope._replace(transaction=number)
+        return self.scope
 
     # -- segment handlers ----------------------------------------------------------------
 
@@ -210,6 +270,7 @@ class EnvelopeChecker:
         self._close_transaction(out, segment, "a new interchange starts")
         self._close_group(out, segment, "a new interchange starts")
         self._close_interchange(out, segment, "a new interchange starts")
+        scope = self._open(0)
         length = len(segment.text) + 1
         if length != ISA_LENGTH or len(segment.elements) != 17:
             out.append(
@@ -219,6 +280,7 @@ class EnvelopeChecker:
                     f"the ISA is {length} characters with {len(segment.elements) - 1} elements; "
                     f"it must be {ISA_LENGTH} characters with 16 fixed-width elements",
                     segment,
+                    scope,
                     fix="pad every ISA element to its fixed width",
                 )
             )
@@ -230,6 +292,7 @@ class EnvelopeChecker:
                     Severity.ERROR,
                     "ISA09 is not a valid date (YYMMDD)",
                     segment,
+                    scope,
                     element="ISA09",
                 )
             )
@@ -240,6 +303,7 @@ class EnvelopeChecker:
                     Severity.ERROR,
                     "ISA10 is not a valid time (HHMM)",
                     segment,
+                    scope,
                     element="ISA10",
                 )
             )
@@ -269,19 +333,24 @@ class EnvelopeChecker:
         if isa is None:
             out.append(
                 _finding(
-                    EnvelopeRule.MISSING_ISA, Severity.ERROR, "IEA without a matching ISA", segment
+                    EnvelopeRule.MISSING_ISA,
+                    Severity.ERROR,
+                    "IEA without a matching ISA",
+                    segment,
+                    self.scope,
                 )
             )
             return out
         out += _trailer(
             segment,
+            self.scope,
             header="ISA13",
             control=isa.control_number,
             count=self._groups,
             counted="functional groups",
             rules=(EnvelopeRule.IEA_CONTROL, EnvelopeRule.IEA_COUNT),
         )
-        self.interchange = None
+        self._end_interchange()
         return out
 
     def _gs(self, segment: Segment) -> list[Finding]:
@@ -295,8 +364,10 @@ class EnvelopeChecker:
                     Severity.ERROR,
                     "GS outside an interchange (no ISA before it)",
                     segment,
+                    self.scope,
                 )
             )
+        scope = self._open(1)
         date = parse_date(segment.get(4))
         if date is None:
             out.append(
@@ -305,6 +376,7 @@ class EnvelopeChecker:
                     Severity.ERROR,
                     "GS04 is not a valid date (CCYYMMDD)",
                     segment,
+                    scope,
                     element="GS04",
                 )
             )
@@ -315,6 +387,7 @@ class EnvelopeChecker:
                     Severity.ERROR,
                     "GS05 is not a valid time (HHMM[SS[DD]])",
                     segment,
+                    scope,
                     element="GS05",
                 )
             )
@@ -340,24 +413,30 @@ class EnvelopeChecker:
         if group is None:
             out.append(
                 _finding(
-                    EnvelopeRule.MISSING_GS, Severity.ERROR, "GE without a matching GS", segment
+                    EnvelopeRule.MISSING_GS,
+                    Severity.ERROR,
+                    "GE without a matching GS",
+                    segment,
+                    self.scope,
                 )
             )
             return out
         out += _trailer(
             segment,
+            self.scope,
             header="GS06",
             control=group.control_number,
             count=self._transactions,
             counted="transaction sets",
             rules=(EnvelopeRule.GE_CONTROL, EnvelopeRule.GE_COUNT),
         )
-        self.group = None
+        self._end_group()
         return out
 
     def _st(self, segment: Segment) -> list[Finding]:
         out: list[Finding] = []
         self._close_transaction(out, segment, "a new transaction set starts")
+        scope = self._open(2)  # what ST says is the new transaction set's own
         if self.group is None and self.interchange is not None:
             out.append(
                 _finding(
@@ -365,6 +444,7 @@ class EnvelopeChecker:
                     Severity.ERROR,
                     "ST outside a functional group (no GS before it)",
                     segment,
+                    scope,
                 )
             )
         group_version = self.group.version if self.group else ""
@@ -377,11 +457,12 @@ class EnvelopeChecker:
                     Severity.WARNING,
                     f"ST03 {declared!r} differs from GS08 {group_version!r}; read as {declared}",
                     segment,
+                    scope,
                     element="ST03",
                     fix="send the same implementation in GS08 and ST03",
                 )
             )
-        kind = self._route(segment, version, out)
+        kind = self._route(segment, version, scope, out)
         self.transaction = Transaction(
             set_id=segment.get(1),
             control_number=segment.get(2),
@@ -392,7 +473,9 @@ class EnvelopeChecker:
         self._transactions += 1
         return out
 
-    def _route(self, segment: Segment, version: str, out: list[Finding]) -> ClaimKind | None:
+    def _route(
+        self, segment: Segment, version: str, scope: Scope, out: list[Finding]
+    ) -> ClaimKind | None:
         set_id = segment.get(1)
         entry = self._implementations.lookup(version)
         if set_id != "837" or entry is None or not entry.supported:
@@ -408,6 +491,7 @@ class EnvelopeChecker:
                     Severity.ERROR,
                     f"{what}; the transaction set was skipped",
                     segment,
+                    scope,
                     element="ST03",
                     fix="send 837P as 005010X222A1 or 837I as 005010X223A2",
                 )
@@ -421,6 +505,7 @@ class EnvelopeChecker:
                     f"{entry.name} ({version}) is read with the {entry.validate_as} layout: "
                     f"{entry.note}",
                     segment,
+                    scope,
                     element="ST03",
                 )
             )
@@ -432,18 +517,23 @@ class EnvelopeChecker:
         if tx is None:
             out.append(
                 _finding(
-                    EnvelopeRule.MISSING_SE, Severity.ERROR, "SE without a matching ST", segment
+                    EnvelopeRule.MISSING_SE,
+                    Severity.ERROR,
+                    "SE without a matching ST",
+                    segment,
+                    self.scope,
                 )
             )
             return out
         # The tokenizer numbers segments within ST..SE, so SE's ordinal is the true count.
         out += _trailer(
             segment,
+            self.scope,
             header="ST02",
             control=tx.control_number,
             count=segment.ordinal,
             counted="segments (ST and SE included)",
             rules=(EnvelopeRule.SE_CONTROL, EnvelopeRule.SE_COUNT),
         )
-        self.transaction = None
+        self._end_transaction()
         return out

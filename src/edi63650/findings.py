@@ -8,7 +8,7 @@ depends on a "current error" cursor.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
@@ -22,6 +22,24 @@ class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
+
+
+class Scope(NamedTuple):
+    """What a finding belongs to, given when it is made: ordinals in the stream, 1-based, of
+    its interchange, functional group, transaction set and claim (0: none at that level).
+
+    Grouping findings is then a dictionary lookup on these numbers, never a comparison of
+    byte offsets. A finding outside every interchange (junk, an empty input) has ``Scope()``.
+    """
+
+    interchange: int = 0
+    group: int = 0
+    transaction: int = 0
+    claim: int = 0
+
+
+#: The scope of a finding outside every interchange.
+NO_SCOPE = Scope()
 
 
 @attrs.frozen
@@ -81,6 +99,7 @@ class Finding:
     line: int | None = None
     statuses: tuple[ClaimStatus, ...] = ()  # how a rejection is reported in the 277CA
     syntax: SyntaxDetail | None = None  # how it is reported in the 999, for structural findings
+    scope: Scope = NO_SCOPE
 
     @classmethod
     def at(
@@ -98,6 +117,7 @@ class Finding:
         line: int | None = None,
         statuses: tuple[ClaimStatus, ...] = (),
         syntax: SyntaxDetail | None = None,
+        scope: Scope = NO_SCOPE,
     ) -> Finding:
         """A finding about ``segment``, carrying its position and raw text."""
         return cls(
@@ -117,6 +137,7 @@ class Finding:
             line=line,
             statuses=statuses,
             syntax=syntax,
+            scope=scope,
         )
 
     def location(self) -> str:

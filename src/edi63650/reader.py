@@ -15,7 +15,7 @@ import attrs
 
 from edi63650.builder import TransactionBuilder
 from edi63650.envelope import ENVELOPE_IDS, EnvelopeChecker
-from edi63650.findings import Finding
+from edi63650.findings import NO_SCOPE, Finding, Scope
 from edi63650.maps import Implementations
 from edi63650.model import Claim, Group, Interchange, Transaction
 from edi63650.segment import Segment
@@ -36,21 +36,25 @@ class TransactionEnd:
     """A transaction set closed (at SE, or where its missing SE was noticed).
 
     Emitted only by ``Reader(boundaries=True)``; ``end`` is the offset of the segment that
-    closed it, so findings between ``transaction.position.offset`` and ``end`` belong to it.
+    closed it (its SE, or the last byte before the segment that noticed SE was missing);
+    ``scope`` numbers it, as it numbers the findings that belong to it.
     """
 
     transaction: Transaction
     group: Group | None
     interchange: Interchange | None
     end: int
+    scope: Scope
 
 
 @attrs.frozen
 class InterchangeEnd:
-    """An interchange closed (at IEA, a new ISA or the end of input); ``boundaries=True``."""
+    """An interchange closed (at IEA, a new ISA or the end of input); ``boundaries=True``.
+    ``number`` is its ordinal in the stream (its findings' ``scope.interchange``)."""
 
     interchange: Interchange
     end: int
+    number: int
 
 
 Boundary = TransactionEnd | InterchangeEnd
@@ -116,14 +120,17 @@ class Reader:
             envelope.group,
             envelope.interchange,
         )
+        scope = envelope.scope
         out.extend(envelope.finish())
         if self._boundaries:
             if open_transaction is not None:
                 out.append(
-                    TransactionEnd(open_transaction, open_group, open_interchange, self._offset)
+                    TransactionEnd(
+                        open_transaction, open_group, open_interchange, self._offset, scope
+                    )
                 )
             if open_interchange is not None:
-                out.append(InterchangeEnd(open_interchange, self._offset))
+                out.append(InterchangeEnd(open_interchange, self._offset, scope.interchange))
         return out
 
     def _process(self, tokens: list[Token], out: list[Event | Boundary]) -> None:
@@ -132,7 +139,9 @@ class Reader:
         check = self._check
         for token in tokens:
             if isinstance(token, Finding):
-                out.append(token)
+                # Framing findings take the scope of what is open where they were found.
+                scope = envelope.scope
+                out.append(token if scope is NO_SCOPE else attrs.evolve(token, scope=scope))
                 continue
             sid = token.id
             if sid in ENVELOPE_IDS:
@@ -147,18 +156,23 @@ class Reader:
                     builder = None
                 out.extend(after)
                 before = (envelope.transaction, envelope.group, envelope.interchange)
+                scope = envelope.scope
                 out.extend(envelope.check(token))
                 if self._boundaries:
-                    self._close_boundaries(before, token, out)
+                    self._close_boundaries(before, scope, token, out)
                 transaction = envelope.transaction
                 if sid == "ST" and transaction is not None and transaction.kind is not None:
                     if self._claims:
                         builder = TransactionBuilder(
-                            transaction.kind, transaction, envelope.interchange, envelope.group
+                            transaction.kind,
+                            transaction,
+                            envelope.interchange,
+                            envelope.group,
+                            envelope.scope,
                         )
                     if self._structure is not None:
                         entry = self._implementations.lookup(transaction.implementation)
-                        check, found = self._structure.begin(token, entry)
+                        check, found = self._structure.begin(token, entry, envelope.scope)
                         out.extend(found)
             elif check is not None:
                 # A claim's structural findings come before the claim, the next one's after.
@@ -190,19 +204,21 @@ class Reader:
     def _close_boundaries(
         self,
         before: tuple[Transaction | None, Group | None, Interchange | None],
+        scope: Scope,
         segment: Segment,
         out: list[Event | Boundary],
     ) -> None:
-        """Emit the ends of the containers ``segment`` closed. A trailer (SE, IEA) is part of
-        its container; a segment that closed one whose trailer is missing is not."""
+        """Emit the ends of the containers ``segment`` closed (``scope`` numbers what was open
+        before it). A trailer (SE, IEA) is part of its container; a segment that closed one
+        whose trailer is missing is not."""
         transaction, group, interchange = before
         envelope = self._envelope
         if transaction is not None and envelope.transaction is not transaction:
             end = segment.offset if segment.id == "SE" else segment.offset - 1
-            out.append(TransactionEnd(transaction, group, interchange, end))
+            out.append(TransactionEnd(transaction, group, interchange, end, scope))
         if interchange is not None and envelope.interchange is not interchange:
             end = segment.offset if segment.id == "IEA" else segment.offset - 1
-            out.append(InterchangeEnd(interchange, end))
+            out.append(InterchangeEnd(interchange, end, scope.interchange))
 
 
 def iter_events(

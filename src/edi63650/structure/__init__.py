@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from edi63650.findings import Finding, Severity, SyntaxDetail
+from edi63650.findings import Finding, Scope, Severity, SyntaxDetail
 from edi63650.maps import Implementation
 from edi63650.segment import Delimiters, Segment
 from edi63650.structure.codes import ElementCode, SegmentCode
@@ -68,16 +68,17 @@ class Structure:
         return cls(Grammars.load())
 
     def begin(
-        self, st: Segment, implementation: Implementation | None
+        self, st: Segment, implementation: Implementation | None, scope: Scope
     ) -> tuple[TransactionCheck | None, list[Finding]]:
-        """Start checking the transaction set opened by ``st``; None when no map applies."""
+        """Start checking the transaction set opened by ``st`` (numbered by ``scope``, which
+        its findings carry); None when no map applies."""
         if implementation is None or not implementation.structure_map:
             return None, []
         steps = self._steps.get(implementation.structure_map)
         if steps is None:
             return None, []
         check = TransactionCheck(
-            steps, self._checker, implementation, self._lane(steps, st.delimiters)
+            steps, self._checker, implementation, self._lane(steps, st.delimiters), scope
         )
         return check, check.start(st)
 
@@ -100,8 +101,14 @@ class TransactionCheck:
     """The structure of one transaction set (ST to SE), checked as its segments arrive."""
 
     def __init__(
-        self, steps: Steps, checker: ElementChecker, implementation: Implementation, lane: LaneTable
+        self,
+        steps: Steps,
+        checker: ElementChecker,
+        implementation: Implementation,
+        lane: LaneTable,
+        scope: Scope,
     ) -> None:
+        self._scope = scope
         self._steps = steps
         self._lane = lane
         self._grammar: Grammar = steps.grammar
@@ -128,6 +135,7 @@ class TransactionCheck:
                 f"map there is): requirements {version} changes from {target} are not checked",
                 element="ST03",
                 source=f"pyx12 map {self._grammar.map_name}",
+                scope=self._scope,
             ),
             *own,
         ]
@@ -182,6 +190,7 @@ class TransactionCheck:
                 segment_code=problem.code.value,
                 segment_id=named.id if named is not None else "",
             ),
+            scope=self._scope,
         )
 
     def _issue(
@@ -206,4 +215,5 @@ class TransactionCheck:
                 data_element=issue.data_ele,
                 value=issue.value,
             ),
+            scope=self._scope,
         )
