@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from edi63650 import Claim, Finding, Reader
 from edi63650.builder import BuildRule
 from edi63650.envelope import ENVELOPE_IDS
-from edi63650.reader import Boundary, InterchangeEnd, TransactionEnd
+from edi63650.reader import InterchangeEnd, TransactionEnd
 from edi63650.segment import Segment
 from edi63650.structure import Structure
 from edi63650.structure.elements import ElementChecker
@@ -42,7 +42,7 @@ def read(data: bytes, sizes: list[int] | None, *, claims: bool) -> list[object]:
     ]
 
 
-def _place(boundary: Boundary) -> tuple[str, int, int]:
+def _place(boundary: TransactionEnd | InterchangeEnd) -> tuple[str, int, int]:
     if isinstance(boundary, TransactionEnd):
         return ("transaction", boundary.transaction.position.offset, boundary.end)
     return ("interchange", boundary.interchange.position.offset, boundary.end)

@@ -18,7 +18,8 @@ import edi63650
 from edi63650 import Claim, Segment, Severity, Tokenizer
 from edi63650.cli import run
 from edi63650.outcome import AckCode
-from edi63650.validate import ValidationResult, Validator
+from edi63650.pipeline import Output, Pipeline
+from edi63650.validate import Validator
 from tests.helpers import FIXTURES, findings_of
 from tests.pyx12_oracle import pyx12_check
 from tests.rulepack_cases import (
@@ -361,16 +362,19 @@ def test_validate_empty_file_and_empty_directory(tmp_path: Path) -> None:
 
 
 def test_validate_internal_error_is_one_line_naming_the_input(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    def explode(self: Validator, stream: object, name: str = "-") -> ValidationResult:
+    def explode(self: Pipeline, data: bytes) -> list[Output]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(Validator, "validate_stream", explode)
+    monkeypatch.setattr(Pipeline, "feed", explode)
     path = str(FIXTURES / "bom.837")
     status, out, err = call("validate", path)
     assert (status, out) == (2, "")
     assert err == f"edi63650: {path}: internal error (RuntimeError): boom\n"
+    status, out, err = call("validate", path, "--output-dir", str(tmp_path))
+    assert (status, out) == (2, "")
+    assert list(tmp_path.iterdir()) == []  # no output, not even a temporary one
 
 
 def test_validate_html_to_stdout_takes_one_input() -> None:

@@ -121,7 +121,9 @@ class EnvelopeChecker:
     it is about (a missing SE belongs to the transaction set, a GE count to the group).
     """
 
-    def __init__(self, implementations: Implementations) -> None:
+    def __init__(
+        self, implementations: Implementations, *, numbered: tuple[int, int, int] = (0, 0, 0)
+    ) -> None:
         self._implementations = implementations
         self.interchange: Interchange | None = None
         self.group: Group | None = None
@@ -129,7 +131,7 @@ class EnvelopeChecker:
         self.scope = NO_SCOPE
         self._groups = 0  # groups seen in the open interchange
         self._transactions = 0  # transaction sets seen in the open group
-        self._numbers = [0, 0, 0]  # interchanges, groups, transaction sets seen in the stream
+        self._numbers = list(numbered)  # interchanges, groups, transaction sets numbered so far
         self._handlers: dict[str, Callable[[Segment], list[Finding]]] = {
             "ISA": self._isa,
             "IEA": self._iea,
@@ -138,6 +140,12 @@ class EnvelopeChecker:
             "ST": self._st,
             "SE": self._se,
         }
+
+    @property
+    def numbered(self) -> tuple[int, int, int]:
+        """How many interchanges, groups and transaction sets have been numbered so far."""
+        interchanges, groups, transactions = self._numbers
+        return interchanges, groups, transactions
 
     def check(self, segment: Segment) -> list[Finding]:
         """Check an envelope segment (one of :data:`ENVELOPE_IDS`) and update the state."""

@@ -27,6 +27,9 @@ Event = Claim | Finding
 #: Bytes read from a stream at a time.
 CHUNK_SIZE = 1 << 16
 
+#: Segments that open a container: a finding about one belongs to what it opens.
+_HEADERS = frozenset({"ISA", "GS", "ST"})
+
 #: Segments allowed between ISA and GS besides the envelopes (X12.5: TA1 rides in the interchange).
 _INTERCHANGE_LEVEL = frozenset({"TA1"})
 
@@ -57,7 +60,22 @@ class InterchangeEnd:
     number: int
 
 
-Boundary = TransactionEnd | InterchangeEnd
+@attrs.frozen
+class InterchangeStart:
+    """An interchange opened at its ISA (``boundaries=True``): where it starts, and the stream
+    ordinals (interchanges, groups, transaction sets) numbered before it. A reader made with
+    these as its ``start`` reads the interchange again exactly as the first time."""
+
+    number: int
+    offset: int
+    line: int
+    numbered: tuple[int, int, int]
+
+
+Boundary = TransactionEnd | InterchangeEnd | InterchangeStart
+
+#: What :meth:`Reader.feed` returns: events, boundaries and (with ``segments=True``) segments.
+Item = Event | Boundary | Segment
 
 
 class Reader:
@@ -75,6 +93,13 @@ class Reader:
     tokenizer, envelopes, implementation guide) and builds no claims. Clean segments then take
     the structure's fast lane straight from the tokenizer's cut, without being made into
     segments; the findings are the same as with claims.
+
+    With ``segments=True`` every segment is returned too, in stream order: a trailer before
+    the end of its container, a segment that closed a container missing its trailer after it
+    (a report that shows the file segment by segment reads them in the same pass).
+
+    ``start`` resumes a stream at an interchange already read once: the
+    :class:`InterchangeStart` of that first reading, the bytes to feed beginning at its offset.
     """
 
     def __init__(
@@ -84,29 +109,37 @@ class Reader:
         boundaries: bool = False,
         structure: Structure | None = None,
         claims: bool = True,
+        segments: bool = False,
+        start: InterchangeStart | None = None,
     ) -> None:
         self._claims = claims
+        self._segments = segments
         lane = self._lane if structure is not None and not claims else None
-        self._tokenizer = Tokenizer(lane=lane)
+        if start is None:
+            self._tokenizer = Tokenizer(lane=lane)
+        else:
+            self._tokenizer = Tokenizer(lane=lane, offset=start.offset, line=start.line)
         self._implementations = implementations or Implementations.load()
-        self._envelope = EnvelopeChecker(self._implementations)
+        self._envelope = EnvelopeChecker(
+            self._implementations, numbered=start.numbered if start is not None else (0, 0, 0)
+        )
         self._structure = structure
         self._check: TransactionCheck | None = None
         self._builder: TransactionBuilder | None = None
         self._boundaries = boundaries
         self._offset = 0  # of the last segment seen, for boundaries closed at end of input
-        self._out: list[Event | Boundary] = []  # what feed or close is returning (for the lane)
+        self._out: list[Item] = []  # what feed or close is returning (for the lane)
 
-    def feed(self, data: bytes) -> list[Event | Boundary]:
+    def feed(self, data: bytes) -> list[Item]:
         """Take the next chunk of the stream; return the claims and findings it completed."""
-        out: list[Event | Boundary] = []
+        out: list[Item] = []
         self._out = out
         self._process(self._tokenizer.feed(data), out)
         return out
 
-    def close(self) -> list[Event | Boundary]:
+    def close(self) -> list[Item]:
         """End of the stream: return the rest, including findings about unclosed envelopes."""
-        out: list[Event | Boundary] = []
+        out: list[Item] = []
         self._out = out
         self._process(self._tokenizer.close(), out)
         self._offset = max(self._offset, self._tokenizer.lane_offset)
@@ -133,17 +166,24 @@ class Reader:
                 out.append(InterchangeEnd(open_interchange, self._offset, scope.interchange))
         return out
 
-    def _process(self, tokens: list[Token], out: list[Event | Boundary]) -> None:
+    def _process(self, tokens: list[Token], out: list[Item]) -> None:
         envelope = self._envelope
         builder = self._builder
         check = self._check
+        framing: list[int] = []  # where framing findings since the last segment went in out
         for token in tokens:
             if isinstance(token, Finding):
-                # Framing findings take the scope of what is open where they were found.
+                # Framing findings take the scope of what is open where they were found...
                 scope = envelope.scope
                 out.append(token if scope is NO_SCOPE else attrs.evolve(token, scope=scope))
+                framing.append(len(out) - 1)
                 continue
             sid = token.id
+            if framing:
+                if sid in _HEADERS:
+                    # ... or, about a header segment, that of what the header opens.
+                    self._rescope(out, framing, token)
+                framing = []
             if sid in ENVELOPE_IDS:
                 after: list[Finding] = []
                 if check is not None:
@@ -160,6 +200,8 @@ class Reader:
                 out.extend(envelope.check(token))
                 if self._boundaries:
                     self._close_boundaries(before, scope, token, out)
+                elif self._segments:
+                    out.append(token)
                 transaction = envelope.transaction
                 if sid == "ST" and transaction is not None and transaction.kind is not None:
                     if self._claims:
@@ -181,17 +223,38 @@ class Reader:
                 if builder is not None:
                     out.extend(builder.add(token))
                 out.extend(after)
-            elif builder is not None:
-                out.extend(builder.add(token))
-            elif envelope.transaction is None and sid not in _INTERCHANGE_LEVEL:
-                out.extend(envelope.outside(token))
-            # else: a segment of a transaction set that is not read (already reported at ST)
+                if self._segments:
+                    out.append(token)
+            else:
+                if builder is not None:
+                    out.extend(builder.add(token))
+                elif envelope.transaction is None and sid not in _INTERCHANGE_LEVEL:
+                    out.extend(envelope.outside(token))
+                # else: a segment of a transaction set that is not read (reported at ST)
+                if self._segments:
+                    out.append(token)
         for token in reversed(tokens):  # the last segment (findings may follow it)
             if isinstance(token, Segment):
                 self._offset = token.offset
                 break
         self._builder = builder
         self._check = check
+
+    def _rescope(self, out: list[Item], framing: list[int], header: Segment) -> None:
+        """Give the framing findings about ``header`` (one that opens an interchange, group or
+        transaction set) the scope of what it opens: the numbers it will get."""
+        interchanges, groups, transactions = self._envelope.numbered
+        scope = self._envelope.scope
+        if header.id == "ISA":
+            scope = Scope(interchange=interchanges + 1)
+        elif header.id == "GS":
+            scope = scope._replace(group=groups + 1, transaction=0)
+        else:
+            scope = scope._replace(transaction=transactions + 1)
+        for index in framing:
+            finding = out[index]
+            if isinstance(finding, Finding) and finding.offset == header.offset:
+                out[index] = attrs.evolve(finding, scope=scope)
 
     def _lane(self, tokens: list[Token], parts: list[str], index: int) -> int:
         """The tokenizer's :data:`~edi63650.tokenizer.Lane` in a structure-only read: read the
@@ -206,19 +269,39 @@ class Reader:
         before: tuple[Transaction | None, Group | None, Interchange | None],
         scope: Scope,
         segment: Segment,
-        out: list[Event | Boundary],
+        out: list[Item],
     ) -> None:
         """Emit the ends of the containers ``segment`` closed (``scope`` numbers what was open
         before it). A trailer (SE, IEA) is part of its container; a segment that closed one
         whose trailer is missing is not."""
         transaction, group, interchange = before
         envelope = self._envelope
+        sid = segment.id
+        shown = not self._segments  # the segment itself, when segments are returned
         if transaction is not None and envelope.transaction is not transaction:
-            end = segment.offset if segment.id == "SE" else segment.offset - 1
+            if sid == "SE":
+                out.append(segment)
+                shown = True
+            end = segment.offset if sid == "SE" else segment.offset - 1
             out.append(TransactionEnd(transaction, group, interchange, end, scope))
         if interchange is not None and envelope.interchange is not interchange:
-            end = segment.offset if segment.id == "IEA" else segment.offset - 1
+            if sid == "IEA" and not shown:
+                out.append(segment)
+                shown = True
+            end = segment.offset if sid == "IEA" else segment.offset - 1
             out.append(InterchangeEnd(interchange, end, scope.interchange))
+        if sid == "ISA" and envelope.interchange is not None:
+            interchanges, groups, transactions = envelope.numbered
+            out.append(
+                InterchangeStart(
+                    interchanges,
+                    segment.offset,
+                    segment.line,
+                    (interchanges - 1, groups, transactions),
+                )
+            )
+        if not shown:
+            out.append(segment)
 
 
 def iter_events(
@@ -249,7 +332,7 @@ def read_bytes(data: bytes, *, implementations: Implementations | None = None) -
     return list(_events(reader.feed(data) + reader.close()))
 
 
-def _events(items: list[Event | Boundary]) -> Iterator[Event]:
+def _events(items: list[Item]) -> Iterator[Event]:
     """Claims and findings only (a reader made without boundaries emits nothing else)."""
     for item in items:
         if isinstance(item, Claim | Finding):

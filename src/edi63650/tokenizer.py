@@ -86,22 +86,29 @@ class Tokenizer:
     """Turns X12 bytes into :class:`Segment` values and framing :class:`Finding` values."""
 
     def __init__(
-        self, *, max_segment_length: int = MAX_SEGMENT_LENGTH, lane: Lane | None = None
+        self,
+        *,
+        max_segment_length: int = MAX_SEGMENT_LENGTH,
+        lane: Lane | None = None,
+        offset: int = 0,
+        line: int = 1,
     ) -> None:
+        """``offset`` and ``line`` resume a stream at an interchange's ISA: the bytes fed
+        then start there, and positions are counted from it."""
         self._max = max_segment_length
         self._lane = lane
         self.lane_offset = 0  # of the last part a lane took
         self._buf = ""
-        self._base = 0  # stream offset of _buf[0]
-        self._line = 1  # line number at _buf[0]
+        self._base = offset  # stream offset of _buf[0]
+        self._line = line  # line number at _buf[0]
         self._total = 0
         self._closed = False
-        self._bom_checked = False
+        self._bom_checked = offset > 0
         self._delims: Delimiters | None = None
         self._isa_pending = False  # the next segment is the ISA just read in seek mode
         self._broke_line = False  # the buffer starts right after a terminator and line break
         self._eat_line_break = False  # one line break after IEA belongs to its terminator
-        self._seen_interchange = False
+        self._seen_interchange = offset > 0
         self._ordinal = 0
         self._skipping = False  # inside an over-long segment, dropping bytes to its end
         self._noted: set[TokenRule] = set()  # tolerances already reported in this interchange

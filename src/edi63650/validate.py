@@ -1,19 +1,17 @@
-"""Validation: read a file, run the rules, decide every verdict; render the answers.
+"""Validation: read a file, run the rules, decide every verdict; write the answers.
 
-:func:`validate` (bytes or a path) and :func:`validate_stream` (a binary stream) return a
-:class:`ValidationResult`: each claim with its findings and verdict, each transaction set with
-its 999 status, and the findings that belong to no transaction set. The result renders itself
-as a 277CA, a 999, a JSON, text or HTML report, and an 837 holding only the accepted claims.
+Three ways in, from the most streaming to the most convenient:
 
-Verdicts follow design.md section 4:
+- :meth:`Validator.outcomes` (and :func:`iter_outcomes`): a lazy iterator of the streaming
+  core's outcomes (:mod:`edi63650.outcome`), one transaction set at a time, in bounded memory;
+- :meth:`Validator.write`: one pass that feeds writers (:mod:`edi63650.writers`: 277CA, 999,
+  JSON, text, HTML, accepted claims) as the outcomes come; what the CLI and the drop folder
+  use, whatever the size of the file;
+- :meth:`Validator.validate` / :func:`validate`: a :class:`ValidationResult` that holds
+  everything about the input in memory (every claim, finding and outcome) and renders itself;
+  meant for files of a size that fits comfortably in memory.
 
-- an error finding on a claim rejects the claim (reported at 2200D, with 2220D for its lines);
-- a syntax error confined to a claim (an unreadable amount, date or pointer) rejects that
-  claim (277CA ``A3:684``); the transaction set is accepted with errors (999 ``E``), or
-  rejected whole with ``syntax_policy="transaction"``;
-- an envelope error of a transaction set (counts, control numbers, missing SE), an unsupported
-  implementation, or an error at interchange or group level rejects the transaction sets
-  concerned (999 ``R``), and with them their claims (``A3:684``).
+The verdicts are decided in :mod:`edi63650.pipeline`.
 """
 
 from __future__ import annotations
@@ -21,39 +19,70 @@ from __future__ import annotations
 import datetime
 import io
 import os
-from collections.abc import Iterable
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import attrs
 
 from edi63650.errors import EdiUsageError
-from edi63650.findings import ClaimStatus, Finding, Severity
+from edi63650.findings import Finding, Severity
 from edi63650.maps import Implementations
-from edi63650.model import Claim, Interchange
-from edi63650.outcome import AckCode, SyntaxPolicy, TransactionOutcome
-from edi63650.reader import CHUNK_SIZE, InterchangeEnd, Reader, TransactionEnd
+from edi63650.model import Interchange
+from edi63650.outcome import (
+    AckCode,
+    InterchangeOutcome,
+    Outcome,
+    StreamOutcome,
+    SyntaxPolicy,
+    TransactionOutcome,
+)
+from edi63650.pipeline import Output, Pipeline
+from edi63650.reader import CHUNK_SIZE
 from edi63650.rules.engine import ClaimResult
 from edi63650.rules.history import HistoryStore
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
+from edi63650.segment import Segment
 from edi63650.structure import Structure
-from edi63650.writers import accepted, ack277, ack999, report_html, report_json, report_text
-
-#: 277CA status for claims rejected by a syntax error: "Rejected. Syntax error noted for this
-#: claim/service/inquiry. See Functional or Implementation Acknowledgement for details."
-SYNTAX_STATUS = ClaimStatus("A3", "684")
+from edi63650.tokenizer import Tokenizer
+from edi63650.writers.accepted import AcceptedSink
+from edi63650.writers.ack277 import Ack277Sink
+from edi63650.writers.ack999 import Ack999Sink
+from edi63650.writers.common import Tally
+from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
+from edi63650.writers.report_json import JsonSink
+from edi63650.writers.report_text import TextSink
+from edi63650.writers.sink import Fanout, Sink
 
 
 @attrs.frozen
 class ValidationResult:
-    """Everything said about one input."""
+    """Everything said about one input, held in memory: the outcomes in stream order, each
+    transaction set as finally decided."""
 
     name: str
-    transactions: tuple[TransactionOutcome, ...]
-    findings: tuple[Finding, ...]  # outside every transaction set: framing and envelopes
-    interchanges: tuple[Interchange, ...]
+    outcomes: tuple[Outcome, ...]
     validated: datetime.datetime
+
+    @property
+    def transactions(self) -> tuple[TransactionOutcome, ...]:
+        return tuple(o for o in self.outcomes if isinstance(o, TransactionOutcome))
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The findings outside every transaction set: framing and envelopes."""
+        return tuple(
+            f for o in self.outcomes if not isinstance(o, TransactionOutcome) for f in o.findings
+        )
+
+    @property
+    def interchanges(self) -> tuple[Interchange, ...]:
+        return tuple(
+            o.interchange
+            for o in self.outcomes
+            if isinstance(o, InterchangeOutcome) and o.interchange is not None
+        )
 
     @property
     def claims(self) -> tuple[ClaimResult, ...]:
@@ -72,23 +101,119 @@ class ValidationResult:
             or any(f.severity is Severity.ERROR for f in self.findings)
         )
 
+    def feed(self, sink: Sink, data: bytes | None = None) -> None:
+        """Give ``sink`` the outcomes (and, when it wants them, the segments of ``data``, the
+        input read afresh), as the one pass would have."""
+        segments = _segments(data) if sink.wants_segments and data is not None else iter(())
+        waiting: list[Segment] = []
+
+        def until(offset: int | None) -> None:
+            for segment in waiting:
+                sink.segment(segment)
+            waiting.clear()
+            for segment in segments:
+                if offset is not None and segment.offset > offset:
+                    waiting.append(segment)
+                    return
+                sink.segment(segment)
+
+        for outcome in self.outcomes:
+            if isinstance(outcome, TransactionOutcome):
+                until(outcome.end)
+                sink.transaction(outcome)
+            elif isinstance(outcome, InterchangeOutcome):
+                if outcome.interchange is not None:
+                    until(outcome.end)
+                sink.interchange(outcome)
+            else:
+                until(None)
+                sink.close(outcome)
+
+    def _render(self, sink: Sink, out: io.BytesIO, data: bytes | None = None) -> bytes:
+        self.feed(sink, data)
+        return out.getvalue()
+
     def to_277ca(self, *, control_number: int | None = None) -> bytes:
-        return ack277.write_277ca(self, control_number=control_number)
+        out = io.BytesIO()
+        return self._render(Ack277Sink(out, self.validated, control_number=control_number), out)
 
     def to_999(self, *, control_number: int | None = None) -> bytes:
-        return ack999.write_999(self, control_number=control_number)
+        out = io.BytesIO()
+        return self._render(Ack999Sink(out, self.validated, control_number=control_number), out)
 
     def to_json(self) -> str:
-        return report_json.write_json(self)
+        out = io.BytesIO()
+        return self._render(JsonSink(out, self.name, self.validated), out).decode()
 
     def to_text(self, *, colour: bool = False) -> str:
-        return report_text.write_text(self, colour=colour)
+        out = io.BytesIO()
+        return self._render(TextSink(out, self.name, colour=colour), out).decode()
 
     def to_html(self, data: bytes | None = None) -> str:
-        return report_html.write_html(self, data)
+        out = io.BytesIO()
+        sink = HtmlSink(
+            out,
+            self.name,
+            self.validated,
+            segments=data is not None,
+            compact=data is not None and len(data) > COMPACT_ABOVE,
+        )
+        return self._render(sink, out, data).decode()
 
     def accepted_837(self) -> bytes | None:
-        return accepted.write_accepted(self)
+        out = io.BytesIO()
+        sink = AcceptedSink(out)
+        data = self._render(sink, out)
+        return data if sink.written else None
+
+
+def _segments(data: bytes) -> Iterator[Segment]:
+    """The segments of ``data``, tokenized afresh in chunks."""
+    tokenizer = Tokenizer()
+    for start in range(0, len(data), CHUNK_SIZE):
+        for token in tokenizer.feed(data[start : start + CHUNK_SIZE]):
+            if isinstance(token, Segment):
+                yield token
+    for token in tokenizer.close():
+        if isinstance(token, Segment):
+            yield token
+
+
+@attrs.define
+class Summary(Sink):
+    """What :meth:`Validator.write` tells its caller: the counts, and why a file was
+    rejected (the rules of the errors outside claims)."""
+
+    name: str = "-"
+    tally: Tally = attrs.Factory(Tally)
+    transactions: int = 0
+    rejected_sets: int = 0
+    errors: set[str] = attrs.Factory(set)  # rules of errors outside transaction sets
+    _mark: tuple[Tally, int, int] = (Tally(), 0, 0)
+
+    @property
+    def rejected(self) -> bool:
+        """Any claim, transaction set or interchange rejected, or nothing readable at all."""
+        return bool(self.tally.rejected or self.rejected_sets or self.errors)
+
+    def transaction(self, outcome: TransactionOutcome) -> None:
+        self.tally.add_all(outcome.claims)
+        self.transactions += 1
+        self.rejected_sets += outcome.ack is AckCode.REJECTED
+
+    def interchange(self, outcome: InterchangeOutcome) -> None:
+        self._errors(outcome.findings)
+        self._mark = (self.tally.copy(), self.transactions, self.rejected_sets)
+
+    def discard(self) -> None:
+        tally, self.transactions, self.rejected_sets = self._mark
+        self.tally = tally.copy()
+
+    def close(self, outcome: StreamOutcome) -> None:
+        self._errors(outcome.findings)
+
+    def _errors(self, findings: Sequence[Finding]) -> None:
+        self.errors.update(f.rule for f in findings if f.severity is Severity.ERROR)
 
 
 class Validator:
@@ -118,17 +243,85 @@ class Validator:
         self.syntax_policy = SyntaxPolicy(syntax_policy)
         self.now = now  # fixed for reproducible acknowledgments; else the time of each run
 
-    def validate_stream(self, stream: BinaryIO, name: str = "-") -> ValidationResult:
-        now = self.now or datetime.datetime.now()
-        engine = Engine(self.tables, profile=self.profile, history=self.history, today=now.date())
-        reader = Reader(self.implementations, boundaries=True, structure=self.structure)
-        collector = _Collector(engine, self.syntax_policy)
+    def pipeline(self, *, segments: bool = False) -> Pipeline:
+        """A streaming core for one input (sans-IO: feed it bytes)."""
+        engine = Engine(
+            self.tables, profile=self.profile, history=self.history, today=self.when().date()
+        )
+        return Pipeline(
+            engine,
+            implementations=self.implementations,
+            structure=self.structure,
+            policy=self.syntax_policy,
+            segments=segments,
+        )
+
+    def when(self) -> datetime.datetime:
+        return self.now or datetime.datetime.now()
+
+    def outcomes(self, stream: BinaryIO) -> Iterator[Outcome]:
+        """The outcomes of a binary stream, lazily, as each is decided (see
+        :mod:`edi63650.outcome` for when a transaction outcome is final)."""
+        pipeline = self.pipeline()
         while chunk := stream.read(CHUNK_SIZE):
-            collector.take(reader.feed(chunk))
-        collector.take(reader.close())
-        result = collector.result(name, now)
-        engine.record(result.claims)
-        return result
+            yield from _outcomes(pipeline.feed(chunk))
+        yield from _outcomes(pipeline.close())
+        while pipeline.pending:
+            yield from _outcomes(pipeline.resume())
+
+    def write(self, stream: BinaryIO, sinks: Sequence[Sink], name: str = "-") -> Summary:
+        """Validate a seekable binary stream in one pass, feeding ``sinks``; returns what the
+        caller needs to know. Memory stays bounded by one transaction set, whatever the size
+        of the input. (An interchange rejected at its trailer after its sets were written is
+        read again from ``stream``, and the sinks are fed it as decided.)"""
+        summary = Summary(name)
+        sink = Fanout([*sinks, summary])
+        pipeline = self.pipeline(segments=sink.wants_segments)
+
+        def give(outputs: list[Output]) -> None:
+            for item in outputs:
+                if isinstance(item, Segment):
+                    sink.segment(item)
+                elif isinstance(item, TransactionOutcome):
+                    sink.transaction(item)
+                elif isinstance(item, InterchangeOutcome):
+                    if item.retracts:
+                        sink.discard()
+                        position = stream.tell()
+                        give(pipeline.replay(item, stream))
+                        stream.seek(position)
+                    sink.interchange(item)
+                else:
+                    sink.close(item)
+
+        def deliver(outputs: list[Output]) -> None:
+            give(outputs)
+            while pipeline.pending:  # it paused after an interchange read again above
+                give(pipeline.resume())
+
+        try:
+            while chunk := stream.read(CHUNK_SIZE):
+                deliver(pipeline.feed(chunk))
+            deliver(pipeline.close())
+        finally:
+            sink.dispose()
+        return summary
+
+    def validate_stream(self, stream: BinaryIO, name: str = "-") -> ValidationResult:
+        """Validate a binary stream; the result holds everything in memory."""
+        outcomes: list[Outcome] = []
+        held: list[TransactionOutcome] = []  # the open interchange's sets
+        for outcome in self.outcomes(stream):
+            if isinstance(outcome, TransactionOutcome):
+                held.append(outcome)
+                continue
+            if isinstance(outcome, InterchangeOutcome):
+                outcomes += (outcome.restate(t) for t in held)
+            else:
+                outcomes += held
+            held = []
+            outcomes.append(outcome)
+        return ValidationResult(name=name, outcomes=tuple(outcomes), validated=self.when())
 
     def validate(self, source: bytes | str | os.PathLike[str]) -> ValidationResult:
         if isinstance(source, bytes):
@@ -136,6 +329,12 @@ class Validator:
         path = Path(source)
         with path.open("rb") as stream:
             return self.validate_stream(stream, path.name)
+
+
+def _outcomes(outputs: list[Output]) -> Iterator[Outcome]:
+    for item in outputs:
+        if not isinstance(item, Segment):
+            yield item
 
 
 def validate(source: bytes | str | os.PathLike[str], **options: object) -> ValidationResult:
@@ -148,120 +347,6 @@ def validate_stream(stream: BinaryIO, name: str = "-", **options: object) -> Val
     return Validator(**options).validate_stream(stream, name)  # type: ignore[arg-type]
 
 
-class _Collector:
-    """Turns reader events into outcomes, one transaction set at a time."""
-
-    def __init__(self, engine: Engine, policy: SyntaxPolicy) -> None:
-        self._engine = engine
-        self._policy = policy
-        self._claims: list[Claim] = []
-        self._claim_findings: dict[int, list[Finding]] = {}
-        self._pending: list[Finding] = []  # builder findings waiting for their claim
-        self._loose: list[Finding] = []  # findings not about a claim
-        self._outcomes: list[TransactionOutcome] = []
-        self._interchanges: list[tuple[Interchange, int]] = []
-
-    def take(self, events: Iterable[object]) -> None:
-        for event in events:
-            if isinstance(event, Claim):
-                self._claims.append(event)
-                self._claim_findings[id(event)] = self._pending
-                self._pending = []
-            elif isinstance(event, Finding):
-                if event.claim_id is not None:
-                    self._pending.append(event)
-                else:
-                    self._loose.append(event)
-            elif isinstance(event, TransactionEnd):
-                self._close_transaction(event)
-            elif isinstance(event, InterchangeEnd):
-                self._interchanges.append((event.interchange, event.end))
-
-    def _close_transaction(self, end: TransactionEnd) -> None:
-        start = end.transaction.position.offset
-        own = [f for f in self._loose if f.offset is not None and start <= f.offset <= end.end]
-        self._loose = [f for f in self._loose if f not in own]
-        # Findings about a claim that never completed belong to the transaction set.
-        own += self._pending
-        self._pending = []
-        claims, self._claims = self._claims, []
-        results = list(self._engine.check(claims, record=False))
-        syntax = {id(r.claim): self._claim_findings.pop(id(r.claim), []) for r in results}
-        errors = any(f.severity is Severity.ERROR for f in own) or end.transaction.kind is None
-        claim_syntax = any(f.severity is Severity.ERROR for found in syntax.values() for f in found)
-        if errors or (claim_syntax and self._policy is SyntaxPolicy.TRANSACTION):
-            ack = AckCode.REJECTED
-        elif claim_syntax:
-            ack = AckCode.ERRORS
-        else:
-            ack = AckCode.ACCEPTED
-        outcomes = []
-        for result in results:
-            found = [attrs.evolve(f, statuses=(SYNTAX_STATUS,)) for f in syntax[id(result.claim)]]
-            if ack is AckCode.REJECTED:
-                found.append(_transaction_rejected(result.claim))
-            outcomes.append(attrs.evolve(result, findings=(*found, *result.findings)))
-        self._outcomes.append(
-            TransactionOutcome(
-                transaction=end.transaction,
-                group=end.group,
-                interchange=end.interchange,
-                findings=tuple(own),
-                claims=tuple(outcomes),
-                ack=ack,
-            )
-        )
-
-    def result(self, name: str, now: datetime.datetime) -> ValidationResult:
-        # Errors at interchange or group level (ISA, GS, GE, IEA) reject every transaction
-        # set of that interchange.
-        rejected_interchanges = set()
-        for interchange, end in self._interchanges:
-            start = interchange.position.offset
-            if any(
-                f.severity is Severity.ERROR and f.offset is not None and start <= f.offset <= end
-                for f in self._loose
-            ):
-                rejected_interchanges.add(id(interchange))
-        outcomes = [
-            _reject(outcome, "interchange")
-            if id(outcome.interchange) in rejected_interchanges
-            and outcome.ack is not AckCode.REJECTED
-            else outcome
-            for outcome in self._outcomes
-        ]
-        return ValidationResult(
-            name=name,
-            transactions=tuple(outcomes),
-            findings=tuple(self._loose),
-            interchanges=tuple(i for i, _ in self._interchanges),
-            validated=now,
-        )
-
-
-def _reject(outcome: TransactionOutcome, level: str) -> TransactionOutcome:
-    """The outcome with the transaction set and all its claims rejected."""
-    return attrs.evolve(
-        outcome,
-        ack=AckCode.REJECTED,
-        claims=tuple(
-            attrs.evolve(c, findings=(_transaction_rejected(c.claim, level), *c.findings))
-            for c in outcome.claims
-        ),
-    )
-
-
-def _transaction_rejected(claim: Claim, level: str = "transaction set") -> Finding:
-    segment = claim.segments[0]
-    return Finding.at(
-        segment,
-        "X12-REJECTED-ENVELOPE",
-        Severity.ERROR,
-        f"the {level} holding this claim was rejected for syntax or envelope errors; "
-        "see the 999 and the file findings",
-        fix="correct the envelope errors and send the file again",
-        source="X12.5 / TR3 appendix B; 999 implementation acknowledgment",
-        path="2300",
-        claim_id=claim.claim_id,
-        statuses=(SYNTAX_STATUS,),
-    )
+def iter_outcomes(stream: BinaryIO, **options: object) -> Iterator[Outcome]:
+    """The outcomes of a binary stream, lazily; ``options`` are those of :class:`Validator`."""
+    return Validator(**options).outcomes(stream)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 import json
 import shutil
 import signal
@@ -43,13 +44,12 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from edi63650.cli_validate import write_atomic, write_outputs
-from edi63650.findings import Severity
+from edi63650.cli_validate import AtomicFile, Outputs
 from edi63650.rules.history import HistoryStore
 from edi63650.rules.tables import Tables
 from edi63650.tokenizer import TokenRule
-from edi63650.validate import ValidationResult, Validator
-from edi63650.writers.ack277 import write_277ca
+from edi63650.validate import Summary, Validator
+from edi63650.writers.ack277 import Ack277Sink
 
 JOURNAL = ".edi63650-journal.sqlite"
 _IGNORED_SUFFIXES = (".part", ".tmp")
@@ -327,13 +327,10 @@ class Watcher:
 
     def _finish(self, row: sqlite3.Row, source: Path, started: float, data: bytes) -> Processed:
         unique = row["unique_name"]
-        # A duplicate is read only to be answered: it must not touch the history.
-        validator = self._plain if row["duplicate_of"] else self._validator
-        result = validator.validate(data)
-        result = attrs.evolve(result, name=unique)
-        outcome = _outcome(result, duplicate=row["duplicate_of"] is not None)
+        duplicate = row["duplicate_of"] is not None
+        summary = self._validate(data, unique, duplicate=duplicate, write=row["state"] == "started")
+        outcome = _outcome(summary, duplicate=duplicate)
         if row["state"] == "started":
-            self._write(result, data, outcome)
             self._journal.advance(unique, "outputs", outcome=outcome)
         folder = {
             "accepted": self.output / "archive" / "accepted",
@@ -348,29 +345,47 @@ class Watcher:
             archived_as=str(target.relative_to(self.output)),
             finished_at=datetime.datetime.now(datetime.UTC).isoformat(),
         )
+        tally = summary.tally
         processed = Processed(
             name=row["inbox_name"],
             outcome=outcome,
-            claims=len(result.claims),
-            accepted=len(result.accepted_claims) if outcome != "duplicate" else 0,
-            rejected=len(result.claims) - len(result.accepted_claims)
-            if outcome != "duplicate"
-            else len(result.claims),
+            claims=tally.claims,
+            accepted=tally.accepted if outcome != "duplicate" else 0,
+            rejected=tally.rejected if outcome != "duplicate" else tally.claims,
             seconds=time.monotonic() - started,
             archived_as=str(target.relative_to(self.output)),
         )
         self._emit(processed)
         return processed
 
-    def _write(self, result: ValidationResult, data: bytes, outcome: str) -> None:
-        if outcome == "duplicate":
-            answer = write_277ca(result, duplicate=True)
-            if answer:
-                write_atomic(self.output / f"{result.name}.277", answer)
-        elif outcome == "quarantined":
-            write_atomic(self.output / f"{result.name}.json", result.to_json().encode())
-        else:
-            write_outputs(result, data, self.output)
+    def _validate(self, data: bytes, name: str, *, duplicate: bool, write: bool) -> Summary:
+        """Validate ``data`` once; with ``write``, its outputs go to the output folder: a
+        duplicate gets only its 277CA, a file that is not X12 only its JSON report."""
+        # A duplicate is read only to be answered: it must not touch the history.
+        validator = self._plain if duplicate else self._validator
+        stream = io.BytesIO(data)
+        if not write:
+            return validator.write(stream, [], name)
+        if duplicate:
+            target = AtomicFile(self.output / f"{name}.277")
+            try:
+                summary = validator.write(
+                    stream, [Ack277Sink(target, validator.when(), duplicate=True)], name
+                )
+            except BaseException:
+                target.abort()
+                raise
+            target.commit(keep=target.size > 0)
+            return summary
+        outputs = Outputs(self.output, name, validator.when(), size=len(data))
+        try:
+            summary = validator.write(stream, outputs.sinks, name)
+        except BaseException:
+            outputs.abort()
+            raise
+        quarantined = _outcome(summary, duplicate=False) == "quarantined"
+        outputs.commit(("json",) if quarantined else Outputs.KINDS)
+        return summary
 
     def _mark_moved(self, row: sqlite3.Row) -> None:
         """An unfinished row whose input is no longer in the inbox: it was moved (or taken
@@ -424,15 +439,12 @@ class Watcher:
         self._log.flush()
 
 
-def _outcome(result: ValidationResult, *, duplicate: bool) -> str:
+def _outcome(summary: Summary, *, duplicate: bool) -> str:
     if duplicate:
         return "duplicate"
-    unreadable = any(
-        f.rule in _UNREADABLE and f.severity is Severity.ERROR for f in result.findings
-    )
-    if unreadable and not result.transactions:
+    if summary.errors & _UNREADABLE and not summary.transactions:
         return "quarantined"
-    return "rejected" if result.rejected else "accepted"
+    return "rejected" if summary.rejected else "accepted"
 
 
 def _digest(data: bytes) -> str:

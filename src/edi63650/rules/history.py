@@ -36,10 +36,14 @@ CREATE TABLE IF NOT EXISTS procedures (
     claim_id TEXT NOT NULL,
     line INTEGER NOT NULL,
     recorded_at TEXT NOT NULL,
+    batch TEXT NOT NULL DEFAULT '',
     UNIQUE (patient_key, claim_id, line, code, service_date)
 );
 CREATE INDEX IF NOT EXISTS procedures_by_patient ON procedures (patient_key);
 """
+
+#: Databases made before ``batch`` existed get it added (rows recorded then have none).
+_BATCH_COLUMN = "ALTER TABLE procedures ADD COLUMN batch TEXT NOT NULL DEFAULT ''"
 
 
 @attrs.frozen
@@ -145,6 +149,9 @@ class HistoryStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(procedures)")}
+            if "batch" not in columns:
+                self._db.execute(_BATCH_COLUMN)
         except sqlite3.Error as error:
             raise EdiError(f"{path}: cannot open the history database: {error}") from error
 
@@ -172,8 +179,9 @@ class HistoryStore:
             for provider, code, modifiers, day, units, claim_id, line in rows
         ]
 
-    def record(self, services: Iterable[Service]) -> int:
-        """Store services (duplicates are ignored); returns how many rows were new."""
+    def record(self, services: Iterable[Service], *, batch: str = "") -> int:
+        """Store services (duplicates are ignored); returns how many rows were new.
+        ``batch`` names them, so that :meth:`forget` can take them back."""
         rows = [
             (
                 s.patient,
@@ -185,6 +193,7 @@ class HistoryStore:
                 s.claim_id,
                 s.line,
                 datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                batch,
             )
             for s in services
         ]
@@ -195,7 +204,10 @@ class HistoryStore:
         try:
             before = db.total_changes
             db.executemany(
-                "INSERT OR IGNORE INTO procedures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                "INSERT OR IGNORE INTO procedures (patient_key, provider, code, modifiers, "
+                "service_date, units, claim_id, line, recorded_at, batch) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
             added = db.total_changes - before
             db.execute("COMMIT")
@@ -203,6 +215,14 @@ class HistoryStore:
             db.execute("ROLLBACK")
             raise
         return added
+
+    def forget(self, batch: str) -> int:
+        """Remove the rows recorded as ``batch`` (an interchange rejected after its sets were
+        recorded); returns how many."""
+        if not batch:
+            return 0
+        cursor = self._db.execute("DELETE FROM procedures WHERE batch = ?", (batch,))
+        return cursor.rowcount
 
 
 class ServiceHistory:
@@ -212,10 +232,29 @@ class ServiceHistory:
         self._store = store
         self._file: dict[str, list[Service]] = {}
         self._stored: dict[str, list[Service]] = {}
+        self._added: list[list[Service]] = []  # where each service since the mark went
+        self._marks = 0
 
     def add(self, services: Iterable[Service]) -> None:
         for service in services:
-            self._file.setdefault(service.patient, []).append(service)
+            found = self._file.setdefault(service.patient, [])
+            found.append(service)
+            self._added.append(found)
+
+    def mark(self) -> int:
+        """Remember this point (the start of an interchange) for :meth:`rewind`; only the
+        latest mark can be rewound to."""
+        self._added = []
+        self._marks += 1
+        return self._marks
+
+    def rewind(self, mark: int) -> None:
+        """Forget the services added since ``mark`` (to read an interchange again)."""
+        if mark != self._marks:
+            return
+        for found in reversed(self._added):
+            found.pop()
+        self._added = []
 
     def for_patient(self, patient: str) -> list[Service]:
         """Every known service of the patient; recorded copies of this file's lines dropped."""

@@ -120,14 +120,30 @@ class Engine:
             if record and self._store is not None:
                 self._store.record(accepted)
 
-    def record(self, results: Iterable[ClaimResult]) -> int:
-        """Store the SCS procedures of the accepted results; returns how many were new."""
+    def record(self, results: Iterable[ClaimResult], *, batch: str = "") -> int:
+        """Store the SCS procedures of the accepted results; returns how many were new.
+        ``batch`` names them for :meth:`forget`."""
         if self._store is None:
             return 0
         procedures = self.tables.family("scs-procedure")
         return self._store.record(
-            service
-            for result in results
-            if result.accepted
-            for service in services_of(result.claim, procedures)
+            (
+                service
+                for result in results
+                if result.accepted
+                for service in services_of(result.claim, procedures)
+            ),
+            batch=batch,
         )
+
+    def forget(self, batch: str) -> int:
+        """Take back what :meth:`record` stored as ``batch``."""
+        return self._store.forget(batch) if self._store is not None else 0
+
+    def mark(self) -> int:
+        """A point in this file's history (an interchange's start) to :meth:`rewind` to."""
+        return self._history.mark()
+
+    def rewind(self, mark: int) -> None:
+        """Forget this file's services since ``mark``, to read an interchange again."""
+        self._history.rewind(mark)

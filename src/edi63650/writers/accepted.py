@@ -9,50 +9,72 @@ says whether children follow. SE01, GE01 and IEA01 are counted afresh.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from edi63650.model import Interchange
-from edi63650.outcome import TransactionOutcome
+from edi63650.model import Group, Interchange
+from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.rules.engine import ClaimResult
 from edi63650.segment import Delimiters, Segment
-from edi63650.writers.common import by_interchange
-
-if TYPE_CHECKING:
-    from edi63650.validate import ValidationResult
+from edi63650.writers.sink import Sink, Spool, Writable
 
 
-def write_accepted(result: ValidationResult) -> bytes | None:
-    """The accepted claims re-enveloped, or None when no claim was accepted."""
-    out = []
-    for first, outcomes in by_interchange(result.transactions):
-        isa = first.interchange
+class AcceptedSink(Sink):
+    """Writes the accepted claims of each interchange to ``out`` when the interchange ends
+    (a rejected interchange forwards nothing). :attr:`written` says whether anything was."""
+
+    def __init__(self, out: Writable) -> None:
+        self._out = out
+        self._spool = Spool()
+        self._isa: Interchange | None = None
+        self._groups: dict[int, tuple[Group | None, list[tuple[int, int]]]] = {}
+        self.written = False
+
+    def transaction(self, outcome: TransactionOutcome) -> None:
+        isa = outcome.interchange
         if isa is None or isa.segment is None:
-            continue  # a bare ST fragment has no envelope to forward under
-        text = _interchange(isa, outcomes)
-        if text:
-            out.append(text)
-    return "".join(out).encode("latin-1") if out else None
+            return  # a bare ST fragment has no envelope to forward under
+        if not any(c.accepted for c in outcome.claims):
+            return
+        self._isa = isa
+        lines = _transaction(outcome, isa.delimiters)
+        start = self._spool.size
+        self._spool.write(_terminated(lines, isa.delimiters).encode("latin-1"))
+        entry = self._groups.setdefault(outcome.scope.group, (outcome.group, []))
+        entry[1].append((start, self._spool.size))
+
+    def interchange(self, outcome: InterchangeOutcome) -> None:
+        isa = self._isa
+        if isa is not None and isa.segment is not None and self._groups:
+            delimiters = isa.delimiters
+            element = delimiters.element
+            out = self._out
+            out.write(_terminated([isa.segment.text], delimiters).encode("latin-1"))
+            for group, spans in self._groups.values():
+                if group is None or group.segment is None:
+                    continue
+                out.write(_terminated([group.segment.text], delimiters).encode("latin-1"))
+                for start, end in spans:
+                    self._spool.copy(out, start, end)
+                ge = element.join(("GE", str(len(spans)), group.control_number))
+                out.write(_terminated([ge], delimiters).encode("latin-1"))
+            iea = element.join(("IEA", str(len(self._groups)), isa.control_number))
+            out.write(_terminated([iea], delimiters).encode("latin-1"))
+            self.written = True
+        self.discard()
+
+    def discard(self) -> None:
+        self._isa = None
+        self._groups = {}
+        self._spool.truncate(0)
+
+    def close(self, outcome: StreamOutcome) -> None:
+        self.dispose()
+
+    def dispose(self) -> None:
+        self._spool.close()
 
 
-def _interchange(isa: Interchange, outcomes: Sequence[TransactionOutcome]) -> str:
-    delimiters = isa.delimiters
-    groups: dict[int, list[TransactionOutcome]] = {}
-    for outcome in outcomes:
-        if any(c.accepted for c in outcome.claims):
-            groups.setdefault(id(outcome.group), []).append(outcome)
-    if not groups:
-        return ""
-    assert isa.segment is not None  # noqa: S101 - checked by the caller
-    lines = [isa.segment.text]
-    for members in groups.values():
-        group = members[0].group
-        if group is None or group.segment is None:
-            continue
-        lines.append(group.segment.text)
-        for outcome in members:
-            lines += _transaction(outcome, delimiters)
-        lines.append(delimiters.element.join(("GE", str(len(members)), group.control_number)))
-    lines.append(delimiters.element.join(("IEA", str(len(groups)), isa.control_number)))
+def _terminated(lines: Sequence[str], delimiters: Delimiters) -> str:
+    """Segments with their terminator, one per line (unless the terminator is a line break)."""
     terminator = delimiters.segment
     line_break = "" if terminator in "\r\n" else "\n"
     return "".join(line + terminator + line_break for line in lines)

@@ -20,24 +20,15 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from edi63650.findings import ClaimStatus, Finding, Severity
 from edi63650.model import Claim, InstitutionalClaim, InstitutionalServiceLine, ServiceLine
-from edi63650.outcome import TransactionOutcome
+from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.rules.engine import ClaimResult
 from edi63650.writers import x12
-from edi63650.writers.common import (
-    Totals,
-    by_interchange,
-    clean,
-    first_control_number,
-    reply_envelope,
-)
+from edi63650.writers.common import Replies, Tally, clean
+from edi63650.writers.sink import Sink, Writable
 from edi63650.writers.x12 import Elements
-
-if TYPE_CHECKING:
-    from edi63650.validate import ValidationResult
 
 VERSION = "005010X214"
 
@@ -45,25 +36,44 @@ VERSION = "005010X214"
 _RETURNED = ClaimStatus("A3", "23", "41")
 
 
-def write_277ca(
-    result: ValidationResult, *, control_number: int | None = None, duplicate: bool = False
-) -> bytes:
-    """The 277CA for every interchange of the result that holds claims ('' when none does).
+class Ack277Sink(Sink):
+    """Writes the 277CA to ``out``: each transaction set that holds claims is answered when it
+    ends (its claims are all known then, so its totals go before them); interchanges are
+    enveloped at the end.
 
     With ``duplicate``, the whole batch is answered as a duplicate submission: STC A3:746 at
     the information receiver level (the only level where 746 may be used), and every claim
     returned to the submitter (A3:23:41) without being processed.
     """
-    out = b""
-    base = first_control_number(result.transactions, control_number)
-    for index, (first, outcomes) in enumerate(by_interchange(result.transactions)):
-        envelope = reply_envelope(
-            first, result.validated, base + index, functional_id="HN", version=VERSION
-        )
-        bodies = [_transaction(o, result.validated, duplicate) for o in outcomes if o.claims]
-        if bodies:
-            out += x12.interchange(envelope, bodies)
-    return out
+
+    def __init__(
+        self,
+        out: Writable,
+        when: datetime.datetime,
+        *,
+        control_number: int | None = None,
+        duplicate: bool = False,
+    ) -> None:
+        self._when = when
+        self._duplicate = duplicate
+        self._replies = Replies(out, when, control_number, functional_id="HN", version=VERSION)
+
+    def transaction(self, outcome: TransactionOutcome) -> None:
+        self._replies.first(outcome)
+        if outcome.claims:
+            self._replies.body(_transaction(outcome, self._when, self._duplicate))
+
+    def interchange(self, outcome: InterchangeOutcome) -> None:
+        self._replies.commit()
+
+    def discard(self) -> None:
+        self._replies.discard()
+
+    def close(self, outcome: StreamOutcome) -> None:
+        self._replies.close()
+
+    def dispose(self) -> None:
+        self._replies.dispose()
 
 
 def _amount(value: Decimal | None) -> str:
@@ -77,8 +87,8 @@ def _day(value: datetime.date) -> str:
 def _counts(
     claims: Sequence[ClaimResult], accepted_qty: str, rejected_qty: str, duplicate: bool = False
 ) -> list[Elements]:
-    totals = Totals.of(claims)
-    accepted, rejected = len(totals.accepted), len(totals.rejected)
+    totals = Tally().add_all(claims)
+    accepted, rejected = totals.accepted, totals.rejected
     accepted_amount, rejected_amount = totals.accepted_amount, totals.rejected_amount
     if duplicate:  # nothing of a duplicate batch is accepted
         accepted, rejected = 0, accepted + rejected

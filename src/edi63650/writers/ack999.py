@@ -9,28 +9,21 @@ shape. Codes: IK304 (X12 element 720), IK403 (723), IK5 (717/718), AK9 (715/716)
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+
+import attrs
 
 from edi63650.builder import BuildRule
 from edi63650.envelope import EnvelopeRule
 from edi63650.findings import Finding, Severity
-from edi63650.model import Group, Interchange
-from edi63650.outcome import AckCode, TransactionOutcome
+from edi63650.model import Group, Interchange, Transaction
+from edi63650.outcome import AckCode, InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.values import is_digits
 from edi63650.writers import x12
-from edi63650.writers.common import (
-    by_interchange,
-    clean,
-    element_position,
-    first_control_number,
-    reply_envelope,
-    split_segment,
-)
+from edi63650.writers.common import Replies, clean, element_position, split_segment
+from edi63650.writers.sink import Sink, Spool, Writable
 from edi63650.writers.x12 import Elements
-
-if TYPE_CHECKING:
-    from edi63650.validate import ValidationResult
 
 VERSION = "005010X231A1"
 
@@ -51,7 +44,7 @@ _IK4_CODES = {
 }
 
 #: TA105: interchange note codes (X12 element I18) for interchange-level errors.
-_TA1_CODES = {
+_TA1_CODES: dict[str, str] = {
     EnvelopeRule.IEA_CONTROL: "001",  # control numbers in header and trailer do not match
     EnvelopeRule.ISA_DATE: "014",  # invalid interchange date value
     EnvelopeRule.ISA_TIME: "015",  # invalid interchange time value
@@ -62,51 +55,119 @@ _TA1_CODES = {
 }
 
 #: AK905: functional group errors (X12 element 716).
-_AK9_CODES = {
+_AK9_CODES: dict[str, str] = {
     EnvelopeRule.MISSING_GE: "3",  # functional group trailer missing
     EnvelopeRule.GE_CONTROL: "4",  # group control number in header and trailer do not agree
     EnvelopeRule.GE_COUNT: "5",  # number of included transaction sets does not match
 }
 
 
-def write_999(result: ValidationResult, *, control_number: int | None = None) -> bytes:
-    """The 999 for every interchange of the result that holds transaction sets."""
-    out = b""
-    base = first_control_number(result.transactions, control_number)
-    starts = sorted({t.group.position.offset for t in result.transactions if t.group})
-    interchanges = sorted({i.position.offset for i in result.interchanges})
-    for index, (first, outcomes) in enumerate(by_interchange(result.transactions)):
-        envelope = reply_envelope(
-            first, result.validated, base + index, functional_id="FA", version=VERSION
-        )
-        bodies = [
-            _group(group, members, _group_findings(group, starts, result.findings))
-            for group, members in _by_group(outcomes)
+class Ack999Sink(Sink):
+    """Writes the 999 (with a TA1 where the interchange itself is in error) to ``out``.
+
+    A transaction set's AK2 to IK5 is rendered when it ends; its group's AK1 and AK9 when its
+    interchange ends (AK9 needs the group's trailer), from a spool of the open interchange.
+    """
+
+    def __init__(
+        self, out: Writable, when: datetime.datetime, *, control_number: int | None = None
+    ) -> None:
+        self._replies = Replies(out, when, control_number, functional_id="FA", version=VERSION)
+        self._blocks = Spool()
+        self._groups: dict[int, _Group] = {}  # the open interchange's, by group number
+        self._ta1: dict[int, str] = {}  # first TA105 code, by interchange number
+        self._ak9: dict[int, set[str]] = {}  # AK905 codes, by group number
+
+    def transaction(self, outcome: TransactionOutcome) -> None:
+        self._replies.first(outcome)
+        segments = _transaction(outcome)
+        start = self._blocks.size
+        self._blocks.write(x12.render(segments, line_break="\n").encode("latin-1"))
+        group = self._groups.get(outcome.scope.group)
+        if group is None:
+            group = self._groups[outcome.scope.group] = _Group(outcome.group, outcome.transaction)
+        group.blocks.append((start, self._blocks.size, len(segments)))
+        group.accepted += outcome.ack is not AckCode.REJECTED
+        group.errors |= outcome.ack is AckCode.ERRORS
+
+    def interchange(self, outcome: InterchangeOutcome) -> None:
+        self._note(outcome.findings)
+        ta1_code = self._ta1.pop(outcome.number, None) if outcome.interchange else None
+        for number, group in self._groups.items():
+            codes = sorted(self._ak9.pop(number, set())) if number else []
+            self._replies.body_text(*self._render(group, codes))
+        self._replies.commit(_ta1(outcome.interchange, ta1_code))
+        self._groups = {}
+        self._blocks.truncate(0)
+
+    def discard(self) -> None:
+        self._replies.discard()
+        self._groups = {}
+        self._blocks.truncate(0)
+
+    def close(self, outcome: StreamOutcome) -> None:
+        self._replies.close()
+        self.dispose()
+
+    def dispose(self) -> None:
+        self._replies.dispose()
+        self._blocks.close()
+
+    def _note(self, findings: Sequence[Finding]) -> None:
+        """Keep the TA1 and AK9 codes of interchange- and group-level findings, by number."""
+        for finding in findings:
+            if finding.severity is not Severity.ERROR:
+                continue
+            scope = finding.scope
+            ta1 = _TA1_CODES.get(finding.rule)
+            if ta1 is not None and scope.interchange:
+                self._ta1.setdefault(scope.interchange, ta1)
+            ak9 = _AK9_CODES.get(finding.rule)
+            if ak9 is not None and scope.group:
+                self._ak9.setdefault(scope.group, set()).add(ak9)
+
+    def _render(self, group: _Group, codes: list[str]) -> tuple[str, int]:
+        first = group.first
+        info = group.group
+        control = info.control_number if info else ""
+        version = clean(info.version if info else "", 12) or clean(first.implementation, 12)
+        ak1: Elements = [
+            "AK1",
+            clean(info.functional_id if info else "", 2) or "HC",
+            control if is_digits(control) and len(control) <= 9 else "0",
+            version or "005010X222A1",
         ]
-        ta1 = _ta1(first.interchange, interchanges, result.findings)
-        out += x12.interchange(envelope, bodies, ta1=ta1)
-    return out
+        count = len(group.blocks)
+        if codes or group.accepted == 0:
+            status = "R"
+        elif group.accepted < count:
+            status = "P"  # partially accepted: at least one transaction set rejected
+        elif group.errors:
+            status = "E"
+        else:
+            status = "A"
+        ak9: Elements = ["AK9", status, str(count), str(count), str(group.accepted), *codes[:5]]
+        parts = [x12.render([ak1], line_break="\n")]
+        parts += [self._blocks.read(start, end).decode("latin-1") for start, end, _ in group.blocks]
+        parts.append(x12.render([ak9], line_break="\n"))
+        return "".join(parts), 2 + sum(n for _, _, n in group.blocks)
 
 
-def _ta1(
-    interchange: Interchange | None, starts: list[int], findings: Sequence[Finding]
-) -> Elements | None:
+@attrs.define
+class _Group:
+    """A functional group of the open interchange: where its AK2 blocks are in the spool."""
+
+    group: Group | None
+    first: Transaction
+    blocks: list[tuple[int, int, int]] = attrs.Factory(list)
+    accepted: int = 0
+    errors: bool = False
+
+
+def _ta1(interchange: Interchange | None, code: str | None) -> Elements | None:
     """TA1 for an interchange with interchange-level errors (rejected whole: TA104 ``R``);
     TA105 names the first error. None when the interchange is clean."""
-    if interchange is None:
-        return None
-    start = interchange.position.offset
-    end = next((offset for offset in starts if offset > start), None)
-    codes = [
-        _TA1_CODES[EnvelopeRule(f.rule)]
-        for f in findings
-        if f.rule in _TA1_CODES
-        and f.severity is Severity.ERROR
-        and f.offset is not None
-        and start <= f.offset
-        and (end is None or f.offset < end)
-    ]
-    if not codes:
+    if interchange is None or code is None:
         return None
     control = interchange.control_number
     date = interchange.date
@@ -117,70 +178,8 @@ def _ta1(
         f"{date:%y%m%d}" if date is not None else "000101",
         time if is_digits(time) and len(time) == 4 else "0000",
         "R",
-        codes[0],
+        code,
     ]
-
-
-def _group_findings(
-    group: Group | None, starts: list[int], findings: Sequence[Finding]
-) -> list[Finding]:
-    """The functional-group findings (GE count, control number, missing GE) of ``group``:
-    those after its GS and before the next group's."""
-    if group is None:
-        return []
-    start = group.position.offset
-    end = next((offset for offset in starts if offset > start), None)
-    return [
-        f
-        for f in findings
-        if f.rule in _AK9_CODES
-        and f.offset is not None
-        and start <= f.offset
-        and (end is None or f.offset < end)
-    ]
-
-
-def _by_group(
-    outcomes: Sequence[TransactionOutcome],
-) -> list[tuple[Group | None, list[TransactionOutcome]]]:
-    groups: dict[int, tuple[Group | None, list[TransactionOutcome]]] = {}
-    for outcome in outcomes:
-        groups.setdefault(id(outcome.group), (outcome.group, []))[1].append(outcome)
-    return list(groups.values())
-
-
-def _group(
-    group: Group | None, outcomes: list[TransactionOutcome], findings: Sequence[Finding]
-) -> list[Elements]:
-    first = outcomes[0].transaction
-    control = group.control_number if group else ""
-    version = clean(group.version if group else "", 12) or clean(first.implementation, 12)
-    body: list[Elements] = [
-        [
-            "AK1",
-            clean(group.functional_id if group else "", 2) or "HC",
-            control if is_digits(control) and len(control) <= 9 else "0",
-            version or "005010X222A1",
-        ],
-    ]
-    for outcome in outcomes:
-        body += _transaction(outcome)
-    group_errors = sorted(
-        {_AK9_CODES[EnvelopeRule(f.rule)] for f in findings if f.severity is Severity.ERROR}
-    )
-    accepted = sum(1 for o in outcomes if o.ack is not AckCode.REJECTED)
-    if group_errors or accepted == 0:
-        status = "R"
-    elif accepted < len(outcomes):
-        status = "P"  # partially accepted: at least one transaction set rejected
-    elif any(o.ack is AckCode.ERRORS for o in outcomes):
-        status = "E"
-    else:
-        status = "A"
-    body.append(
-        ["AK9", status, str(len(outcomes)), str(len(outcomes)), str(accepted), *group_errors[:5]]
-    )
-    return body
 
 
 def _transaction(outcome: TransactionOutcome) -> list[Elements]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 
 import attrs
@@ -14,71 +14,53 @@ from edi63650.outcome import TransactionOutcome
 from edi63650.rules.engine import ClaimResult
 from edi63650.values import is_digits
 from edi63650.writers import x12
+from edi63650.writers.sink import Spool, Writable
+from edi63650.writers.x12 import Elements
 
 WARNING = Severity.WARNING
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f*~:^|>\\{}']")
 _ELEMENT = re.compile(r"(\d{2})(?:-(\d{2}))?$")
 
 
-@attrs.frozen
-class Totals:
-    """Accepted and rejected claims with their charges."""
+@attrs.define
+class Tally:
+    """Claims counted as they pass: accepted (and of those, with warnings) and rejected, with
+    their charges. Copy it with :meth:`copy` to go back to a point (:meth:`Sink.discard`)."""
 
-    accepted: tuple[ClaimResult, ...]
-    rejected: tuple[ClaimResult, ...]
-
-    @classmethod
-    def of(cls, claims: Sequence[ClaimResult]) -> Totals:
-        return cls(
-            tuple(c for c in claims if c.accepted), tuple(c for c in claims if not c.accepted)
-        )
+    accepted: int = 0
+    rejected: int = 0
+    warned: int = 0
+    accepted_amount: Decimal = Decimal(0)
+    rejected_amount: Decimal = Decimal(0)
 
     @property
-    def accepted_amount(self) -> Decimal:
-        return _sum(self.accepted)
+    def claims(self) -> int:
+        return self.accepted + self.rejected
 
-    @property
-    def rejected_amount(self) -> Decimal:
-        return _sum(self.rejected)
+    def add(self, result: ClaimResult) -> None:
+        charge = result.claim.total_charge or Decimal(0)
+        if result.accepted:
+            self.accepted += 1
+            self.accepted_amount += charge
+            if any(f.severity is WARNING for f in result.findings):
+                self.warned += 1
+        else:
+            self.rejected += 1
+            self.rejected_amount += charge
 
-    @property
-    def warned(self) -> int:
-        return sum(
-            1 for c in self.accepted if any(f.severity.value == "warning" for f in c.findings)
-        )
+    def add_all(self, results: Iterable[ClaimResult]) -> Tally:
+        for result in results:
+            self.add(result)
+        return self
 
-
-def _sum(claims: Sequence[ClaimResult]) -> Decimal:
-    return sum((c.claim.total_charge or Decimal(0) for c in claims), Decimal(0))
+    def copy(self) -> Tally:
+        return attrs.evolve(self)
 
 
 def clean(text: str, limit: int = 264) -> str:
     """Text safe inside one element of any interchange we write: no delimiter of any common
     kind, no control characters, single spaces, at most ``limit`` characters."""
     return " ".join(_UNSAFE.sub(" ", text).split())[:limit].strip()
-
-
-def by_interchange(
-    outcomes: Sequence[TransactionOutcome],
-) -> Iterator[tuple[TransactionOutcome, list[TransactionOutcome]]]:
-    """The transaction sets grouped by the interchange they came in, in file order."""
-    groups: dict[int, list[TransactionOutcome]] = {}
-    for outcome in outcomes:
-        groups.setdefault(id(outcome.interchange), []).append(outcome)
-    for group in groups.values():
-        yield group[0], group
-
-
-def first_control_number(outcomes: Sequence[TransactionOutcome], given: int | None) -> int:
-    """The control number of the first interchange we answer with: the one given, else the
-    first 837's ISA13; later interchanges of the same output count up from it."""
-    if given is not None:
-        return given
-    for outcome in outcomes:
-        original = outcome.interchange.control_number if outcome.interchange else ""
-        if is_digits(original):
-            return int(original)
-    return 1
 
 
 def reply_envelope(
@@ -138,3 +120,87 @@ def split_segment(finding: Finding) -> list[str]:
     if not text or not sid or len(text) <= len(sid):
         return []
     return text.split(text[len(sid)])
+
+
+class Replies:
+    """Reply interchanges (277CA, 999), one per input interchange, held in a spool until the
+    end: their control numbers count up from a base that may be known only then (the first
+    interchange control number of the input that is a number, when none is given)."""
+
+    def __init__(
+        self,
+        out: Writable,
+        when: datetime.datetime,
+        control_number: int | None,
+        *,
+        functional_id: str,
+        version: str,
+    ) -> None:
+        self._out = out
+        self._when = when
+        self._control_number = control_number
+        self._functional_id = functional_id
+        self._version = version
+        self._spool = Spool()
+        self._held: list[
+            tuple[TransactionOutcome, Elements | None, list[tuple[int, int, int]]]
+        ] = []
+        self._first: TransactionOutcome | None = None
+        self._bodies: list[tuple[int, int, int]] = []  # the open interchange's sets: span, count
+        self._start = 0
+
+    def first(self, outcome: TransactionOutcome) -> None:
+        """A transaction set of the open interchange (the first gives the envelope)."""
+        if self._first is None:
+            self._first = outcome
+
+    def body(self, segments: list[Elements]) -> None:
+        """One reply transaction set, without ST and SE."""
+        self.body_text(x12.render(segments, line_break="\n"), len(segments))
+
+    def body_text(self, text: str, count: int) -> None:
+        """One reply transaction set already rendered: ``count`` segments."""
+        start = self._spool.size
+        self._spool.write(text.encode("latin-1"))
+        self._bodies.append((start, self._spool.size, count))
+
+    def commit(self, ta1: Elements | None = None) -> None:
+        """The open interchange ended; it holds a reply when it held transaction sets."""
+        if self._first is not None:
+            self._held.append((self._first, ta1, self._bodies))
+        self._first, self._bodies = None, []
+        self._start = self._spool.size
+
+    def discard(self) -> None:
+        self._spool.truncate(self._start)
+        self._first, self._bodies = None, []
+
+    def close(self) -> None:
+        """Write every reply that has a transaction set."""
+        base = self._control_number
+        if base is None:
+            numbers = (
+                first.interchange.control_number if first.interchange else ""
+                for first, _, _ in self._held
+            )
+            base = next((int(n) for n in numbers if is_digits(n)), 1)
+        for index, (first, ta1, bodies) in enumerate(self._held):
+            if not bodies:
+                continue
+            envelope = reply_envelope(
+                first,
+                self._when,
+                base + index,
+                functional_id=self._functional_id,
+                version=self._version,
+            )
+            out = self._out
+            out.write(x12.head(envelope, ta1=ta1).encode("latin-1"))
+            for number, (start, end, count) in enumerate(bodies, start=1):
+                body = self._spool.read(start, end).decode("latin-1")
+                out.write(x12.transaction(envelope, number, body, count).encode("latin-1"))
+            out.write(x12.tail(envelope, len(bodies)).encode("latin-1"))
+        self.dispose()
+
+    def dispose(self) -> None:
+        self._spool.close()

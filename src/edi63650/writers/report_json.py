@@ -4,16 +4,18 @@ fields are only ever added; ``schema_version`` changes when one is removed or ch
 
 from __future__ import annotations
 
+import datetime
 import json
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from edi63650.findings import Finding
+import attrs
+
+from edi63650.findings import Finding, Severity
+from edi63650.outcome import AckCode, InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.rules.engine import ClaimResult
-from edi63650.writers.common import Totals
-
-if TYPE_CHECKING:
-    from edi63650.validate import ValidationResult
+from edi63650.writers.common import Tally
+from edi63650.writers.sink import Sink, Spool, Writable
 
 SCHEMA_VERSION = 1
 
@@ -66,38 +68,103 @@ def _claim(result: ClaimResult) -> dict[str, Any]:
     }
 
 
-def report(result: ValidationResult) -> dict[str, Any]:
-    claims = result.claims
-    totals = Totals.of(claims)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "file": result.name,
-        "validated": result.validated.isoformat(timespec="seconds"),
-        "verdict": "rejected" if result.rejected else "accepted",
-        "summary": {
-            "claims": len(claims),
-            "accepted": len(totals.accepted),
-            "rejected": len(totals.rejected),
-            "warned": totals.warned,
-            "accepted_amount": _money(totals.accepted_amount),
-            "rejected_amount": _money(totals.rejected_amount),
-            "interchanges": len(result.interchanges),
-            "transaction_sets": len(result.transactions),
-        },
-        "findings": [finding_json(f) for f in result.findings],
-        "transaction_sets": [
-            {
-                "control_number": t.transaction.control_number,
-                "implementation": t.transaction.implementation,
-                "acknowledgment": t.ack.value,
-                "claims": len(t.claims),
-                "findings": [finding_json(f) for f in t.findings],
-            }
-            for t in result.transactions
-        ],
-        "claims": [_claim(c) for c in claims],
-    }
+class JsonSink(Sink):
+    """Writes the JSON report to ``out`` at the end: the summary and the findings outside
+    transaction sets first, then one line per transaction set and one per claim, spooled as
+    they came. (One item per line keeps a report of a million claims greppable and cheap to
+    write; the document is the same whatever its layout.)"""
+
+    def __init__(self, out: Writable, name: str, when: datetime.datetime) -> None:
+        self._out = out
+        self._name = name
+        self._when = when
+        self._findings: list[Finding] = []
+        self._sets = Spool()
+        self._claims = Spool()
+        self._tally = Tally()
+        self._count = _Count()
+        self._mark = (0, 0, Tally(), _Count())
+
+    def transaction(self, outcome: TransactionOutcome) -> None:
+        item = {
+            "control_number": outcome.transaction.control_number,
+            "implementation": outcome.transaction.implementation,
+            "acknowledgment": outcome.ack.value,
+            "claims": len(outcome.claims),
+            "findings": [finding_json(f) for f in outcome.findings],
+        }
+        self._sets.write(_item(item, self._count.sets))
+        self._count.sets += 1
+        self._count.rejected |= outcome.ack is AckCode.REJECTED
+        for claim in outcome.claims:
+            self._claims.write(_item(_claim(claim), self._tally.claims))
+            self._tally.add(claim)
+
+    def interchange(self, outcome: InterchangeOutcome) -> None:
+        self._findings += outcome.findings
+        self._count.interchanges += outcome.interchange is not None
+        self._mark = (self._sets.size, self._claims.size, self._tally.copy(), self._count.copy())
+
+    def discard(self) -> None:
+        sets, claims, tally, count = self._mark
+        self._sets.truncate(sets)
+        self._claims.truncate(claims)
+        self._tally, self._count = tally.copy(), count.copy()
+
+    def close(self, outcome: StreamOutcome) -> None:
+        self._findings += outcome.findings
+        tally, count = self._tally, self._count
+        rejected = (
+            tally.rejected > 0
+            or count.rejected
+            or any(f.severity is Severity.ERROR for f in self._findings)
+        )
+        head = {
+            "schema_version": SCHEMA_VERSION,
+            "file": self._name,
+            "validated": self._when.isoformat(timespec="seconds"),
+            "verdict": "rejected" if rejected else "accepted",
+            "summary": {
+                "claims": tally.claims,
+                "accepted": tally.accepted,
+                "rejected": tally.rejected,
+                "warned": tally.warned,
+                "accepted_amount": _money(tally.accepted_amount),
+                "rejected_amount": _money(tally.rejected_amount),
+                "interchanges": count.interchanges,
+                "transaction_sets": count.sets,
+            },
+        }
+        out = self._out
+        text = json.dumps(head, indent=2)
+        out.write(text[: text.rindex("}")].rstrip().encode() + b",\n")
+        out.write(b'  "findings": [')
+        for index, finding in enumerate(self._findings):
+            out.write(_item(finding_json(finding), index))
+        out.write(
+            b'\n  ],\n  "transaction_sets": [' if self._findings else b'],\n  "transaction_sets": ['
+        )
+        self._sets.copy(out)
+        out.write(b'\n  ],\n  "claims": [' if count.sets else b'],\n  "claims": [')
+        self._claims.copy(out)
+        out.write(b"\n  ]\n}\n" if tally.claims else b"]\n}\n")
+        self.dispose()
+
+    def dispose(self) -> None:
+        self._sets.close()
+        self._claims.close()
 
 
-def write_json(result: ValidationResult) -> str:
-    return json.dumps(report(result), indent=2) + "\n"
+@attrs.define
+class _Count:
+    interchanges: int = 0
+    sets: int = 0
+    rejected: bool = False  # a transaction set rejected
+
+    def copy(self) -> _Count:
+        return attrs.evolve(self)
+
+
+def _item(value: dict[str, Any], index: int) -> bytes:
+    """One array item on a line of its own, after a comma unless it is the first."""
+    return (b"\n    " if index == 0 else b",\n    ") + json.dumps(value).encode()

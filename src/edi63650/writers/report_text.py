@@ -8,39 +8,148 @@ offending element, the message, the fix and the source, in the manner of packagi
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from edi63650.findings import Finding, Severity
+from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.rules.engine import ClaimResult
-from edi63650.writers.common import Totals, element_position, split_segment
-
-if TYPE_CHECKING:
-    from edi63650.validate import ValidationResult
+from edi63650.writers.common import Tally, element_position, split_segment
+from edi63650.writers.sink import Sink, Spool, Writable
 
 _COLOURS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
 _BOLD, _RESET = "\033[1m", "\033[0m"
 
 
-def write_text(result: ValidationResult, *, colour: bool = False) -> str:
-    lines = [*_summary(result), ""]
-    file_findings = [f for f in result.findings if f.severity is not Severity.INFO]
-    for outcome in result.transactions:
-        file_findings += [f for f in outcome.findings if f.severity is not Severity.INFO]
-    if file_findings:
-        lines.append(_paint("File and envelope findings", _BOLD, colour))
-        for finding in file_findings:
-            lines += _finding(finding, colour, component=":")
-        lines.append("")
-    for claim_result in result.claims:
-        shown = [f for f in claim_result.findings if f.severity is not Severity.INFO]
-        if not shown:
+class TextSink(Sink):
+    """Writes the text report to ``out`` (UTF-8) at the end: the summary, the findings outside
+    claims, then each claim with findings, spooled as the claims came."""
+
+    def __init__(self, out: Writable, name: str, *, colour: bool = False) -> None:
+        self._out = out
+        self._name = name
+        self._colour = colour
+        self._loose: list[Finding] = []
+        self._sets = _Lines()  # transaction sets' own findings
+        self._claims = _Lines()
+        self._tally = Tally()
+        self._count = 0  # transaction sets
+        self._mark = (self._sets.mark(), self._claims.mark(), Tally(), 0)
+
+    def transaction(self, outcome: TransactionOutcome) -> None:
+        colour = self._colour
+        self._count += 1
+        for finding in outcome.findings:
+            if finding.severity is not Severity.INFO:
+                self._sets.add(_finding(finding, colour, component=":"))
+        for claim_result in outcome.claims:
+            self._tally.add(claim_result)
+            shown = [f for f in claim_result.findings if f.severity is not Severity.INFO]
+            if not shown:
+                continue
+            lines = _claim_header(claim_result, colour)
+            component = claim_result.claim.segments[0].delimiters.component
+            for finding in shown:
+                lines += _finding(finding, colour, component=component)
+            lines.append("")
+            self._claims.add(lines)
+
+    def interchange(self, outcome: InterchangeOutcome) -> None:
+        self._loose += (f for f in outcome.findings if f.severity is not Severity.INFO)
+        self._mark = (self._sets.mark(), self._claims.mark(), self._tally.copy(), self._count)
+
+    def discard(self) -> None:
+        sets, claims, tally, count = self._mark
+        self._sets.restore(sets)
+        self._claims.restore(claims)
+        self._tally, self._count = tally.copy(), count
+
+    def close(self, outcome: StreamOutcome) -> None:
+        self._loose += (f for f in outcome.findings if f.severity is not Severity.INFO)
+        colour = self._colour
+        parts: list[list[str] | _Lines] = [[*_summary(self._name, self._tally, self._count), ""]]
+        if self._loose or self._sets.lines:
+            loose = [_paint("File and envelope findings", _BOLD, colour)]
+            for finding in self._loose:
+                loose += _finding(finding, colour, component=":")
+            parts += [loose, self._sets, [""]]
+        parts.append(self._claims)
+        _write(self._out, parts)
+        self.dispose()
+
+    def dispose(self) -> None:
+        self._sets.close()
+        self._claims.close()
+
+
+class _Lines:
+    """Lines spooled as they come. The last one that is not blank is held back with any blank
+    ones after it, so that the report can end without trailing whitespace."""
+
+    def __init__(self) -> None:
+        self._spool = Spool()
+        self._held: list[str] = []
+        self.lines = 0
+
+    def add(self, lines: list[str]) -> None:
+        for line in lines:
+            if line.strip():
+                self._write(self._held)
+                self._held = [line]
+            else:
+                self._held.append(line)
+            self.lines += 1
+
+    def _write(self, lines: list[str]) -> None:
+        if lines:
+            self._spool.write(("\n".join(lines) + "\n").encode())
+
+    def mark(self) -> tuple[int, list[str], int]:
+        return self._spool.size, list(self._held), self.lines
+
+    def restore(self, mark: tuple[int, list[str], int]) -> None:
+        size, held, lines = mark
+        self._spool.truncate(size)
+        self._held, self.lines = list(held), lines
+
+    def blank(self) -> bool:
+        """Whether it holds no line that is not blank."""
+        return not (self._spool.size or (self._held and self._held[0].strip()))
+
+    def copy(self, out: Writable, *, last: bool) -> None:
+        self._spool.copy(out)
+        if last and self._held and self._held[0].strip():
+            out.write((self._held[0].rstrip() + "\n").encode())
+        elif not last:
+            self._write_to(out, self._held)
+
+    @staticmethod
+    def _write_to(out: Writable, lines: list[str]) -> None:
+        if lines:
+            out.write(("\n".join(lines) + "\n").encode())
+
+    def close(self) -> None:
+        self._spool.close()
+
+
+def _write(out: Writable, parts: list[list[str] | _Lines]) -> None:
+    """The parts' lines joined as one text without trailing whitespace, ending in a newline."""
+    blank = [
+        not any(line.strip() for line in part) if isinstance(part, list) else part.blank()
+        for part in parts
+    ]
+    last = max((i for i, b in enumerate(blank) if not b), default=-1)
+    for index, part in enumerate(parts[: last + 1]):
+        final = index == last
+        if isinstance(part, _Lines):
+            part.copy(out, last=final)
             continue
-        lines += _claim_header(claim_result, colour)
-        component = claim_result.claim.segments[0].delimiters.component
-        for finding in shown:
-            lines += _finding(finding, colour, component=component)
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+        if final:
+            end = max(i for i, line in enumerate(part) if line.strip())
+            text = "\n".join(part[: end + 1]).rstrip() + "\n"
+        else:
+            text = "\n".join(part) + "\n" if part else ""
+        out.write(text.encode())
+    if last < 0:
+        out.write(b"\n")
 
 
 def _paint(text: str, code: str, colour: bool) -> str:
@@ -51,12 +160,11 @@ def _money(value: Decimal) -> str:
     return f"${value:,.2f}"
 
 
-def _summary(result: ValidationResult) -> list[str]:
-    totals = Totals.of(result.claims)
+def _summary(name: str, totals: Tally, transactions: int) -> list[str]:
     return [
-        f"{result.name}: {len(result.claims)} claims in {len(result.transactions)} transaction "
-        f"sets; {len(totals.accepted)} accepted ({_money(totals.accepted_amount)}), "
-        f"{len(totals.rejected)} rejected ({_money(totals.rejected_amount)}), "
+        f"{name}: {totals.claims} claims in {transactions} transaction "
+        f"sets; {totals.accepted} accepted ({_money(totals.accepted_amount)}), "
+        f"{totals.rejected} rejected ({_money(totals.rejected_amount)}), "
         f"{totals.warned} accepted with warnings",
     ]
 

@@ -83,21 +83,12 @@ def isa_segment(envelope: Envelope) -> Elements:
     ]
 
 
-def interchange(
-    envelope: Envelope,
-    transactions: Sequence[list[Elements]],
-    *,
-    line_break: str = "\n",
-    ta1: Elements | None = None,
-) -> bytes:
-    """ISA, one GS, each transaction set wrapped in ST..SE with its segment count, GE, IEA;
-    ``ta1`` (an interchange acknowledgment) goes right after the ISA (X12.5).
+_SET_IDS = {"HN": "277", "FA": "999", "HC": "837"}
 
-    A transaction is given without ST and SE: its first element list is the ST header's
-    implementation (ST03) and set id are taken from ``envelope``.
-    """
+
+def head(envelope: Envelope, *, ta1: Elements | None = None, line_break: str = "\n") -> str:
+    """ISA, the TA1 (an interchange acknowledgment goes right after the ISA, X12.5) and GS."""
     control = envelope.control_number
-    set_id = {"HN": "277", "FA": "999", "HC": "837"}[envelope.functional_id]
     segments: list[Elements] = [
         isa_segment(envelope),
         *([ta1] if ta1 is not None else []),
@@ -113,11 +104,49 @@ def interchange(
             envelope.version,
         ],
     ]
+    return render(segments, envelope.delimiters, line_break=line_break)
+
+
+def transaction(
+    envelope: Envelope, number: int, body: str, count: int, *, line_break: str = "\n"
+) -> str:
+    """Transaction set ``number`` of the interchange: ST, the rendered ``body`` of ``count``
+    segments, and SE with the count of all (ST and SE included)."""
+    st_control = f"{number:04d}"
+    set_id = _SET_IDS[envelope.functional_id]
+    st = render(
+        [["ST", set_id, st_control, envelope.version]], envelope.delimiters, line_break=line_break
+    )
+    se = render([["SE", str(count + 2), st_control]], envelope.delimiters, line_break=line_break)
+    return st + body + se
+
+
+def tail(envelope: Envelope, transactions: int, *, line_break: str = "\n") -> str:
+    """GE with the number of transaction sets, and IEA."""
+    control = envelope.control_number
+    segments: list[Elements] = [
+        ["GE", str(transactions), str(control)],
+        ["IEA", "1", f"{control:09d}"],
+    ]
+    return render(segments, envelope.delimiters, line_break=line_break)
+
+
+def interchange(
+    envelope: Envelope,
+    transactions: Sequence[list[Elements]],
+    *,
+    line_break: str = "\n",
+    ta1: Elements | None = None,
+) -> bytes:
+    """ISA, one GS, each transaction set wrapped in ST..SE with its segment count, GE, IEA;
+    ``ta1`` (an interchange acknowledgment) goes right after the ISA (X12.5).
+
+    A transaction is given without ST and SE; its set id and implementation (ST03) are taken
+    from ``envelope``.
+    """
+    parts = [head(envelope, ta1=ta1, line_break=line_break)]
     for number, body in enumerate(transactions, start=1):
-        st_control = f"{number:04d}"
-        segments.append(["ST", set_id, st_control, envelope.version])
-        segments.extend(body)
-        segments.append(["SE", str(len(body) + 2), st_control])
-    segments.append(["GE", str(len(transactions)), str(control)])
-    segments.append(["IEA", "1", f"{control:09d}"])
-    return render(segments, envelope.delimiters, line_break=line_break).encode("latin-1")
+        text = render(body, envelope.delimiters, line_break=line_break)
+        parts.append(transaction(envelope, number, text, len(body), line_break=line_break))
+    parts.append(tail(envelope, len(transactions), line_break=line_break))
+    return "".join(parts).encode("latin-1")
