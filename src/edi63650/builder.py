@@ -504,7 +504,9 @@ class TransactionBuilder:
         expected = "SV1" if professional else "SV2"
         if service is None or service.id != expected:
             # No service segment (the structure layer reports it): read an empty one instead.
-            service = Segment(expected, (expected,), lx.offset, lx.line, lx.ordinal, lx.delimiters)
+            service = Segment(
+                expected, (expected,), lx.offset, lx.line, lx.ordinal, lx.delimiters, expected
+            )
         position = Position.of(lx)
         if professional:
             return ProfessionalServiceLine(

@@ -52,14 +52,72 @@ from edi63650.structure import Structure
 #: What a pipeline returns: outcomes, and (with ``segments=True``) every segment, in order.
 Output = Outcome | Segment
 
+#: Findings of one rule reported per claim, and per file outside claims; the rest are counted
+#: in one finding that says how many were left out (a verdict never changes because of it).
+CAP = 100
+
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+class _Caps:
+    """Counts findings by rule, keeps the first :data:`CAP` of each, and sums up the rest."""
+
+    def __init__(self, counts: dict[str, int] | None = None) -> None:
+        self.counts: dict[str, int] = dict(counts or {})
+        self._left: dict[str, tuple[int, Finding]] = {}  # rule -> (left out, the gravest)
+
+    def keep(self, findings: list[Finding]) -> list[Finding]:
+        counts = self.counts
+        kept = []
+        for finding in findings:
+            seen = counts[finding.rule] = counts.get(finding.rule, 0) + 1
+            if seen <= CAP:
+                kept.append(finding)
+                continue
+            left, gravest = self._left.get(finding.rule, (0, finding))
+            if _RANK[finding.severity] > _RANK[gravest.severity]:
+                gravest = finding
+            self._left[finding.rule] = (left + 1, gravest)
+        return kept
+
+    def summaries(self, where: str) -> list[Finding]:
+        """One finding per rule that had findings left out of ``where``."""
+        out = [
+            attrs.evolve(
+                gravest,
+                message=f"{left} more {gravest.rule} findings in this {where} are not listed",
+                fix="correct the ones listed, then validate again to see the rest",
+                offset=None,
+                line_no=None,
+                ordinal=None,
+                segment_id="",
+                segment="",
+                element="",
+                line=None,
+                syntax=None,
+            )
+            for left, gravest in self._left.values()
+        ]
+        self._left = {}
+        return out
+
+
+def _capped(findings: list[Finding], where: str) -> list[Finding]:
+    """``findings`` with at most :data:`CAP` of each rule, the rest summed up at the end."""
+    if len(findings) <= CAP:
+        return findings
+    caps = _Caps()
+    return [*caps.keep(findings), *caps.summaries(where)]
+
 
 @attrs.frozen
 class _Checkpoint:
-    """Where the open interchange began, to read it again: the reader's start and the
-    engine's history as it was."""
+    """Where the open interchange began, to read it again: the reader's start, the engine's
+    history and the file's finding counts as they were."""
 
     start: InterchangeStart
     history: int
+    counts: dict[str, int]
 
 
 class Pipeline:
@@ -81,6 +139,7 @@ class Pipeline:
         run: str | None = None,
         _start: InterchangeStart | None = None,
         _rejected: int = 0,
+        _counts: dict[str, int] | None = None,
     ) -> None:
         self._engine = engine
         self._implementations = implementations
@@ -103,6 +162,7 @@ class Pipeline:
         self._sets = 0  # transaction sets in the open interchange
         self._fragment = 0  # transaction sets read without an ISA, not yet ended
         self._checkpoint: _Checkpoint | None = None
+        self._caps = _Caps(_counts)  # findings outside claims, per rule, in the whole file
         self._queue: Sequence[object] = ()  # events not read yet: a pause after a retraction
         self._closing = False
         self._closed = False
@@ -138,7 +198,8 @@ class Pipeline:
         elif self._closing and not self._closed:
             self._closed = True
             self._close_fragment(out)
-            out.append(StreamOutcome(findings=tuple(self._loose)))
+            loose = [*self._caps.keep(self._loose), *self._caps.summaries("file")]
+            out.append(StreamOutcome(findings=tuple(loose)))
             self._loose = []
         return out
 
@@ -159,6 +220,7 @@ class Pipeline:
             run=self._run,
             _start=checkpoint.start,
             _rejected=outcome.number,
+            _counts=checkpoint.counts,
         )
         source.seek(checkpoint.start.offset)
         out: list[Output] = []
@@ -202,7 +264,7 @@ class Pipeline:
                     return index + 1
             elif isinstance(event, InterchangeStart):
                 self._close_fragment(out)
-                self._checkpoint = _Checkpoint(event, self._engine.mark())
+                self._checkpoint = _Checkpoint(event, self._engine.mark(), dict(self._caps.counts))
         return None
 
     def _route(self, finding: Finding) -> None:
@@ -237,12 +299,13 @@ class Pipeline:
             flagged = [attrs.evolve(f, statuses=(SYNTAX_STATUS,)) for f in found]
             if ack is AckCode.REJECTED:
                 flagged.append(envelope_rejected(result.claim))
-            decided.append(attrs.evolve(result, findings=(*flagged, *result.findings)))
+            findings = _capped([*flagged, *result.findings], "claim")
+            decided.append(attrs.evolve(result, findings=tuple(findings)))
         outcome = TransactionOutcome(
             transaction=end.transaction,
             group=end.group,
             interchange=end.interchange,
-            findings=tuple(own),
+            findings=tuple(self._caps.keep(own)),
             claims=tuple(decided),
             ack=ack,
             scope=end.scope,
@@ -275,7 +338,7 @@ class Pipeline:
         outcome = InterchangeOutcome(
             interchange=end.interchange,
             number=number,
-            findings=tuple(self._loose),
+            findings=tuple(self._caps.keep(self._loose)),
             rejected=rejected,
             retracts=retracts,
             transactions=self._sets,
@@ -295,7 +358,7 @@ class Pipeline:
             InterchangeOutcome(
                 interchange=None,
                 number=0,
-                findings=tuple(self._loose),
+                findings=tuple(self._caps.keep(self._loose)),
                 rejected=False,
                 retracts=False,
                 transactions=self._fragment,

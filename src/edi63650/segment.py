@@ -33,7 +33,8 @@ class Segment(NamedTuple):
 
     ``elements[0]`` is the segment id, so ``elements[2]`` is the second data element (``CLM02``).
     ``ordinal`` is the segment's position within its transaction set (ST is 1; what 999 IK302
-    reports); segments outside ST..SE have ordinal 0.
+    reports); segments outside ST..SE have ordinal 0. ``text`` is the segment as it appeared,
+    without its terminator (the elements joined by the element separator).
     """
 
     id: str
@@ -42,6 +43,7 @@ class Segment(NamedTuple):
     line: int
     ordinal: int
     delimiters: Delimiters
+    text: str
 
     def get(self, index: int) -> str:
         """Element ``index`` (1-based, as in the TR3), or ``""`` when absent."""
@@ -63,11 +65,6 @@ class Segment(NamedTuple):
         """Component ``position`` (1-based) of element ``index``, or ``""``."""
         parts = self.components(index)
         return parts[position - 1] if position <= len(parts) else ""
-
-    @property
-    def text(self) -> str:
-        """The segment as it appeared, without its terminator."""
-        return self.delimiters.element.join(self.elements)
 
 
 @attrs.frozen

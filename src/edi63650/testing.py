@@ -502,3 +502,71 @@ def synth(kind: str, claims: int, seed: int = 0) -> bytes:
     return interchange(
         kind, transactions=transactions, control_number=str(seed + 1), line_break="\n"
     )
+
+
+# -- hostile shapes ----------------------------------------------------------------------------
+
+#: The input shapes :func:`stress` makes: each grows one dimension a careless validator
+#: handles in more than linear time.
+STRESS_SHAPES = ("empty-segments", "lines", "patient-claims", "interchanges")
+
+#: Codes a stress claim cycles through: a lead placement, its imaging and a bundled code, a
+#: generator, an E/M visit, and codes with unit limits.
+_STRESS_CODES = ("63650", "77003", "64483", "63685", "99213", "20610")
+
+
+def stress(shape: str, size: int) -> bytes:
+    """An 837P that grows in one dimension (see :data:`STRESS_SHAPES`):
+
+    - ``empty-segments``: ``size`` empty segments (``~~~``) before the one claim;
+    - ``lines``: one claim with ``size`` service lines on one date, by one surgeon, of codes
+      that bundle, repeat and exceed their unit limits together;
+    - ``patient-claims``: one patient with ``size`` claims (procedures and visits on nearby
+      dates), a new transaction set every 1,000 claims;
+    - ``interchanges``: ``size`` interchanges of one claim each.
+    """
+    surgeon = make_npi("199999999")
+    if shape == "empty-segments":
+        data = interchange("837P", [_stress_subscriber("S0", [_stress_claim("E1", 2, 0)])])
+        return data.replace(b"CLM*", b"~" * size + b"CLM*", 1)
+    if shape == "lines":
+        claim = _stress_claim("L1", size, 0, surgeon)
+        return interchange("837P", [_stress_subscriber("S0", [claim])])
+    if shape == "patient-claims":
+        claims = [_stress_claim(f"P{n:07d}", 2, n % 40, surgeon, offset=n) for n in range(size)]
+        transactions = [
+            [ProviderSpec(subscribers=(_stress_subscriber("S0", claims[start : start + 1000]),))]
+            for start in range(0, size, 1000)
+        ]
+        return interchange("837P", transactions=transactions)
+    if shape == "interchanges":
+        return b"".join(
+            interchange(
+                "837P",
+                [_stress_subscriber(f"S{n}", [_stress_claim(f"I{n:07d}", 2, 0, offset=n)])],
+                control_number=str(n + 1),
+            )
+            for n in range(size)
+        )
+    raise ValueError(f"shape must be one of {', '.join(STRESS_SHAPES)}, not {shape!r}")
+
+
+def _stress_claim(
+    claim_id: str, lines: int, day: int, surgeon: str = "", *, offset: int = 0
+) -> ClaimSpec:
+    date = _SYNTH_START + datetime.timedelta(days=day)
+    specs = tuple(
+        LineSpec(
+            _STRESS_CODES[(index + offset) % len(_STRESS_CODES)],
+            Decimal(100),
+            units=Decimal(3),
+            service_date=date,
+            rendering_npi=surgeon,
+        )
+        for index in range(lines)
+    )
+    return ClaimSpec(claim_id, specs, diagnoses=("G8929", "M5416"), rendering_npi=surgeon)
+
+
+def _stress_subscriber(member: str, claims: list[ClaimSpec]) -> SubscriberSpec:
+    return SubscriberSpec(member_id=f"M{member}", claims=tuple(claims))

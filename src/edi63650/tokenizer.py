@@ -598,7 +598,15 @@ class Tokenizer:
             out.append(
                 new_segment(
                     Segment,
-                    (segment_id, tuple(elements), base + start, segment_line, ordinal, delims),
+                    (
+                        segment_id,
+                        tuple(elements),
+                        base + start,
+                        segment_line,
+                        ordinal,
+                        delims,
+                        text,
+                    ),
                 )
             )
             if segment_id == "SE":

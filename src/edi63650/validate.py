@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -245,8 +246,13 @@ class Validator:
 
     def pipeline(self, *, segments: bool = False) -> Pipeline:
         """A streaming core for one input (sans-IO: feed it bytes)."""
+        run = uuid.uuid4().hex  # names what this reading records in the history store
         engine = Engine(
-            self.tables, profile=self.profile, history=self.history, today=self.when().date()
+            self.tables,
+            profile=self.profile,
+            history=self.history,
+            today=self.when().date(),
+            run=run,
         )
         return Pipeline(
             engine,
@@ -254,6 +260,7 @@ class Validator:
             structure=self.structure,
             policy=self.syntax_policy,
             segments=segments,
+            run=run,
         )
 
     def when(self) -> datetime.datetime:

@@ -26,7 +26,7 @@ from edi63650.model import Claim, ServiceLine
 from edi63650.segment import Segment
 
 if TYPE_CHECKING:
-    from edi63650.rules.history import ServiceHistory
+    from edi63650.rules.services import ServiceHistory
     from edi63650.rules.tables import RuleInfo, Tables
 
 
@@ -83,7 +83,8 @@ class RuleContext:
     """What a rule may look at besides the claim.
 
     ``codes`` holds the claim's procedure codes, so a rule can return at once when none of
-    the codes it is about is billed; ``phase`` is the claim's trial/permanent classification.
+    the codes it is about is billed; ``phase`` is the claim's trial/permanent classification;
+    ``reach`` is the longest global period, in days (how far back the history is asked).
     """
 
     tables: Tables
@@ -92,6 +93,7 @@ class RuleContext:
     today: datetime.date
     codes: frozenset[str] = frozenset()
     phase: Phase | None = None
+    reach: int = 0
 
 
 RuleCheck = Callable[[RuleContext, Claim], Iterable[Hit]]

@@ -1,14 +1,14 @@
-"""Services seen before: in this file, and (with ``--history PATH``) in earlier submissions.
+"""Services recorded across submissions: the procedure lines the cross-claim rules look at.
 
-Rules that span claims (global period, repeat procedures, a generator without leads, lifetime
-limits) ask :class:`ServiceHistory` for a patient's earlier procedure lines. The history holds
-the lines of the file being validated (all of them, accepted or not: the surgery happened) and,
-when a :class:`HistoryStore` is given, the accepted spinal-cord-stimulator procedures recorded
-by earlier runs.
+:class:`Service` is one procedure line as those rules see it; :class:`HistoryStore` keeps the
+accepted spinal-cord-stimulator procedures of earlier submissions (``--history PATH``). The
+file being validated is indexed by :class:`~edi63650.rules.services.ServiceHistory`, which
+asks the store too.
 
 The store is an SQLite database (standard library). Patients are stored only as a keyed hash
 of their identifiers, never by name, member id or birth date. Writers use WAL journaling and
 ``BEGIN IMMEDIATE`` with a busy timeout, so several validators can record into one file.
+Lookups go by patient and date (an index), so a long history costs no more per claim.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import sqlite3
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS procedures (
     batch TEXT NOT NULL DEFAULT '',
     UNIQUE (patient_key, claim_id, line, code, service_date)
 );
-CREATE INDEX IF NOT EXISTS procedures_by_patient ON procedures (patient_key);
+CREATE INDEX IF NOT EXISTS procedures_by_patient ON procedures (patient_key, service_date);
 """
 
 #: Databases made before ``batch`` existed get it added (rows recorded then have none).
@@ -60,14 +60,10 @@ class Service:
     line: int
     recorded: bool = False  # from the store, not from this file
 
-    def same_line(self, other: Service) -> bool:
-        """The same claim line (a resubmitted file meets its own recorded lines)."""
-        return (self.claim_id, self.line, self.code, self.date) == (
-            other.claim_id,
-            other.line,
-            other.code,
-            other.date,
-        )
+    @property
+    def key(self) -> tuple[str, int, str, datetime.date]:
+        """What makes it the same claim line (a resubmitted file meets its recorded lines)."""
+        return self.claim_id, self.line, self.code, self.date
 
 
 def patient_key(claim: Claim) -> str:
@@ -159,15 +155,42 @@ class HistoryStore:
         self._db.close()
 
     def services_for(self, patient: str) -> list[Service]:
-        rows = self._db.execute(
+        """Every recorded service of ``patient``, in the order they were recorded."""
+        return list(self.window(patient, datetime.date.min, datetime.date.max))
+
+    def window(
+        self,
+        patient: str,
+        first: datetime.date,
+        last: datetime.date,
+        *,
+        provider: str | None = None,
+        codes: Iterable[str] = (),
+        skip: str = "",
+    ) -> Iterator[Service]:
+        """The recorded services of ``patient`` dated ``first`` to ``last`` (by ``provider``,
+        of ``codes``, when given), in the order they were recorded; ``skip`` leaves out the
+        rows recorded as batches of that run (``run:`` prefix)."""
+        sql = (
             "SELECT provider, code, modifiers, service_date, units, claim_id, line "
-            "FROM procedures WHERE patient_key = ?",
-            (patient,),
-        ).fetchall()
-        return [
-            Service(
+            "FROM procedures WHERE patient_key = ? AND service_date BETWEEN ? AND ?"
+        )
+        parameters: list[object] = [patient, first.isoformat(), last.isoformat()]
+        if provider is not None:
+            sql += " AND provider = ?"
+            parameters.append(provider)
+        wanted = list(codes)
+        if wanted:
+            sql += f" AND code IN ({', '.join('?' * len(wanted))})"
+            parameters += wanted
+        if skip:
+            sql += " AND batch NOT LIKE ?"
+            parameters.append(f"{skip}:%")
+        for row in self._db.execute(sql + " ORDER BY rowid", parameters):
+            provider_id, code, modifiers, day, units, claim_id, line = row
+            yield Service(
                 patient=patient,
-                provider=provider,
+                provider=provider_id,
                 code=code,
                 modifiers=frozenset(modifiers.split()),
                 date=datetime.date.fromisoformat(day),
@@ -176,8 +199,6 @@ class HistoryStore:
                 line=line,
                 recorded=True,
             )
-            for provider, code, modifiers, day, units, claim_id, line in rows
-        ]
 
     def record(self, services: Iterable[Service], *, batch: str = "") -> int:
         """Store services (duplicates are ignored); returns how many rows were new.
@@ -223,45 +244,3 @@ class HistoryStore:
             return 0
         cursor = self._db.execute("DELETE FROM procedures WHERE batch = ?", (batch,))
         return cursor.rowcount
-
-
-class ServiceHistory:
-    """What rules query: the file's own services plus the store's, per patient."""
-
-    def __init__(self, store: HistoryStore | None = None) -> None:
-        self._store = store
-        self._file: dict[str, list[Service]] = {}
-        self._stored: dict[str, list[Service]] = {}
-        self._added: list[list[Service]] = []  # where each service since the mark went
-        self._marks = 0
-
-    def add(self, services: Iterable[Service]) -> None:
-        for service in services:
-            found = self._file.setdefault(service.patient, [])
-            found.append(service)
-            self._added.append(found)
-
-    def mark(self) -> int:
-        """Remember this point (the start of an interchange) for :meth:`rewind`; only the
-        latest mark can be rewound to."""
-        self._added = []
-        self._marks += 1
-        return self._marks
-
-    def rewind(self, mark: int) -> None:
-        """Forget the services added since ``mark`` (to read an interchange again)."""
-        if mark != self._marks:
-            return
-        for found in reversed(self._added):
-            found.pop()
-        self._added = []
-
-    def for_patient(self, patient: str) -> list[Service]:
-        """Every known service of the patient; recorded copies of this file's lines dropped."""
-        seen = self._file.get(patient, [])
-        if self._store is None:
-            return list(seen)
-        if patient not in self._stored:
-            self._stored[patient] = self._store.services_for(patient)
-        recorded = [r for r in self._stored[patient] if not any(r.same_line(s) for s in seen)]
-        return [*seen, *recorded]

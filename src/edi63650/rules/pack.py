@@ -16,7 +16,8 @@ from edi63650.rules.engine import (
     iter_batches,
     profile_for,
 )
-from edi63650.rules.history import HistoryStore, ServiceHistory, services_of
+from edi63650.rules.history import HistoryStore, services_of
+from edi63650.rules.services import ServiceHistory
 from edi63650.rules.tables import RuleInfo, Tables
 
 #: Every rule of ``maps/rules.xml``, by id. Extend with ``DEFAULT_RULES.extend({...})``.
@@ -74,14 +75,23 @@ class Engine:
         profile: str = "auto",
         history: HistoryStore | None = None,
         today: datetime.date | None = None,
+        run: str = "",
     ) -> None:
+        """``run`` names this reading in the history store (its batches start with it)."""
         if profile not in ("auto", "medicare", "commercial"):
             raise EdiUsageError(f"profile must be auto, medicare or commercial, not {profile!r}")
         self.tables = tables if tables is not None else Tables.load()
         self._dispatcher = Dispatcher(self.tables, rules)
         self._profile = profile
         self._store = history
-        self._history = ServiceHistory(history)
+        tables = self.tables
+        self._reach = scs.max_global_days(tables)
+        self._history = ServiceHistory(
+            history,
+            days=lambda code: scs.global_days(tables, code),
+            counted=tables.lifetime_limits.keys(),
+            run=run,
+        )
         self._today = today or datetime.date.today()
 
     @property
@@ -107,7 +117,9 @@ class Engine:
                 profile = profile_for(claim, self._profile)
                 codes = frozenset(line.procedure.code for line in claim.lines if line.procedure)
                 phase = scs.classify_phase(tables, claim, codes)
-                context = RuleContext(tables, profile, self._history, self._today, codes, phase)
+                context = RuleContext(
+                    tables, profile, self._history, self._today, codes, phase, self._reach
+                )
                 result = ClaimResult(
                     claim=claim,
                     findings=tuple(self._dispatcher.run(context, claim)),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
 from edi63650.findings import Severity
@@ -20,7 +20,7 @@ from edi63650.model import (
     ServiceLine,
 )
 from edi63650.rules.engine import Hit, Phase, RuleContext
-from edi63650.rules.history import Service, line_date, patient_key, rendering_provider
+from edi63650.rules.history import line_date, patient_key, rendering_provider
 from edi63650.rules.tables import Tables
 
 #: Type of bill facility codes the OPPS device edits apply to: 13x hospital outpatient,
@@ -63,17 +63,33 @@ def _element(claim: Claim) -> str:
 
 
 def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-PTP: a column-2 code with its column-1 code, same date and provider."""
+    """SCS-PTP: a column-2 code with its column-1 code, same date and provider.
+
+    One finding per column-2 line and column-1 code (however many lines bill that code):
+    the lines are grouped by code, so a claim of thousands of lines costs no more per line.
+    """
     tables = context.tables
     if not context.codes & tables.ptp_column1:
         return
     bypass = tables.modifiers_with("ptp-bypass")
     imaging = tables.family("imaging-guidance")
     for lines in _by_date_and_provider(claim).values():
-        for first in lines:
-            for second in lines:
-                pair = tables.ptp.get((_code(first), _code(second)))
-                if first is second or pair is None or pair.indicator == "9":
+        by_code: dict[str, list[ServiceLine]] = {}
+        for line in lines:
+            by_code.setdefault(_code(line), []).append(line)
+        order = {id(line): index for index, line in enumerate(lines)}
+        for column1, firsts in by_code.items():
+            pairs = tables.ptp_by_column1.get(column1)
+            if not pairs:
+                continue
+            seconds = sorted(
+                (line for code in pairs.keys() & by_code.keys() for line in by_code[code]),
+                key=lambda line: order[id(line)],
+            )
+            plain = [first for first in firsts if not _modifiers(first) & bypass]
+            for second in seconds:
+                pair = pairs[_code(second)]
+                if pair.indicator == "9" or firsts == [second]:
                     continue
                 if pair.column1 == "63650" and pair.column2 in imaging:
                     continue  # SCS-IMAGING says it better
@@ -91,7 +107,7 @@ def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
                         element=_element(claim),
                         source=citation,
                     )
-                elif not (_modifiers(first) | _modifiers(second)) & bypass:
+                elif not _modifiers(second) & bypass and any(f is not second for f in plain):
                     yield Hit(
                         f"{pair.column2} is bundled into {pair.column1} on the same date by the "
                         "same provider",
@@ -300,15 +316,18 @@ def modifier_22(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 # -- global period ------------------------------------------------------------------------------
 
 
-def _global_days(tables: Tables, code: str) -> int | None:
+def global_days(tables: Tables, code: str) -> int | None:
+    """The global period of an SCS procedure code, in days (None for other codes)."""
     if code not in tables.family("scs-procedure"):
         return None
     schedule = tables.fee_schedule.get(code)
     return schedule.global_period if schedule else None
 
 
-def _own(claim: Claim, line: ServiceLine, service: Service) -> bool:
-    return service.claim_id == claim.claim_id and service.line == line.number
+def max_global_days(tables: Tables) -> int:
+    """The longest global period of the SCS procedures: how far back the history is asked."""
+    periods = (global_days(tables, code) for code in tables.family("scs-procedure").codes)
+    return max((days for days in periods if days is not None), default=0)
 
 
 def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
@@ -317,54 +336,65 @@ def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     visits = tables.family("evaluation-management")
     if not any(code in visits for code in context.codes):
         return
-    earlier: list[Service] | None = None
+    reach = datetime.timedelta(days=max_global_days(tables))
+    patient: str | None = None
     for line, code, day in _coded_lines(claim):
         if code not in visits or day is None:
             continue
-        if earlier is None:
-            earlier = context.history.for_patient(patient_key(claim))
+        patient = patient or patient_key(claim)
         provider = rendering_provider(claim, line)
+
+        def touches(date: datetime.date, days: int, day: datetime.date = day) -> bool:
+            """The visit's day is the procedure's, inside its period, or (90 days) the day
+            before it."""
+            offset = (day - date).days
+            return 0 <= offset <= days or (days == 90 and offset == -1)
+
+        service = context.history.earliest(
+            patient, day - reach, day + datetime.timedelta(days=1), touches, provider=provider
+        )
+        if service is None:
+            continue
+        days = global_days(tables, service.code)
+        assert days is not None  # noqa: S101 - the history answers only codes with a period
         modifiers = _modifiers(line)
-        for service in earlier:
-            days = _global_days(tables, service.code)
-            if days is None or service.provider != provider or _own(claim, line, service):
-                continue
-            offset = (day - service.date).days
-            major = days == 90
-            if offset == 0:
-                allowed, wanted = {"25", *(("57",) if major else ())}, "25"
-            elif 0 < offset <= days:
-                allowed, wanted = {"24"}, "24"
-            elif major and offset == -1:
-                allowed, wanted = {"57"}, "57"
-            else:
-                continue
-            if modifiers & allowed:
-                break
-            when = (
-                "the day of"
-                if offset == 0
-                else ("the day before" if offset < 0 else f"day {offset} after")
+        offset = (day - service.date).days
+        major = days == 90
+        if offset == 0:
+            allowed, wanted = {"25", *(("57",) if major else ())}, "25"
+        elif offset > 0:
+            allowed, wanted = {"24"}, "24"
+        else:
+            allowed, wanted = {"57"}, "57"
+        if modifiers & allowed:
+            continue
+        when = (
+            "the day of"
+            if offset == 0
+            else ("the day before" if offset < 0 else f"day {offset} after")
+        )
+        extra = " (57 applies only to 90-day procedures)" if "57" in modifiers else ""
+        yield Hit(
+            f"{code} on {when} {service.code} ({service.date.isoformat()}), by the same "
+            f"provider, falls inside its {days}-day global period without {wanted}{extra}",
+            fix=f"append {wanted} if the visit was "
+            + (
+                "significant and separately identifiable"
+                if wanted == "25"
+                else "unrelated to the surgery"
+                if wanted == "24"
+                else "the decision for surgery"
             )
-            extra = " (57 applies only to 90-day procedures)" if "57" in modifiers else ""
-            yield Hit(
-                f"{code} on {when} {service.code} ({service.date.isoformat()}), by the same "
-                f"provider, falls inside its {days}-day global period without {wanted}{extra}",
-                fix=f"append {wanted} if the visit was "
-                + (
-                    "significant and separately identifiable"
-                    if wanted == "25"
-                    else "unrelated to the surgery"
-                    if wanted == "24"
-                    else "the decision for surgery"
-                )
-                + "; otherwise do not bill it",
-                line=line,
-                element=_element(claim),
-                source=f"Medicare PFS {service.code}: global days {days:03d}; NCCI Policy "
-                "Manual ch. I D",
-            )
-            break
+            + "; otherwise do not bill it",
+            line=line,
+            element=_element(claim),
+            source=f"Medicare PFS {service.code}: global days {days:03d}; NCCI Policy "
+            "Manual ch. I D",
+        )
+
+
+def _after(date: datetime.date, days: int, day: datetime.date) -> bool:
+    return 0 < (day - date).days <= days
 
 
 def global_repeat(context: RuleContext, claim: Claim) -> Iterator[Hit]:
@@ -373,30 +403,33 @@ def global_repeat(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     if not context.codes & tables.family("scs-procedure").codes:
         return
     allowed = tables.modifiers_with("global-repeat")
-    earlier: list[Service] | None = None
+    reach = datetime.timedelta(days=max_global_days(tables))
+    patient: str | None = None
     for line, code, day in _coded_lines(claim):
-        if _global_days(tables, code) is None or day is None:
+        if global_days(tables, code) is None or day is None:
             continue
         if _modifiers(line) & allowed:
             continue
-        if earlier is None:
-            earlier = context.history.for_patient(patient_key(claim))
-        for service in earlier:
-            days = _global_days(tables, service.code)
-            if days is None or _own(claim, line, service):
-                continue
-            if 0 < (day - service.date).days <= days:
-                yield Hit(
-                    f"{code} on {day.isoformat()} falls inside the {days}-day global period of "
-                    f"{service.code} on {service.date.isoformat()} (claim {service.claim_id})",
-                    fix="append 58 (staged), 76/77 (repeat), 78 (return to the operating room) "
-                    "or 79 (unrelated), as the record supports",
-                    line=line,
-                    element=_element(claim),
-                    source=f"Medicare PFS {service.code}: global days {days:03d}; NCCI Policy "
-                    "Manual ch. I D",
-                )
-                break
+        patient = patient or patient_key(claim)
+        service = context.history.earliest(
+            patient,
+            day - reach,
+            day - datetime.timedelta(days=1),
+            lambda date, days, day=day: _after(date, days, day),  # type: ignore[misc]
+        )
+        if service is None:
+            continue
+        days = global_days(tables, service.code)
+        yield Hit(
+            f"{code} on {day.isoformat()} falls inside the {days}-day global period of "
+            f"{service.code} on {service.date.isoformat()} (claim {service.claim_id})",
+            fix="append 58 (staged), 76/77 (repeat), 78 (return to the operating room) "
+            "or 79 (unrelated), as the record supports",
+            line=line,
+            element=_element(claim),
+            source=f"Medicare PFS {service.code}: global days {days:03d}; NCCI Policy "
+            "Manual ch. I D",
+        )
 
 
 def lifetime(context: RuleContext, claim: Claim) -> Iterator[Hit]:
@@ -404,13 +437,13 @@ def lifetime(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     limits = context.tables.lifetime_limits
     if not context.codes & limits.keys():
         return
-    services = context.history.for_patient(patient_key(claim))
+    patient = patient_key(claim)
     for line, code, day in _coded_lines(claim):
         if code not in limits or day is None:
             continue
         limit, source = limits[code]
         # Units up to this line's date: the line that crosses the limit is the one reported.
-        total = sum((s.units for s in services if s.code == code and s.date <= day), Decimal(0))
+        total = context.history.units(patient, code, day)
         if total > limit:
             yield Hit(
                 f"{total} units of {code} for this patient so far; the lifetime limit is {limit}",
@@ -429,11 +462,12 @@ def device_missing(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     if not _is_opps(claim):
         return
     lines = _coded_lines(claim)
+    billed = {(code, day) for _, code, day in lines}
     for requirement in context.tables.requirements:
         for line, code, day in lines:
             if code not in requirement.procedures or _modifiers(line) & requirement.waived_by:
                 continue
-            if any(other in requirement.devices and d == day for _, other, d in lines):
+            if any((device, day) in billed for device in requirement.devices):
                 continue
             yield Hit(
                 f"{code} needs a {requirement.needs} device code on the same claim and date "
@@ -451,11 +485,12 @@ def device_orphan(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     if not _is_opps(claim):
         return
     lines = _coded_lines(claim)
+    billed = {(code, day) for _, code, day in lines}
     for line, code, day in lines:
         users = [r for r in context.tables.requirements if code in r.devices]
         if not users or not code.startswith("C"):
             continue
-        if any(other in r.procedures and d == day for r in users for _, other, d in lines):
+        if any((procedure, day) in billed for r in users for procedure in r.procedures):
             continue
         procedures = sorted(set().union(*(r.procedures for r in users)))
         yield Hit(
@@ -579,7 +614,7 @@ def generator_alone(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     generator_lines = [line for line in claim.lines if _code(line) in generators]
     if not generator_lines or any(_code(line) in leads for line in claim.lines):
         return
-    if any(s.code in leads for s in context.history.for_patient(patient_key(claim))):
+    if context.history.has(patient_key(claim), leads.codes):
         return
     for line in generator_lines:
         yield Hit(
@@ -597,22 +632,30 @@ def indication(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     if "63650" not in context.codes:
         return
     listed = context.tables.indications
+    diagnoses = claim.diagnoses
+    every: tuple[bool, str, bool] | None = None  # an 837I line's: all the claim's diagnoses
     for line in claim.lines:
         if _code(line) != "63650":
             continue
         if isinstance(line, ProfessionalServiceLine):
             pointed = [
-                claim.diagnoses[p - 1].code
-                for p in line.diagnosis_pointers
-                if 1 <= p <= len(claim.diagnoses)
+                diagnoses[p - 1].code for p in line.diagnosis_pointers if 1 <= p <= len(diagnoses)
             ]
+            some, shown, found = bool(pointed), ", ".join(pointed), _listed(pointed, listed)
         else:
-            pointed = [d.code for d in claim.diagnoses]
-        if pointed and not any(code in listed for code in pointed):
+            if every is None:
+                codes = [d.code for d in diagnoses]
+                every = bool(codes), ", ".join(codes), _listed(codes, listed)
+            some, shown, found = every
+        if some and not found:
             yield Hit(
-                f"none of the diagnoses of this 63650 line ({', '.join(pointed)}) is a listed "
+                f"none of the diagnoses of this 63650 line ({shown}) is a listed "
                 "spinal-cord-stimulator indication",
                 fix="check the diagnosis against the MAC's LCD before sending",
                 line=line,
                 element="SV107" if isinstance(line, ProfessionalServiceLine) else "",
             )
+
+
+def _listed(codes: list[str], listed: Mapping[str, str]) -> bool:
+    return any(code in listed for code in codes)

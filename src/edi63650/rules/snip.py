@@ -34,11 +34,8 @@ _REVENUE_CODE = re.compile(r"[0-9]{4}")
 _ICD10_QUALIFIERS = frozenset({"ABK", "ABF", "ABJ", "APR", "ABN"})
 
 
-def _segment_at(claim: Claim, offset: int | None) -> Segment | None:
-    for segment in claim.segments:
-        if segment.offset == offset:
-            return segment
-    return None
+def _segments_by_offset(claim: Claim) -> dict[int, Segment]:
+    return {segment.offset: segment for segment in claim.segments}
 
 
 def balance(context: RuleContext, claim: Claim) -> Iterator[Hit]:
@@ -146,14 +143,17 @@ def modifiers_known(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 def icd10_codes(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SNIP5-ICD10: diagnoses are billable ICD-10-CM codes."""
     valid = context.tables.icd10
+    at: dict[int, Segment] | None = None
     for diagnosis in claim.diagnoses:
         if diagnosis.qualifier not in _ICD10_QUALIFIERS or diagnosis.code in valid:
             continue
+        if at is None:
+            at = _segments_by_offset(claim)
         yield Hit(
             f"diagnosis {diagnosis.code!r} is not a billable ICD-10-CM code "
             f"({context.tables.icd10_vintage} code set)",
             fix="use the complete code, down to its last character",
-            segment=_segment_at(claim, diagnosis.position.offset if diagnosis.position else None),
+            segment=at.get(diagnosis.position.offset) if diagnosis.position else None,
             element=f"HI{diagnosis.element:02d}-02",
         )
 

@@ -156,6 +156,7 @@ class Tables:
     places_of_service: Mapping[str, str]
     rules: tuple[RuleInfo, ...]
     ptp_column1: frozenset[str]  # codes that are column 1 of a pair: a cheap guard
+    ptp_by_column1: Mapping[str, Mapping[str, PtpPair]]  # column 1 -> column 2 -> the pair
     roles: Mapping[str, frozenset[str]]  # modifier role -> modifier codes
     device_kinds: Mapping[str, frozenset[str]]  # device kind -> device codes
     icd10: frozenset[str]
@@ -198,6 +199,7 @@ class Tables:
         tables = cls(
             ptp={(p.column1, p.column2): p for p in pairs},
             ptp_column1=frozenset(p.column1 for p in pairs),
+            ptp_by_column1=_by_column1(pairs),
             mues={
                 (_attr(e, "code"), _attr(e, "setting")): Mue(
                     code=_attr(e, "code"),
@@ -330,6 +332,13 @@ class Tables:
 
     def mue(self, code: str, setting: str) -> Mue | None:
         return self.mues.get((code, setting))
+
+
+def _by_column1(pairs: list[PtpPair]) -> dict[str, dict[str, PtpPair]]:
+    out: dict[str, dict[str, PtpPair]] = {}
+    for pair in pairs:
+        out.setdefault(pair.column1, {})[pair.column2] = pair
+    return out
 
 
 def _rule(element: etree._Element) -> RuleInfo:

@@ -53,6 +53,10 @@ _ELEMENT_FIXES = {
 }
 
 
+#: What :meth:`TransactionCheck.feed` returns for a clean segment (never added to).
+_CLEAN: tuple[list[Finding], list[Finding]] = ([], [])
+
+
 class Structure:
     """Compiled guides and their caches; one per reader or validator, not shared by threads
     (the caches grow as files are read). Build with :meth:`load`."""
@@ -144,8 +148,11 @@ class TransactionCheck:
         """Check one segment: (findings about loops it closed, findings about itself).
 
         The first list belongs before the claim the segment closes (a claim's missing segments
-        are found at the next claim's CLM); the second after it.
+        are found at the next claim's CLM); the second after it. A clean segment takes the
+        fast lane, as in a structure-only read.
         """
+        if self._walker.run([segment.text], 0, self._lane):
+            return _CLEAN
         spec, closed, own = self._walker.walk(
             segment.id, segment.elements, segment.delimiters.component
         )

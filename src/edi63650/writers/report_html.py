@@ -254,8 +254,12 @@ class HtmlSink(Sink):
         compact = self._compact
         out = []
         skipped = 0
+        ranges = iter(rejected)  # in file order, as the rows are: one pass over both
+        current = next(ranges, None)
         for segment in segments:
             offset = segment.offset
+            while current is not None and current[1] < offset:
+                current = next(ranges, None)
             notes = self._notes(offset, beside)
             if compact and not notes and offset not in shown and segment.id not in _ENVELOPES:
                 skipped += 1
@@ -264,7 +268,7 @@ class HtmlSink(Sink):
                 out.append(_gap(skipped))
                 skipped = 0
             classes = []
-            if any(first <= offset <= last for first, last in rejected):
+            if current is not None and current[0] <= offset:
                 classes.append("rejected")
             starting = starts.get(offset)
             if starting is not None:

@@ -1,0 +1,354 @@
+"""The services of the file being validated, indexed for the rules that span claims.
+
+The global-period, repeat-procedure, lifetime and generator rules ask about a patient's other
+procedure lines: those of this file (all of them, accepted or not: the surgery happened) and,
+with a :class:`~edi63650.rules.history.HistoryStore`, the accepted ones of earlier
+submissions. :class:`ServiceHistory` answers in time that does not grow with the file:
+
+- :meth:`~ServiceHistory.earliest`: the first service, in the order the services came, dated
+  inside a window and accepted by a test that depends only on the service's date and on its
+  code's global period. For each patient (or patient and provider), date and global period,
+  only the first service can be the answer, so that is all the index keeps;
+- :meth:`~ServiceHistory.units`: a patient's units of a code up to a date, from prefix sums
+  over dates (a Fenwick tree keyed by the date's ordinal);
+- :meth:`~ServiceHistory.has`: whether any service of a patient has one of some codes.
+
+Up to :data:`MEMORY_LIMIT` services are indexed in memory; the services after those go to a
+temporary SQLite database (owner-only, deleted at the end), so a file of any size runs in
+bounded memory. :meth:`~ServiceHistory.mark` and :meth:`~ServiceHistory.rewind` take back the
+services added since an interchange began, to read it again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+import tempfile
+from collections.abc import Callable, Collection, Iterable
+from decimal import Decimal
+
+from edi63650.rules.history import HistoryStore, Service
+
+#: Services indexed in memory before the index goes on in a temporary database.
+MEMORY_LIMIT = 200_000
+
+#: A service's date, as an ordinal (``date.toordinal()``), its code's global days and itself.
+Accept = Callable[[datetime.date, int], bool]
+
+_Key = tuple[str, int, str, datetime.date]
+
+_SCHEMA = """
+CREATE TABLE firsts (
+    key TEXT NOT NULL, day INTEGER NOT NULL, days INTEGER NOT NULL, seq INTEGER NOT NULL,
+    provider TEXT NOT NULL, code TEXT NOT NULL, modifiers TEXT NOT NULL, units TEXT NOT NULL,
+    claim_id TEXT NOT NULL, line INTEGER NOT NULL,
+    PRIMARY KEY (key, day, days)
+);
+CREATE TABLE units (
+    patient TEXT NOT NULL, code TEXT NOT NULL, day INTEGER NOT NULL, units TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX units_by_code ON units (patient, code, day);
+CREATE TABLE codes (
+    patient TEXT NOT NULL, code TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (patient, code)
+);
+CREATE TABLE keys (
+    patient TEXT NOT NULL, claim_id TEXT NOT NULL, line INTEGER NOT NULL, code TEXT NOT NULL,
+    day INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (patient, claim_id, line, code, day)
+);
+"""
+
+
+class _Sums:
+    """Units by date ordinal, with sums up to any date in O(log) (a sparse Fenwick tree)."""
+
+    _SIZE = datetime.date.max.toordinal() + 1
+
+    def __init__(self) -> None:
+        self._tree: dict[int, Decimal] = {}
+
+    def add(self, ordinal: int, units: Decimal) -> None:
+        tree = self._tree
+        index = ordinal
+        while index < self._SIZE:
+            tree[index] = tree.get(index, Decimal(0)) + units
+            index += index & -index
+
+    def through(self, ordinal: int) -> Decimal:
+        tree = self._tree
+        total = Decimal(0)
+        index = ordinal
+        while index > 0:
+            total += tree.get(index, Decimal(0))
+            index -= index & -index
+        return total
+
+
+class ServiceHistory:
+    """What the cross-claim rules query: this file's services and the store's.
+
+    ``days`` gives a code's global period (None: it has none; such services are never the
+    answer of :meth:`earliest`); ``counted`` are the codes :meth:`units` is asked about;
+    ``run`` names this reading in the store, whose rows of it are this file's own.
+    """
+
+    def __init__(
+        self,
+        store: HistoryStore | None = None,
+        *,
+        days: Callable[[str], int | None] = lambda code: None,
+        counted: Collection[str] = (),
+        run: str = "",
+        limit: int = MEMORY_LIMIT,
+    ) -> None:
+        self._store = store
+        self._days = days
+        self._counted = frozenset(counted)
+        self._run = run
+        self._limit = limit
+        self._seq = 0
+        # (patient, provider) and (patient, "") -> date ordinal -> global days -> (seq, service)
+        self._firsts: dict[tuple[str, str], dict[int, dict[int, tuple[int, Service]]]] = {}
+        self._units: dict[tuple[str, str], _Sums] = {}
+        self._codes: dict[str, set[str]] = {}
+        self._keys: dict[str, set[_Key]] = {}  # kept only when there is a store
+        self._undo: list[Callable[[], None]] = []
+        self._mark = 0
+        self._db: sqlite3.Connection | None = None  # the index beyond the memory limit
+
+    # -- adding -------------------------------------------------------------------------------
+
+    def add(self, services: Iterable[Service]) -> None:
+        for service in services:
+            self._seq += 1
+            if self._seq > self._limit:
+                self._add_to_db(service)
+                continue
+            self._add(service)
+
+    def _add(self, service: Service) -> None:
+        seq = self._seq
+        undo = self._undo
+        days = self._days(service.code)
+        ordinal = service.date.toordinal()
+        if days is not None:
+            for key in ((service.patient, service.provider), (service.patient, "")):
+                by_day = self._firsts.setdefault(key, {}).setdefault(ordinal, {})
+                if days not in by_day:
+                    by_day[days] = (seq, service)
+                    undo.append(lambda d=by_day, k=days: d.pop(k))  # type: ignore[misc]
+        if service.code in self._counted:
+            sums = self._units.setdefault((service.patient, service.code), _Sums())
+            sums.add(ordinal, service.units)
+            undo.append(lambda s=sums, o=ordinal, u=service.units: s.add(o, -u))  # type: ignore[misc]
+        codes = self._codes.setdefault(service.patient, set())
+        if service.code not in codes:
+            codes.add(service.code)
+            undo.append(lambda c=codes, v=service.code: c.discard(v))  # type: ignore[misc]
+        if self._store is not None:
+            keys = self._keys.setdefault(service.patient, set())
+            if service.key not in keys:
+                keys.add(service.key)
+                undo.append(lambda c=keys, v=service.key: c.discard(v))  # type: ignore[misc]
+
+    def _add_to_db(self, service: Service) -> None:
+        db = self._database()
+        seq = self._seq
+        ordinal = service.date.toordinal()
+        days = self._days(service.code)
+        row = (
+            service.provider,
+            service.code,
+            " ".join(sorted(service.modifiers)),
+            str(service.units),
+            service.claim_id,
+            service.line,
+        )
+        if days is not None:
+            for key in (f"{service.patient}\x1f{service.provider}", f"{service.patient}\x1f"):
+                db.execute(
+                    "INSERT OR IGNORE INTO firsts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, ordinal, days, seq, *row),
+                )
+        if service.code in self._counted:
+            db.execute(
+                "INSERT INTO units VALUES (?, ?, ?, ?, ?)",
+                (service.patient, service.code, ordinal, str(service.units), seq),
+            )
+        db.execute(
+            "INSERT OR IGNORE INTO codes VALUES (?, ?, ?)", (service.patient, service.code, seq)
+        )
+        if self._store is not None:
+            db.execute(
+                "INSERT OR IGNORE INTO keys VALUES (?, ?, ?, ?, ?, ?)",
+                (service.patient, service.claim_id, service.line, service.code, ordinal, seq),
+            )
+
+    def _database(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._file = tempfile.NamedTemporaryFile(suffix=".sqlite")  # noqa: SIM115 - closed by close()
+            self._db = sqlite3.connect(self._file.name, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=OFF")
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.executescript(_SCHEMA)
+        return self._db
+
+    # -- marks ----------------------------------------------------------------------------------
+
+    def mark(self) -> int:
+        """Remember this point (the start of an interchange) for :meth:`rewind`; only the
+        latest mark can be rewound to."""
+        self._undo = []
+        self._mark = self._seq
+        return self._mark
+
+    def rewind(self, mark: int) -> None:
+        """Forget the services added since ``mark`` (to read an interchange again)."""
+        if mark != self._mark:
+            return
+        for undo in reversed(self._undo):
+            undo()
+        self._undo = []
+        if self._db is not None:
+            for table in ("firsts", "units", "codes", "keys"):
+                self._db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - table names are ours
+        self._seq = mark
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def earliest(
+        self,
+        patient: str,
+        first: datetime.date,
+        last: datetime.date,
+        accept: Accept,
+        *,
+        provider: str | None = None,
+    ) -> Service | None:
+        """The first service of ``patient`` (by ``provider`` when given), in the order they
+        came (this file's, then the store's), dated ``first`` to ``last`` and for which
+        ``accept(date, global days)`` holds; ``accept`` may look at nothing else."""
+        best = self._earliest_here(patient, first, last, accept, provider)
+        if best is None and self._db is not None:
+            best = self._earliest_in_db(patient, first, last, accept, provider)
+        if best is not None or self._store is None:
+            return best
+        days = self._days
+        for service in self._store.window(patient, first, last, provider=provider, skip=self._run):
+            span = days(service.code)
+            if span is not None and accept(service.date, span) and not self._own(service):
+                return service
+        return None
+
+    def _earliest_here(
+        self,
+        patient: str,
+        first: datetime.date,
+        last: datetime.date,
+        accept: Accept,
+        provider: str | None,
+    ) -> Service | None:
+        by_day = self._firsts.get((patient, provider or ""))
+        if not by_day:
+            return None
+        best: tuple[int, Service] | None = None
+        low, high = first.toordinal(), last.toordinal()
+        if len(by_day) <= high - low:  # fewer dates than the window has days
+            dates = [(o, found) for o, found in by_day.items() if low <= o <= high]
+        else:
+            dates = [(o, by_day[o]) for o in range(low, high + 1) if o in by_day]
+        for ordinal, found in dates:
+            day = datetime.date.fromordinal(ordinal)
+            for span, entry in found.items():
+                if (best is None or entry[0] < best[0]) and accept(day, span):
+                    best = entry
+        return best[1] if best is not None else None
+
+    def _earliest_in_db(
+        self,
+        patient: str,
+        first: datetime.date,
+        last: datetime.date,
+        accept: Accept,
+        provider: str | None,
+    ) -> Service | None:
+        assert self._db is not None  # noqa: S101 - called only once it exists
+        rows = self._db.execute(
+            "SELECT day, days, provider, code, modifiers, units, claim_id, line FROM firsts "
+            "WHERE key = ? AND day BETWEEN ? AND ? ORDER BY seq",
+            (f"{patient}\x1f{provider or ''}", first.toordinal(), last.toordinal()),
+        )
+        for ordinal, span, provider_id, code, modifiers, units, claim_id, line in rows:
+            day = datetime.date.fromordinal(ordinal)
+            if accept(day, span):
+                return Service(
+                    patient,
+                    provider_id,
+                    code,
+                    frozenset(modifiers.split()),
+                    day,
+                    Decimal(units),
+                    claim_id,
+                    line,
+                )
+        return None
+
+    def units(self, patient: str, code: str, through: datetime.date) -> Decimal:
+        """The units of ``code`` billed for ``patient`` on or before ``through`` (a code of
+        ``counted``)."""
+        ordinal = through.toordinal()
+        sums = self._units.get((patient, code))
+        total = sums.through(ordinal) if sums is not None else Decimal(0)
+        if self._db is not None:
+            rows = self._db.execute(
+                "SELECT units FROM units WHERE patient = ? AND code = ? AND day <= ?",
+                (patient, code, ordinal),
+            )
+            total += sum((Decimal(units) for (units,) in rows), Decimal(0))
+        if self._store is not None:
+            for service in self._store.window(
+                patient, datetime.date.min, through, codes=(code,), skip=self._run
+            ):
+                if not self._own(service):
+                    total += service.units
+        return total
+
+    def has(self, patient: str, codes: Collection[str]) -> bool:
+        """Whether any service of ``patient`` bills one of ``codes``."""
+        if self._codes.get(patient, set()) & set(codes):
+            return True
+        if self._db is not None:
+            wanted = list(codes)
+            placeholders = ", ".join("?" * len(wanted))
+            row = self._db.execute(
+                f"SELECT 1 FROM codes WHERE patient = ? AND code IN ({placeholders}) LIMIT 1",  # noqa: S608 - placeholders only
+                (patient, *wanted),
+            ).fetchone()
+            if row is not None:
+                return True
+        if self._store is None:
+            return False
+        recorded = self._store.window(
+            patient, datetime.date.min, datetime.date.max, codes=codes, skip=self._run
+        )
+        return next(recorded, None) is not None
+
+    def _own(self, service: Service) -> bool:
+        """Whether a recorded service is a line of this file (a file sent again)."""
+        if service.key in self._keys.get(service.patient, ()):
+            return True
+        if self._db is None:
+            return False
+        claim_id, line, code, day = service.key
+        row = self._db.execute(
+            "SELECT 1 FROM keys WHERE patient = ? AND claim_id = ? AND line = ? AND code = ? "
+            "AND day = ?",
+            (service.patient, claim_id, line, code, day.toordinal()),
+        ).fetchone()
+        return row is not None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._file.close()
+            self._db = None
