@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import CORPUS
+
+# The start-up cache (compiled guides, tables) of the test run goes to a folder of its own,
+# inherited by the command lines the tests start, and not into the user's ~/.cache.
+os.environ.setdefault("EDI63650_CACHE", tempfile.mkdtemp(prefix="edi63650-test-cache-"))
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from pathlib import Path
 import attrs
 from lxml import etree
 
+from edi63650 import cache
 from edi63650.errors import MapError
 from edi63650.findings import ClaimStatus, Severity
 from edi63650.maps import NAMESPACE, default_maps_dir, load_xml
@@ -165,19 +166,17 @@ class Tables:
 
     @classmethod
     def load(cls, maps_dir: Path | None = None) -> Tables:
+        """The tables of ``maps_dir`` (default: the bundled maps), each file checked against
+        ``maps.xsd``; loaded once per user and kept in :mod:`edi63650.cache`, keyed by the
+        files' bytes, the ICD-10-CM list and this module."""
         folder = maps_dir if maps_dir is not None else default_maps_dir()
-        roots = {
-            name: load_xml(name, folder)
-            for name in (
-                "ncci-ptp.xml",
-                "mue.xml",
-                "fee-schedule.xml",
-                "codes.xml",
-                "modifiers.xml",
-                "place-of-service.xml",
-                "rules.xml",
-            )
-        }
+        files = [folder / name for name in (*_FILES, "maps.xsd")]
+        key = cache.fingerprint(files=[*files, Path(__file__), *_icd10_list()], parts=[str(folder)])
+        return cache.cached("tables", key, lambda: cls.read(folder))
+
+    @classmethod
+    def read(cls, folder: Path) -> Tables:
+        roots = {name: load_xml(name, folder) for name in _FILES}
         codes = roots["codes.xml"]
         icd10, icd10_vintage = load_icd10()
         roles: dict[str, set[str]] = {}
@@ -362,6 +361,30 @@ def _rule(element: etree._Element) -> RuleInfo:
     )
 
 
+#: The table files of a maps folder.
+_FILES = (
+    "ncci-ptp.xml",
+    "mue.xml",
+    "fee-schedule.xml",
+    "codes.xml",
+    "modifiers.xml",
+    "place-of-service.xml",
+    "rules.xml",
+)
+
+
+def _icd10_list() -> list[Path]:
+    """The ``simple-icd-10-cm`` package's latest code list, or none (not installed).
+
+    find_spec locates the package without running its ``__init__`` (which parses the whole
+    tabular XML); only the plain code list is read."""
+    spec = importlib.util.find_spec("simple_icd_10_cm")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    return sorted(data.glob("code-list-*.txt"))[-1:]
+
+
 def load_icd10() -> tuple[frozenset[str], str]:
     """Billable ICD-10-CM codes (no dots) from the ``simple-icd-10-cm`` package's code list.
 
@@ -369,16 +392,10 @@ def load_icd10() -> tuple[frozenset[str], str]:
     code is billable when it is a leaf: the entry after it is not one of its children. Only the
     data file is read (the package's module takes a second to import).
     """
-    # find_spec locates the package without running its __init__ (which parses the whole
-    # tabular XML); only the plain code list is needed here.
-    spec = importlib.util.find_spec("simple_icd_10_cm")
-    if spec is None or not spec.submodule_search_locations:
-        raise MapError("the simple-icd-10-cm package is not installed")
-    data = Path(next(iter(spec.submodule_search_locations))) / "data"
-    lists = sorted(entry.name for entry in data.glob("code-list-*.txt"))
-    if not lists:
-        raise MapError(f"no ICD-10-CM code list found in {data}")
-    name = lists[-1]
+    found = _icd10_list()
+    if not found:
+        raise MapError("no ICD-10-CM code list found: is simple-icd-10-cm installed?")
+    data, name = found[0].parent, found[0].name
     entries = [
         line.strip()
         for line in (data / name).read_text(encoding="utf-8").splitlines()

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import importlib.resources
 from collections.abc import Iterator
+from pathlib import Path
 
 import attrs
 from lxml import etree
 
+from edi63650 import cache
 from edi63650.errors import MapError
 
 #: The pyx12 package whose ``map/`` folder holds the maps.
@@ -163,6 +165,17 @@ class Grammars:
 
     @classmethod
     def load(cls, names: tuple[str, ...] = ()) -> Grammars:
+        """Compile the maps ``names`` (default :data:`DEFAULT_MAPS`); compiled once per user
+        and kept in :mod:`edi63650.cache`, keyed by the maps' bytes and this module's."""
+        names = names or DEFAULT_MAPS
+        maps = importlib.resources.files(MAP_PACKAGE) / "map"
+        files = [Path(str(maps / name)) for name in (*names, "dataele.xml", "codes.xml")]
+        key = cache.fingerprint(files=[*files, Path(__file__)], parts=names)
+        return cache.cached("grammars", key, lambda: cls.compile(names))
+
+    @classmethod
+    def compile(cls, names: tuple[str, ...] = ()) -> Grammars:
+        """Compile the maps ``names`` from their XML (what :meth:`load` caches)."""
         names = names or DEFAULT_MAPS
         dictionary = _data_elements()
         code_sets = _code_sets()
