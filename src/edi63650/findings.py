@@ -8,12 +8,11 @@ depends on a "current error" cursor.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import attrs
 
-if TYPE_CHECKING:
-    from edi63650.segment import Segment
+from edi63650.segment import Segment
 
 
 class Severity(enum.StrEnum):

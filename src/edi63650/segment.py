@@ -67,9 +67,10 @@ class Segment(NamedTuple):
         return parts[position - 1] if position <= len(parts) else ""
 
 
-@attrs.frozen
-class Position:
-    """Where an object starts: byte offset, line number, ordinal within its transaction set."""
+class Position(NamedTuple):
+    """Where an object starts: byte offset, line number, ordinal within its transaction set.
+
+    A named tuple, as :class:`Segment` is: one is made for nearly every object of a claim."""
 
     offset: int
     line: int
@@ -77,4 +78,4 @@ class Position:
 
     @classmethod
     def of(cls, segment: Segment) -> Position:
-        return cls(segment.offset, segment.line, segment.ordinal)
+        return tuple.__new__(cls, (segment.offset, segment.line, segment.ordinal))

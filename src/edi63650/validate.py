@@ -180,17 +180,17 @@ def _segments(data: bytes) -> Iterator[Segment]:
             yield token
 
 
-@attrs.define
 class Summary(Sink):
     """What :meth:`Validator.write` tells its caller: the counts, and why a file was
-    rejected (the rules of the errors outside claims)."""
+    rejected (``errors``: the rules of the errors outside transaction sets)."""
 
-    name: str = "-"
-    tally: Tally = attrs.Factory(Tally)
-    transactions: int = 0
-    rejected_sets: int = 0
-    errors: set[str] = attrs.Factory(set)  # rules of errors outside transaction sets
-    _mark: tuple[Tally, int, int] = (Tally(), 0, 0)
+    def __init__(self, name: str = "-") -> None:
+        self.name = name
+        self.tally = Tally()
+        self.transactions = 0
+        self.rejected_sets = 0
+        self.errors: set[str] = set()
+        self._mark = (Tally(), 0, 0)
 
     @property
     def rejected(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -16,6 +17,12 @@ def is_digits(value: str) -> bool:
     return value.isascii() and value.isdigit()
 
 
+#: Values remembered with what they read as (a file repeats its dates and amounts; the
+#: results are immutable, so a bounded memo of these pure functions is safe to share).
+_REMEMBER = 4096
+
+
+@functools.lru_cache(maxsize=_REMEMBER)
 def parse_date(value: str) -> datetime.date | None:
     """DT, CCYYMMDD (X12.6 data type DT with eight digits)."""
     if len(value) != 8 or not is_digits(value):
@@ -38,6 +45,7 @@ def is_time(value: str) -> bool:
     return _TIME.fullmatch(value) is not None
 
 
+@functools.lru_cache(maxsize=_REMEMBER)
 def parse_decimal(value: str) -> Decimal | None:
     """R or N: a finite decimal number, or None. Exponents, NaN and infinity are refused."""
     if _DECIMAL.fullmatch(value) is None:

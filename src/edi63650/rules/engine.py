@@ -16,18 +16,15 @@ from __future__ import annotations
 import datetime
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING
 
 import attrs
 
 from edi63650.errors import MapError
 from edi63650.findings import ClaimStatus, Finding, Severity
 from edi63650.model import Claim, ServiceLine
+from edi63650.rules.services import ServiceHistory
+from edi63650.rules.tables import RuleInfo, Tables
 from edi63650.segment import Segment
-
-if TYPE_CHECKING:
-    from edi63650.rules.services import ServiceHistory
-    from edi63650.rules.tables import RuleInfo, Tables
 
 
 class Profile(enum.StrEnum):

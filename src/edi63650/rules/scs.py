@@ -209,7 +209,7 @@ def _indicator_rule(
     message: str,
     fix: str,
 ) -> Iterator[Hit]:
-    if not context.codes & context.tables.fee_schedule.keys():
+    if context.codes.isdisjoint(context.tables.fee_schedule):
         return
     modifiers = context.tables.modifiers_with(role)
     for line in claim.lines:
@@ -336,7 +336,7 @@ def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     visits = tables.family("evaluation-management")
     if not any(code in visits for code in context.codes):
         return
-    reach = datetime.timedelta(days=max_global_days(tables))
+    reach = datetime.timedelta(days=context.reach)
     patient: str | None = None
     for line, code, day in _coded_lines(claim):
         if code not in visits or day is None:
@@ -403,7 +403,7 @@ def global_repeat(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     if not context.codes & tables.family("scs-procedure").codes:
         return
     allowed = tables.modifiers_with("global-repeat")
-    reach = datetime.timedelta(days=max_global_days(tables))
+    reach = datetime.timedelta(days=context.reach)
     patient: str | None = None
     for line, code, day in _coded_lines(claim):
         if global_days(tables, code) is None or day is None:
@@ -435,7 +435,7 @@ def global_repeat(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 def lifetime(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-LIFETIME: units over a MAC's lifetime limit, counting the history."""
     limits = context.tables.lifetime_limits
-    if not context.codes & limits.keys():
+    if context.codes.isdisjoint(limits):
         return
     patient = patient_key(claim)
     for line, code, day in _coded_lines(claim):
@@ -555,7 +555,8 @@ def _trial_kits(tables: Tables) -> frozenset[str]:
 
 def is_scs_claim(tables: Tables, codes: frozenset[str]) -> bool:
     """Whether the codes include a spinal-cord-stimulator procedure or device."""
-    return bool(codes & tables.family("scs-procedure").codes or codes & tables.devices.keys())
+    procedures = tables.family("scs-procedure").codes
+    return not codes.isdisjoint(procedures) or not codes.isdisjoint(tables.devices)
 
 
 def classify_phase(tables: Tables, claim: Claim, codes: frozenset[str]) -> Phase | None:

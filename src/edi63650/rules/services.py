@@ -102,7 +102,14 @@ class ServiceHistory:
         limit: int = MEMORY_LIMIT,
     ) -> None:
         self._store = store
-        self._days = days
+        known: dict[str, int | None] = {}
+
+        def remembered(code: str) -> int | None:
+            if code not in known:
+                known[code] = days(code)
+            return known[code]
+
+        self._days = remembered  # a code's period, looked up once
         self._counted = frozenset(counted)
         self._run = run
         self._limit = limit

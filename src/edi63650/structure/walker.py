@@ -38,6 +38,10 @@ ENVELOPE_IDS = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE", "TA1"})
 #: file could grow them).
 CACHE_LIMIT = 20_000
 
+#: Segment texts a lane table remembers as clean, at most (a file repeats many segments whole:
+#: the same payer, address, date or service line; a set lookup is cheaper than the expression).
+CLEAN_LIMIT = 50_000
+
 #: Loop ids that start a claim: findings inside are confined to that claim.
 CLAIM_LOOP = "2300"
 
@@ -186,6 +190,7 @@ class Entry:
     limit: int  # the segment's maximum use, or the loop's repeat
     row: Row  # the entries from ``target`` on
     step: Step
+    clean: set[str] = attrs.Factory(set)  # texts that matched ``pattern`` (see CLEAN_LIMIT)
 
 
 @attrs.frozen(eq=False)
@@ -220,6 +225,7 @@ class LaneTable:
         self._ids = steps.grammar.ids - ENVELOPE_IDS
         self._pattern = pattern
         self._size = 0
+        self.remembered = 0  # clean texts the entries hold (at most CLEAN_LIMIT)
 
     def row(self, node: SegmentSpec) -> Row:
         found = self._rows.get(node)
@@ -405,8 +411,14 @@ class Walker:
                     entry = cell.by_key[key]
                 except KeyError:  # a key not seen from here yet
                     entry = lane.entry(node, sid, part)
-            if entry is None or entry.pattern.fullmatch(part) is None:
+            if entry is None:
                 break
+            if part not in entry.clean:
+                if entry.pattern.fullmatch(part) is None:
+                    break
+                if lane.remembered < CLEAN_LIMIT:
+                    entry.clean.add(part)
+                    lane.remembered += 1
             if entry.plain:
                 seen = here.get(entry.target, 0) + 1
                 if seen > entry.limit:
