@@ -279,7 +279,7 @@ class Reader:
         sid = segment.id
         shown = not self._segments  # the segment itself, when segments are returned
         if transaction is not None and envelope.transaction is not transaction:
-            if sid == "SE":
+            if sid == "SE" and not shown:
                 out.append(segment)
                 shown = True
             end = segment.offset if sid == "SE" else segment.offset - 1

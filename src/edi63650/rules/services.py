@@ -29,8 +29,9 @@ from decimal import Decimal
 
 from edi63650.rules.history import HistoryStore, Service
 
-#: Services indexed in memory before the index goes on in a temporary database.
-MEMORY_LIMIT = 200_000
+#: Services indexed in memory before the index goes on in a temporary database (about a
+#: kilobyte each in memory, with what a replay of the interchange would undo).
+MEMORY_LIMIT = 50_000
 
 #: A service's date, as an ordinal (``date.toordinal()``), its code's global days and itself.
 Accept = Callable[[datetime.date, int], bool]
@@ -60,14 +61,28 @@ CREATE TABLE keys (
 
 
 class _Sums:
-    """Units by date ordinal, with sums up to any date in O(log) (a sparse Fenwick tree)."""
+    """Units by date ordinal, with sums up to any date: a short list while it is short, then a
+    sparse Fenwick tree (O(log) to add and to sum, whatever the dates)."""
 
     _SIZE = datetime.date.max.toordinal() + 1
+    _SHORT = 16
 
     def __init__(self) -> None:
+        self._short: list[tuple[int, Decimal]] | None = []
         self._tree: dict[int, Decimal] = {}
 
     def add(self, ordinal: int, units: Decimal) -> None:
+        short = self._short
+        if short is not None:
+            if len(short) < self._SHORT:
+                short.append((ordinal, units))
+                return
+            self._short = None
+            for earlier, amount in short:
+                self._add(earlier, amount)
+        self._add(ordinal, units)
+
+    def _add(self, ordinal: int, units: Decimal) -> None:
         tree = self._tree
         index = ordinal
         while index < self._SIZE:
@@ -75,6 +90,9 @@ class _Sums:
             index += index & -index
 
     def through(self, ordinal: int) -> Decimal:
+        short = self._short
+        if short is not None:
+            return sum((units for day, units in short if day <= ordinal), Decimal(0))
         tree = self._tree
         total = Decimal(0)
         index = ordinal
@@ -99,7 +117,7 @@ class ServiceHistory:
         days: Callable[[str], int | None] = lambda code: None,
         counted: Collection[str] = (),
         run: str = "",
-        limit: int = MEMORY_LIMIT,
+        limit: int | None = None,
     ) -> None:
         self._store = store
         known: dict[str, int | None] = {}
@@ -112,14 +130,19 @@ class ServiceHistory:
         self._days = remembered  # a code's period, looked up once
         self._counted = frozenset(counted)
         self._run = run
-        self._limit = limit
+        self._limit = MEMORY_LIMIT if limit is None else limit
         self._seq = 0
-        # (patient, provider) and (patient, "") -> date ordinal -> global days -> (seq, service)
-        self._firsts: dict[tuple[str, str], dict[int, dict[int, tuple[int, Service]]]] = {}
+        # (patient, provider) and (patient, "") -> (date ordinal, global days) -> (seq, service)
+        self._firsts: dict[tuple[str, str], dict[tuple[int, int], tuple[int, Service]]] = {}
+        self._spans: set[int] = set()  # the global periods seen
         self._units: dict[tuple[str, str], _Sums] = {}
         self._codes: dict[str, set[str]] = {}
         self._keys: dict[str, set[_Key]] = {}  # kept only when there is a store
-        self._undo: list[Callable[[], None]] = []
+        # What rewind undoes: entries added since the mark, units added, codes and keys added.
+        self._added: list[tuple[dict[tuple[int, int], tuple[int, Service]], tuple[int, int]]] = []
+        self._summed: list[tuple[_Sums, int, Decimal]] = []
+        self._seen: list[tuple[set[str], str]] = []
+        self._sent: list[tuple[set[_Key], _Key]] = []
         self._mark = 0
         self._db: sqlite3.Connection | None = None  # the index beyond the memory limit
 
@@ -135,28 +158,30 @@ class ServiceHistory:
 
     def _add(self, service: Service) -> None:
         seq = self._seq
-        undo = self._undo
         days = self._days(service.code)
         ordinal = service.date.toordinal()
         if days is not None:
+            self._spans.add(days)
+            place = (ordinal, days)
+            entry = (seq, service)
             for key in ((service.patient, service.provider), (service.patient, "")):
-                by_day = self._firsts.setdefault(key, {}).setdefault(ordinal, {})
-                if days not in by_day:
-                    by_day[days] = (seq, service)
-                    undo.append(lambda d=by_day, k=days: d.pop(k))  # type: ignore[misc]
+                firsts = self._firsts.setdefault(key, {})
+                if place not in firsts:
+                    firsts[place] = entry
+                    self._added.append((firsts, place))
         if service.code in self._counted:
             sums = self._units.setdefault((service.patient, service.code), _Sums())
             sums.add(ordinal, service.units)
-            undo.append(lambda s=sums, o=ordinal, u=service.units: s.add(o, -u))  # type: ignore[misc]
+            self._summed.append((sums, ordinal, service.units))
         codes = self._codes.setdefault(service.patient, set())
         if service.code not in codes:
             codes.add(service.code)
-            undo.append(lambda c=codes, v=service.code: c.discard(v))  # type: ignore[misc]
+            self._seen.append((codes, service.code))
         if self._store is not None:
             keys = self._keys.setdefault(service.patient, set())
             if service.key not in keys:
                 keys.add(service.key)
-                undo.append(lambda c=keys, v=service.key: c.discard(v))  # type: ignore[misc]
+                self._sent.append((keys, service.key))
 
     def _add_to_db(self, service: Service) -> None:
         db = self._database()
@@ -205,7 +230,7 @@ class ServiceHistory:
     def mark(self) -> int:
         """Remember this point (the start of an interchange) for :meth:`rewind`; only the
         latest mark can be rewound to."""
-        self._undo = []
+        self._added, self._summed, self._seen, self._sent = [], [], [], []
         self._mark = self._seq
         return self._mark
 
@@ -213,9 +238,15 @@ class ServiceHistory:
         """Forget the services added since ``mark`` (to read an interchange again)."""
         if mark != self._mark:
             return
-        for undo in reversed(self._undo):
-            undo()
-        self._undo = []
+        for firsts, place in self._added:
+            del firsts[place]
+        for sums, ordinal, units in self._summed:
+            sums.add(ordinal, -units)
+        for codes, code in self._seen:
+            codes.discard(code)
+        for keys, key in self._sent:
+            keys.discard(key)
+        self._added, self._summed, self._seen, self._sent = [], [], [], []
         if self._db is not None:
             for table in ("firsts", "units", "codes", "keys"):
                 self._db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - table names are ours
@@ -255,20 +286,29 @@ class ServiceHistory:
         accept: Accept,
         provider: str | None,
     ) -> Service | None:
-        by_day = self._firsts.get((patient, provider or ""))
-        if not by_day:
+        firsts = self._firsts.get((patient, provider or ""))
+        if not firsts:
             return None
-        best: tuple[int, Service] | None = None
         low, high = first.toordinal(), last.toordinal()
-        if len(by_day) <= high - low:  # fewer dates than the window has days
-            dates = [(o, found) for o, found in by_day.items() if low <= o <= high]
+        if len(firsts) <= (high - low + 1) * len(self._spans):  # fewer entries than places
+            found = [
+                (entry, ordinal, span)
+                for (ordinal, span), entry in firsts.items()
+                if low <= ordinal <= high
+            ]
         else:
-            dates = [(o, by_day[o]) for o in range(low, high + 1) if o in by_day]
-        for ordinal, found in dates:
-            day = datetime.date.fromordinal(ordinal)
-            for span, entry in found.items():
-                if (best is None or entry[0] < best[0]) and accept(day, span):
-                    best = entry
+            found = [
+                (firsts[(ordinal, span)], ordinal, span)
+                for ordinal in range(low, high + 1)
+                for span in self._spans
+                if (ordinal, span) in firsts
+            ]
+        best: tuple[int, Service] | None = None
+        for entry, ordinal, span in found:
+            if (best is None or entry[0] < best[0]) and accept(
+                datetime.date.fromordinal(ordinal), span
+            ):
+                best = entry
         return best[1] if best is not None else None
 
     def _earliest_in_db(

@@ -1,0 +1,298 @@
+"""The streaming core: the same answers as before it, however the input is fed; bounded
+memory; an interchange rejected at its trailer read again; findings capped, never verdicts.
+
+``streaming-golden.json`` holds hashes of every output (277CA, 999, JSON as data, text, HTML,
+accepted 837) that the code before the streaming core wrote, for every fixture, every corpus
+file, damaged variants of the fixtures and generated files. A change meant to alter outputs
+updates them with ``EDI63650_UPDATE_GOLDEN=1 pytest tests/test_pipeline.py`` and says why in
+its commit.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import os
+import random
+import sqlite3
+import tracemalloc
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from edi63650.cli_validate import write_outputs
+from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
+from edi63650.pipeline import CAP
+from edi63650.rules import services
+from edi63650.rules.history import HistoryStore
+from edi63650.testing import ClaimSpec, LineSpec, SubscriberSpec, interchange, stress, synth
+from edi63650.validate import Validator
+from edi63650.writers.accepted import AcceptedSink
+from edi63650.writers.ack277 import Ack277Sink
+from edi63650.writers.ack999 import Ack999Sink
+from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
+from edi63650.writers.report_json import JsonSink
+from edi63650.writers.report_text import TextSink
+from tests.helpers import CORPUS, FIXTURES
+from tests.mutants import mutants
+
+NOW = datetime.datetime(2026, 11, 26, 9, 30)
+GOLDEN_FILE = Path(__file__).with_name("streaming-golden.json")
+GOLDEN: dict[str, dict[str, str]] = json.loads(GOLDEN_FILE.read_text())
+KINDS = ("277", "999", "json", "text", "html", "accepted")
+UPDATE = os.environ.get("EDI63650_UPDATE_GOLDEN") == "1"
+
+
+def _two_interchanges_rejected_at_iea() -> bytes:
+    text = (FIXTURES / "two-interchanges.837").read_text()
+    return text.replace("IEA*1*000000301", "IEA*2*000000301").encode()
+
+
+def generated() -> dict[str, bytes]:
+    """The generated inputs of the golden file, made the same way every time."""
+    out = {}
+    for path in sorted(FIXTURES.glob("*.837")):
+        for number, data in enumerate(mutants(path.read_bytes(), sum(path.name.encode()), 25)):
+            out[f"mut-{path.name}-{number}"] = data
+    out["synth-P-3000"] = synth("837P", 3000, 3)
+    out["synth-I-2000"] = synth("837I", 2000, 5)
+    out["flip-iea"] = _two_interchanges_rejected_at_iea()
+    return out
+
+
+def cases() -> Iterator[tuple[str, str, bytes, str]]:
+    """(golden key, input name, bytes, syntax policy) of every case but the large one."""
+    for path in sorted(p for p in FIXTURES.rglob("*.837") if p.is_file()):
+        for policy in ("claim", "transaction"):
+            name = str(path.relative_to(FIXTURES))
+            yield f"fixtures/{name}|{policy}", path.name, path.read_bytes(), policy
+    for name, data in generated().items():
+        yield f"generated/{name}|claim", name, data, "claim"
+
+
+def corpus_cases() -> Iterator[tuple[str, str, bytes, str]]:
+    for path in sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".md"):
+        for policy in ("claim", "transaction"):
+            key = f"corpus/{path.relative_to(CORPUS)}|{policy}"
+            yield key, path.name, path.read_bytes(), policy
+
+
+class Chunked(io.BytesIO):
+    """A seekable stream that hands out chunks of random sizes, whatever was asked for."""
+
+    def __init__(self, data: bytes, seed: int) -> None:
+        super().__init__(data)
+        self._rng = random.Random(seed)  # noqa: S311 - chunk sizes, not secrets
+
+    def read(self, size: int | None = -1) -> bytes:
+        return super().read(self._rng.randint(1, 4000))
+
+
+def digest(kind: str, data: bytes) -> str:
+    if kind == "json":
+        data = json.dumps(json.loads(data), sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()[:20]
+
+
+def streamed(validator: Validator, stream: io.BytesIO, name: str, size: int) -> dict[str, str]:
+    """Every output of one pass of :meth:`Validator.write`, hashed."""
+    outs = {kind: io.BytesIO() for kind in KINDS}
+    accepted = AcceptedSink(outs["accepted"])
+    sinks = [
+        Ack277Sink(outs["277"], NOW),
+        Ack999Sink(outs["999"], NOW),
+        JsonSink(outs["json"], name, NOW),
+        TextSink(outs["text"], name),
+        HtmlSink(outs["html"], name, NOW, compact=size > COMPACT_ABOVE),
+        accepted,
+    ]
+    validator.write(stream, sinks, name)
+    return {kind: digest(kind, outs[kind].getvalue()) for kind in KINDS}
+
+
+def in_memory(validator: Validator, data: bytes, name: str) -> dict[str, str]:
+    result = validator.validate_stream(io.BytesIO(data), name)
+    outputs = {
+        "277": result.to_277ca(),
+        "999": result.to_999(),
+        "json": result.to_json().encode(),
+        "text": result.to_text().encode(),
+        "html": result.to_html(data).encode(),
+        "accepted": result.accepted_837() or b"",
+    }
+    return {kind: digest(kind, data) for kind, data in outputs.items()}
+
+
+@pytest.fixture(scope="module")
+def validators() -> dict[str, Validator]:
+    return {policy: Validator(now=NOW, syntax_policy=policy) for policy in ("claim", "transaction")}
+
+
+def check(key: str, name: str, data: bytes, validator: Validator) -> None:
+    got = streamed(validator, Chunked(data, seed=len(data)), name, len(data))
+    if UPDATE:
+        GOLDEN[key] = got
+        return
+    assert got == GOLDEN[key], key
+    assert in_memory(validator, data, name) == GOLDEN[key], key
+
+
+def test_outputs_equal_those_before_the_streaming_core(validators: dict[str, Validator]) -> None:
+    for key, name, data, policy in cases():
+        check(key, name, data, validators[policy])
+    if UPDATE:
+        GOLDEN_FILE.write_text(json.dumps(GOLDEN, indent=1, sort_keys=True) + "\n")
+
+
+def test_corpus_outputs_equal_those_before_the_streaming_core(
+    corpus: Path, validators: dict[str, Validator]
+) -> None:
+    for key, name, data, policy in corpus_cases():
+        check(key, name, data, validators[policy])
+
+
+@pytest.mark.slow
+def test_a_large_file_in_compact_html_equals_what_it_was(validators: dict[str, Validator]) -> None:
+    data = synth("837P", 17000, 11)
+    assert len(data) > COMPACT_ABOVE
+    key = "generated/synth-P-17000|claim"
+    got = streamed(validators["claim"], Chunked(data, seed=1), "big", len(data))
+    assert got == GOLDEN[key]
+
+
+# -- an interchange rejected at its trailer ---------------------------------------------------
+
+
+def test_sets_streamed_before_the_iea_are_rejected_with_their_interchange(tmp_path: Path) -> None:
+    first = interchange("837P", [SubscriberSpec("M1", claims=(_claim("LATE"),))])
+    first = first.replace(b"IEA*1*", b"IEA*2*")  # known only at the end of the interchange
+    second = interchange(
+        "837P", [SubscriberSpec("M2", claims=(_claim("KEPT"),))], control_number="2"
+    )
+    database = tmp_path / "history.sqlite"
+    store = HistoryStore(database)
+    outcomes = list(Validator(now=NOW, history=store).outcomes(io.BytesIO(first + second)))
+    store.close()
+    yielded, ended = outcomes[0], outcomes[1]
+    assert isinstance(yielded, TransactionOutcome)
+    assert isinstance(ended, InterchangeOutcome)
+    assert yielded.ack.value == "A"  # yielded before the IEA said otherwise
+    assert ended.rejected
+    assert ended.retracts
+    restated = ended.restate(yielded)
+    assert restated.ack.value == "R"
+    assert restated.claims[0].findings[0].rule == "X12-REJECTED-ENVELOPE"
+    # What the rejected interchange recorded in the history was taken back; the other stays.
+    rows = sqlite3.connect(database).execute("SELECT claim_id FROM procedures").fetchall()
+    assert rows == [("KEPT",)]
+
+
+def test_the_one_pass_writes_what_the_whole_result_says(tmp_path: Path) -> None:
+    data = _two_interchanges_rejected_at_iea()
+    source = tmp_path / "flip.837"
+    source.write_bytes(data)
+    validator = Validator(now=NOW)
+    out = tmp_path / "out"
+    out.mkdir()
+    with source.open("rb") as stream:
+        summary = write_outputs(validator, stream, "flip.837", out, size=len(data))
+    result = validator.validate(data)
+    assert (out / "flip.837.277").read_bytes() == result.to_277ca()
+    assert (out / "flip.837.999").read_bytes() == result.to_999()
+    assert (summary.tally.rejected, summary.tally.accepted) == (1, 1)
+    assert b"FU0001" not in (out / "flip.837.accepted.837").read_bytes()
+
+
+# -- lazy, bounded ----------------------------------------------------------------------------
+
+
+def test_outcomes_come_as_each_transaction_set_ends() -> None:
+    data = synth("837P", 2500, seed=4)  # three transaction sets
+    second_st = data.index(b"ST*837*0002")
+    pipeline = Validator(now=NOW).pipeline()
+    early = pipeline.feed(data[:second_st])
+    assert [type(o) for o in early] == [TransactionOutcome]
+    first = early[0]
+    assert isinstance(first, TransactionOutcome)
+    assert first.transaction.control_number == "0001"
+    assert len(first.claims) == data[:second_st].count(b"CLM*")
+    rest = pipeline.feed(data[second_st:]) + pipeline.close()
+    kinds = [type(o) for o in rest]
+    assert kinds == [TransactionOutcome, TransactionOutcome, InterchangeOutcome, StreamOutcome]
+
+
+def _peak(data: bytes, folder: Path) -> int:
+    validator = Validator(now=NOW)
+    tracemalloc.start()
+    try:
+        write_outputs(validator, io.BytesIO(data), "x.837", folder, size=len(data))
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_is_bounded_by_a_transaction_set_not_by_the_file(tmp_path: Path) -> None:
+    # Both files hold transaction sets of 1,000 claims; the larger has four times as many.
+    small = synth("837P", 2000, seed=5)
+    large = synth("837P", 8000, seed=5)
+    for name in ("small", "large"):
+        (tmp_path / name).mkdir()
+    peak_small = _peak(small, tmp_path / "small")
+    peak_large = _peak(large, tmp_path / "large")
+    # What grows with the file is its SCS services' index and the spools' first megabyte.
+    assert peak_large < 1.5 * peak_small + 4 * 1024 * 1024, (peak_small, peak_large)
+
+
+def test_the_history_index_spills_to_disk_with_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = stress("patient-claims", 300) + synth("837P", 300, seed=9)
+    validator = Validator(now=NOW)
+    in_memory = validator.validate(data)
+    monkeypatch.setattr(services, "MEMORY_LIMIT", 10)
+    spilled = validator.validate(data)
+    assert [c.findings for c in spilled.claims] == [c.findings for c in in_memory.claims]
+    assert any(f.rule.startswith("SCS-GLOBAL") for c in in_memory.claims for f in c.findings)
+
+
+def _claim(claim_id: str, lines: int = 1, code: str = "63650") -> ClaimSpec:
+    return ClaimSpec(
+        claim_id,
+        tuple(LineSpec(code, Decimal(100)) for _ in range(lines)),
+    )
+
+
+# -- caps ---------------------------------------------------------------------------------------
+
+
+def test_findings_of_one_rule_are_capped_per_claim_and_the_verdict_stays() -> None:
+    lines = tuple(LineSpec("99213", Decimal(100), modifiers=("Z9",)) for _ in range(3 * CAP))
+    data = interchange("837P", [SubscriberSpec("M1", claims=(ClaimSpec("MANY", lines),))])
+    (claim,) = Validator(now=NOW).validate(data).claims
+    unknown = [f for f in claim.findings if f.rule == "SNIP5-MODIFIER"]
+    assert len(unknown) == CAP + 1
+    assert (
+        unknown[-1].message
+        == f"{2 * CAP} more SNIP5-MODIFIER findings in this claim are not listed"
+    )
+    assert unknown[-1].severity.value == "error"
+    assert unknown[-1].line is None
+    assert not claim.accepted
+
+
+def test_findings_outside_claims_are_capped_per_file() -> None:
+    base = (FIXTURES / "scs-professional.837").read_bytes()
+    data = base.replace(b"CLM*", b"~" * (3 * CAP) + b"CLM*", 1)
+    result = Validator(now=NOW).validate(data)
+    empties = [f for t in result.transactions for f in t.findings if f.rule == "X12-EMPTY-SEGMENT"]
+    assert len(empties) == CAP
+    summary = [f for f in result.findings if f.rule == "X12-EMPTY-SEGMENT"]
+    assert len(summary) == 1
+    assert (
+        summary[0].message
+        == f"{2 * CAP} more X12-EMPTY-SEGMENT findings in this file are not listed"
+    )
