@@ -25,7 +25,7 @@ def _child(path: str) -> None:
     import datetime
     import gc
 
-    from edi63650.cli_validate import write_outputs
+    from edi63650.outputs import write_outputs
     from edi63650.validate import Validator
 
     gc.set_threshold(100_000, 50, 100)  # as the command line does

@@ -133,3 +133,62 @@ def test_help_exits_0() -> None:
     status, out, _ = call("--help")
     assert status == EXIT_OK
     assert "parse" in out
+
+
+# -- several inputs at a time, progress ---------------------------------------------------------
+
+
+def _validate_into(folder: Path, *argv: str) -> tuple[int, str, str, dict[str, bytes]]:
+    status, out, err = call(
+        "validate",
+        str(FIXTURES),
+        "--output-dir",
+        str(folder),
+        "--timestamp",
+        "2026-11-26T09:30:00",
+        *argv,
+    )
+    return status, out, err, {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("format_", ["text", "json"])
+def test_jobs_give_the_same_outputs_as_one_at_a_time(tmp_path: Path, format_: str) -> None:
+    one = _validate_into(tmp_path / "one", "--format", format_)
+    two = _validate_into(tmp_path / "two", "--format", format_, "--jobs", "2")
+    assert one[0] == two[0] == EXIT_FINDINGS
+    assert one[1] == two[1]  # the reports on stdout, in the order of the inputs
+    assert one[3] == two[3]  # every output file, byte for byte
+    assert len(one[3]) >= 5 * len(list(FIXTURES.glob("*.837")))
+
+
+def test_jobs_with_a_history_go_one_after_another(tmp_path: Path) -> None:
+    history = str(tmp_path / "history.sqlite")
+    status, _, err = call("validate", str(FIXTURES), "--history", history, "--jobs", "2")
+    assert status == EXIT_FINDINGS
+    assert "--history reads the inputs one after another; --jobs ignored" in err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_on_a_terminal_unless_quiet() -> None:
+    path = str(FIXTURES / "rulepack-professional.837")
+    for quiet in (False, True):
+        err = _Terminal()
+        status = run(
+            ["validate", path, *(["--quiet"] if quiet else [])],
+            stdout=io.StringIO(),
+            stderr=err,
+            stdin=io.BytesIO(),
+        )
+        assert status == EXIT_FINDINGS
+        shown = err.getvalue()
+        if quiet:
+            assert shown == ""
+        else:
+            assert "validating" in shown
+            assert "claims" in shown
+    _, _, err_text = call("validate", path)  # not a terminal: no progress
+    assert err_text == ""

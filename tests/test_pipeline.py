@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from edi63650.cli_validate import write_outputs
 from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
+from edi63650.outputs import write_outputs
 from edi63650.pipeline import CAP
 from edi63650.rules import services
 from edi63650.rules.history import HistoryStore

@@ -1,34 +1,25 @@
 """``edi63650 validate``: the files, the reports on stdout, the outputs in ``--output-dir``.
 
-Each input is validated in one pass (:meth:`~edi63650.validate.Validator.write`): its outputs
-are written as it is read, to temporary names renamed into place at the end, with owner-only
-permissions (they hold patient data like the 837 itself). Standard input is spooled to an
-owner-only temporary file first, so that every input can be read again by position.
+Each input is validated in one pass (:meth:`~edi63650.validate.Validator.write`), its outputs
+written as it is read (:mod:`edi63650.outputs`); several inputs may be validated in worker
+processes (``--jobs``, :mod:`edi63650.jobs`), answered in the order they were given. Standard
+input is spooled to an owner-only temporary file first, so that it can be read again by
+position like any file.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import os
+import shutil
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 
-from edi63650.errors import EdiError
-from edi63650.rules.history import HistoryStore
-from edi63650.rules.tables import Tables
-from edi63650.validate import Summary, Validator
-from edi63650.writers.accepted import AcceptedSink
-from edi63650.writers.ack277 import Ack277Sink
-from edi63650.writers.ack999 import Ack999Sink
-from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
-from edi63650.writers.report_json import JsonSink
-from edi63650.writers.report_text import TextSink
-from edi63650.writers.sink import Sink, Spool
+from edi63650.jobs import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Job, run_all
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+__all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "UsageError", "add_arguments", "run_validate"]
 
 #: Bytes read from standard input at a time while it is spooled.
 _STDIN_CHUNK = 1 << 16
@@ -69,6 +60,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what a syntax error in one claim rejects (default: the claim)",
     )
     parser.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="validate N files at a time, in worker processes (the answers are the same, in "
+        "the same order; with --history files are read one after another)",
+    )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress display on the terminal"
+    )
+    parser.add_argument(
+        "--timestamp",
+        type=datetime.datetime.fromisoformat,
+        metavar="ISO",
+        help="the date and time the acknowledgments and reports say they were made "
+        "(default: now); for outputs that can be compared byte for byte",
+    )
 
 
 def _inputs(names: list[str]) -> Iterator[str]:
@@ -83,132 +92,13 @@ def _inputs(names: list[str]) -> Iterator[str]:
             yield name
 
 
-class AtomicFile:
-    """An output written whole or not at all: a temporary owner-only file beside ``path``,
-    flushed to disk and renamed onto ``path`` by :meth:`commit`; :attr:`size` counts what was
-    written through it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        self._temporary = Path(name)
-        self._file: IO[bytes] = os.fdopen(handle, "wb")
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.size += len(data)
-        return self._file.write(data)
-
-    def commit(self, *, keep: bool = True) -> None:
-        """Rename into place (or, with ``keep`` false, leave nothing behind)."""
-        try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            if keep:
-                self._temporary.chmod(0o600)
-                self._temporary.replace(self.path)
-                return
-        except BaseException:
-            self.abort()
-            raise
-        self._temporary.unlink(missing_ok=True)
-
-    def abort(self) -> None:
-        self._file.close()
-        self._temporary.unlink(missing_ok=True)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``path`` whole or not at all (see :class:`AtomicFile`)."""
-    target = AtomicFile(path)
-    try:
-        target.write(data)
-    except BaseException:
-        target.abort()
-        raise
-    target.commit()
-
-
-class Outputs:
-    """The outputs of one input in ``folder``, as sinks for one pass: NAME.277 (kept when
-    there are claims), .999 (when there are transaction sets), .json, .html and .accepted.837
-    (when a claim was accepted). Nothing is in place until :meth:`commit`."""
-
-    KINDS = ("277", "999", "json", "html", "accepted.837")
-
-    def __init__(self, folder: Path, name: str, when: datetime.datetime, *, size: int) -> None:
-        base = name if name != "-" else "stdin"
-        self.files = {kind: AtomicFile(folder / f"{base}.{kind}") for kind in self.KINDS}
-        files = self.files
-        self._accepted = AcceptedSink(files["accepted.837"])
-        self.sinks: list[Sink] = [
-            Ack277Sink(files["277"], when),
-            Ack999Sink(files["999"], when),
-            JsonSink(files["json"], name, when),
-            HtmlSink(files["html"], name, when, compact=size > COMPACT_ABOVE),
-            self._accepted,
-        ]
-
-    def commit(self, kinds: Collection[str] = KINDS) -> list[Path]:
-        """Put the outputs of ``kinds`` that have content in place; drop the others."""
-        written = []
-        for kind, target in self.files.items():
-            has = self._accepted.written if kind == "accepted.837" else target.size > 0
-            target.commit(keep=has and kind in kinds)
-            if has and kind in kinds:
-                written.append(target.path)
-        return written
-
-    def abort(self) -> None:
-        for target in self.files.values():
-            target.abort()
-
-
-def write_outputs(
-    validator: Validator,
-    stream: BinaryIO,
-    name: str,
-    folder: Path,
-    *,
-    size: int,
-    extra: tuple[Sink, ...] = (),
-) -> Summary:
-    """Validate ``stream`` (seekable, ``size`` bytes) once, writing its :class:`Outputs` into
-    ``folder``; ``extra`` sinks are fed in the same pass."""
-    outputs = Outputs(folder, name, validator.when(), size=size)
-    try:
-        summary = validator.write(stream, [*outputs.sinks, *extra], name)
-    except BaseException:
-        outputs.abort()
-        raise
-    outputs.commit()
-    return summary
-
-
-class _Text:
-    """A binary stream (what sinks write) onto a text stream (stdout)."""
-
-    def __init__(self, out: TextIO) -> None:
-        self._out = out
-
-    def write(self, data: bytes) -> int:
-        self._out.write(data.decode())
-        return len(data)
-
-
-def _source(name: str, stdin: BinaryIO) -> tuple[BinaryIO, int]:
-    """The input as a seekable binary stream (the caller closes it), with its size.
-    Standard input goes to an owner-only temporary file, gone once closed."""
-    if name != "-":
-        stream = Path(name).open("rb")  # noqa: SIM115 - closed by the caller
-        return stream, os.fstat(stream.fileno()).st_size
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the caller
-    while chunk := stdin.read(_STDIN_CHUNK):
-        spool.write(chunk)
-    size = spool.tell()
-    spool.seek(0)
-    return spool, size
+def _spool_stdin(stdin: BinaryIO, folder: Path) -> Path:
+    """Standard input in an owner-only file of ``folder`` (a private temporary folder)."""
+    path = folder / "stdin"
+    with path.open("wb") as out:
+        shutil.copyfileobj(stdin, out, _STDIN_CHUNK)
+    path.chmod(0o600)
+    return path
 
 
 def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO) -> int:
@@ -217,81 +107,58 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
         raise UsageError(
             "edi63650 validate: --format html prints one report; give one input or --output-dir"
         )
+    if args.jobs < 1:
+        raise UsageError("edi63650 validate: --jobs must be at least 1")
+    jobs = args.jobs
+    if jobs > 1 and args.history:
+        # Each file's global period must see the files before it: one after another.
+        print("edi63650: --history reads the inputs one after another; --jobs ignored", file=stderr)
+        jobs = 1
     folder = Path(args.output_dir) if args.output_dir else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    tables = Tables.load(Path(args.maps) if args.maps else None)
-    history = HistoryStore(Path(args.history)) if args.history else None
-    validator = Validator(
-        tables=tables, profile=args.profile, history=history, syntax_policy=args.syntax_policy
+    job = Job(
+        format=args.format,
+        output_dir=str(folder) if folder is not None else None,
+        maps=args.maps,
+        profile=args.profile,
+        history=args.history,
+        syntax_policy=args.syntax_policy,
+        colour=stdout.isatty(),
+        timestamp=args.timestamp,
     )
-    progress = stderr.isatty() and len(inputs) > 1
-    colour = stdout.isatty()
+    shown = stderr if stderr.isatty() and not args.quiet else None
     status = EXIT_OK
-    reports = Spool()  # JSON reports, printed at the end as one document
-    ends: list[int] = []  # where each report ends in the spool
-    out = _Text(stdout)
-    try:
-        for number, name in enumerate(inputs, start=1):
-            if progress:
-                stderr.write(f"\rvalidating {number}/{len(inputs)}: {Path(name).name[:40]:<40}")
-            try:
-                stream, size = _source(name, stdin)
-            except OSError as error:
-                print(f"edi63650: {name}: cannot read: {error.strerror or error}", file=stderr)
-                status = EXIT_USAGE
-                continue
-            label = Path(name).name
-            when = validator.when()
-            report: list[Sink] = []
-            if args.format == "text":
-                report.append(TextSink(out, label, colour=colour))
-            elif args.format == "json":
-                report.append(JsonSink(reports, label, when))
-            elif folder is None:
-                report.append(HtmlSink(out, label, when, compact=size > COMPACT_ABOVE))
-            try:
-                with stream:
-                    if folder is not None:
-                        summary = write_outputs(
-                            validator, stream, label, folder, size=size, extra=tuple(report)
-                        )
-                    else:
-                        summary = validator.write(stream, report, label)
-            except (EdiError, OSError):
-                raise
-            except (
-                Exception
-            ) as error:  # the promise is one line naming the input, never a traceback
-                reports.truncate(ends[-1] if ends else 0)
-                print(
-                    f"edi63650: {name}: internal error ({type(error).__name__}): {error}",
-                    file=stderr,
-                )
-                status = EXIT_USAGE
+    reports: list[bytes] = []  # JSON reports, printed at the end as one document
+    with tempfile.TemporaryDirectory(prefix="edi63650-") as private:
+        named = [
+            (name, _spool_stdin(stdin, Path(private)) if name == "-" else None) for name in inputs
+        ]
+        for number, done in enumerate(run_all(job, named, jobs=jobs, progress=shown), 1):
+            for line in done.errors:
+                print(line, file=stderr)
+            status = max(status, done.status) if done.status != EXIT_OK else status
+            if done.status == EXIT_USAGE:
                 continue
             if args.format == "json":
-                ends.append(reports.size)
-            if summary.rejected and status == EXIT_OK:
-                status = EXIT_FINDINGS
+                reports.append(done.report)
+                continue
+            _write(stdout, done.report)
             if args.format == "text" and number < len(inputs):
                 stdout.write("\n")
-    finally:
-        if progress:
-            stderr.write("\r" + " " * 70 + "\r")
-        if history is not None:
-            history.close()
     if args.format == "json":
-        _print_reports(reports, ends, stdout)
-    reports.close()
+        _print_reports(reports, stdout)
     return status
 
 
-def _print_reports(reports: Spool, ends: list[int], stdout: TextIO) -> None:
+def _write(stdout: TextIO, data: bytes) -> None:
+    stdout.write(data.decode())
+
+
+def _print_reports(reports: list[bytes], stdout: TextIO) -> None:
     """One report as an object, several (or none) as an array."""
-    if len(ends) == 1:
-        stdout.write(reports.read(0, ends[0]).decode())
+    if len(reports) == 1:
+        _write(stdout, reports[0])
         return
-    starts = [0, *ends[:-1]]
-    items = [reports.read(a, b).decode().rstrip("\n") for a, b in zip(starts, ends, strict=True)]
+    items = [report.decode().rstrip("\n") for report in reports]
     stdout.write("[" + ",\n".join(items) + "]\n" if items else "[]\n")

@@ -20,7 +20,7 @@ import datetime
 import io
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -276,11 +276,19 @@ class Validator:
         while pipeline.pending:
             yield from _outcomes(pipeline.resume())
 
-    def write(self, stream: BinaryIO, sinks: Sequence[Sink], name: str = "-") -> Summary:
+    def write(
+        self,
+        stream: BinaryIO,
+        sinks: Sequence[Sink],
+        name: str = "-",
+        *,
+        progress: Callable[[int, Summary], None] | None = None,
+    ) -> Summary:
         """Validate a seekable binary stream in one pass, feeding ``sinks``; returns what the
         caller needs to know. Memory stays bounded by one transaction set, whatever the size
         of the input. (An interchange rejected at its trailer after its sets were written is
-        read again from ``stream``, and the sinks are fed it as decided.)"""
+        read again from ``stream``, and the sinks are fed it as decided.) ``progress`` is
+        called after each chunk with the bytes read so far and the summary."""
         summary = Summary(name)
         sink = Fanout([*sinks, summary])
         pipeline = self.pipeline(segments=sink.wants_segments)
@@ -306,9 +314,13 @@ class Validator:
             while pipeline.pending:  # it paused after an interchange read again above
                 give(pipeline.resume())
 
+        read = 0
         try:
             while chunk := stream.read(CHUNK_SIZE):
                 deliver(pipeline.feed(chunk))
+                if progress is not None:
+                    read += len(chunk)
+                    progress(read, summary)
             deliver(pipeline.close())
         finally:
             sink.dispose()

@@ -44,7 +44,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from edi63650.cli_validate import AtomicFile, Outputs
+from edi63650.outputs import AtomicFile, Outputs
 from edi63650.rules.history import HistoryStore
 from edi63650.rules.tables import Tables
 from edi63650.tokenizer import TokenRule

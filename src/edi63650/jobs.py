@@ -1,0 +1,231 @@
+"""Running ``edi63650 validate`` over its inputs: one after another, or in worker processes.
+
+Each input is validated by a :class:`Runner` (one :class:`~edi63650.validate.Validator` per
+process), which writes the input's outputs itself and hands back a :class:`Done`: the report
+for standard output, the lines for standard error and the exit status. The command line prints
+them in the order of the inputs, so ``--jobs 4`` answers exactly as ``--jobs 1`` does.
+
+Progress goes to standard error on a terminal (tqdm): bytes read, claims and rate within a file
+when inputs are read one by one, files and claims across them with workers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Never, TextIO
+
+import attrs
+from tqdm import tqdm
+
+from edi63650.errors import EdiError
+from edi63650.outputs import write_outputs
+from edi63650.rules.history import HistoryStore
+from edi63650.rules.tables import Tables
+from edi63650.validate import Summary, Validator
+from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
+from edi63650.writers.report_json import JsonSink
+from edi63650.writers.report_text import TextSink
+from edi63650.writers.sink import Sink
+
+#: Exit status of validate: every claim accepted; something rejected; a usage error or an
+#: input that could not be read.
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+#: Calls the progress display gets: (bytes read so far, claims so far).
+Advance = Callable[[int, int], None]
+
+
+@attrs.frozen
+class Job:
+    """What the command line asked of every input (picklable, for worker processes)."""
+
+    format: str
+    output_dir: str | None
+    maps: str | None
+    profile: str
+    history: str | None
+    syntax_policy: str
+    colour: bool
+    timestamp: datetime.datetime | None
+
+
+@attrs.frozen
+class Done:
+    """One input validated: its report for standard output (UTF-8), lines for standard
+    error, exit status, size and claims."""
+
+    report: bytes
+    errors: tuple[str, ...]
+    status: int
+    size: int
+    claims: int
+
+
+class Runner:
+    """Validates inputs for a :class:`Job`; one per process, reused for every input."""
+
+    def __init__(self, job: Job) -> None:
+        self._job = job
+        self._history = HistoryStore(Path(job.history)) if job.history else None
+        self._validator = Validator(
+            tables=Tables.load(Path(job.maps) if job.maps else None),
+            profile=job.profile,
+            history=self._history,
+            syntax_policy=job.syntax_policy,
+            now=job.timestamp,
+        )
+
+    def close(self) -> None:
+        if self._history is not None:
+            self._history.close()
+
+    def run(self, name: str, path: Path | None, advance: Advance | None = None) -> Done:
+        """Validate ``path`` (or the file ``name``), shown as ``name``."""
+        try:
+            stream = (path or Path(name)).open("rb")
+        except OSError as error:
+            return _failed(f"edi63650: {name}: cannot read: {error.strerror or error}")
+        job = self._job
+        label = Path(name).name
+        when = self._validator.when()
+        out = io.BytesIO()
+        with stream:
+            size = os.fstat(stream.fileno()).st_size
+            report: list[Sink] = []
+            if job.format == "text":
+                report.append(TextSink(out, label, colour=job.colour))
+            elif job.format == "json":
+                report.append(JsonSink(out, label, when))
+            elif job.output_dir is None:
+                report.append(HtmlSink(out, label, when, compact=size > COMPACT_ABOVE))
+            progress = _progress(advance)
+            try:
+                if job.output_dir is not None:
+                    summary = write_outputs(
+                        self._validator,
+                        stream,
+                        label,
+                        Path(job.output_dir),
+                        size=size,
+                        extra=tuple(report),
+                        progress=progress,
+                    )
+                else:
+                    summary = self._validator.write(stream, report, label, progress=progress)
+            except (EdiError, OSError):
+                raise
+            except (
+                Exception
+            ) as error:  # the promise is one line naming the input, never a traceback
+                return _failed(
+                    f"edi63650: {name}: internal error ({type(error).__name__}): {error}"
+                )
+        status = EXIT_FINDINGS if summary.rejected else EXIT_OK
+        return Done(out.getvalue(), (), status, size, summary.tally.claims)
+
+
+def _failed(line: str) -> Done:
+    return Done(b"", (line,), EXIT_USAGE, 0, 0)
+
+
+def _progress(advance: Advance | None) -> Callable[[int, Summary], None] | None:
+    if advance is None:
+        return None
+    return lambda read, summary: advance(read, summary.tally.claims)
+
+
+def run_all(
+    job: Job,
+    inputs: Sequence[tuple[str, Path | None]],
+    *,
+    jobs: int,
+    progress: TextIO | None,
+) -> Iterator[Done]:
+    """Validate every ``(name, path)`` and yield what each gave, in order. ``progress`` is
+    where the progress display goes (None: no display)."""
+    sizes = [_size(path or Path(name)) for name, path in inputs]
+    bar: tqdm[Never] | None = (
+        tqdm(
+            None,
+            total=sum(sizes),
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=progress,
+            dynamic_ncols=True,
+            desc="validating",
+        )
+        if progress is not None
+        else None
+    )
+    claims = 0
+    try:
+        if jobs <= 1 or len(inputs) <= 1:
+            runner = Runner(job)
+            try:
+                done_bytes = 0
+                for (name, path), size in zip(inputs, sizes, strict=True):
+                    advance = _advancer(bar, done_bytes, claims) if bar is not None else None
+                    done = runner.run(name, path, advance)
+                    done_bytes += size
+                    claims += done.claims
+                    _show(bar, done_bytes, claims)
+                    yield done
+            finally:
+                runner.close()
+            return
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=_start, initargs=(job,)
+        ) as pool:
+            done_bytes = 0
+            for done, size in zip(pool.map(_run, inputs, chunksize=1), sizes, strict=True):
+                done_bytes += size
+                claims += done.claims
+                _show(bar, done_bytes, claims)
+                yield done
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _advancer(bar: tqdm[Never], before: int, claims: int) -> Advance:
+    return lambda read, seen: _show(bar, before + read, claims + seen)
+
+
+def _show(bar: tqdm[Never] | None, done: int, claims: int) -> None:
+    if bar is None:
+        return
+    bar.update(done - bar.n)
+    bar.set_postfix_str(f"{claims:,} claims", refresh=False)
+
+
+# -- worker processes -------------------------------------------------------------------------
+
+_runner: Runner | None = None  # this worker process's runner
+
+
+def _start(job: Job) -> None:
+    global _runner  # noqa: PLW0603 - one runner per worker process, made when it starts
+    _runner = Runner(job)
+
+
+def _run(item: tuple[str, Path | None]) -> Done:
+    """In a worker: validate one input (an error of the maps or the outputs goes back to the
+    command line, which stops as it would without workers)."""
+    assert _runner is not None  # noqa: S101 - _start ran first
+    name, path = item
+    return _runner.run(name, path)
