@@ -94,8 +94,12 @@ class _Problems:
             )
         )
 
-    def number(self, segment: Segment, index: int, path: str) -> Decimal | None:
-        raw = segment.get(index)
+    def number(
+        self, segment: Segment, index: int, path: str, raw: str | None = None
+    ) -> Decimal | None:
+        """Element ``index`` of ``segment`` (``raw``, when the caller has it) as a number."""
+        if raw is None:
+            raw = segment.get(index)
         if not raw:
             return None
         value = parse_decimal(raw)
@@ -107,19 +111,17 @@ class _Problems:
         return value
 
     def period(self, segment: Segment, path: str) -> DatePeriod:
-        date_format, raw = segment.get(2), segment.get(3)
+        _, qualifier, date_format, raw = segment.padded(3)[:4]
         start, end = parse_period(date_format, raw)
         if (start is None or end is None) and date_format != "TM":  # TM: an hour, no date
             self.add(
                 BuildRule.BAD_DATE,
-                f"DTP*{segment.get(1)} {raw!r} is not a valid {date_format or 'date'}",
+                f"DTP*{qualifier} {raw!r} is not a valid {date_format or 'date'}",
                 segment,
                 "DTP03",
                 path,
             )
-        return DatePeriod(
-            qualifier=segment.get(1), start=start, end=end, raw=raw, position=Position.of(segment)
-        )
+        return DatePeriod(qualifier, start, end, raw, Position.of(segment))
 
 
 def build_party(segments: list[Segment]) -> Party:
@@ -203,6 +205,7 @@ class TransactionBuilder:
         self._billing: BillingProvider | None = None
         self._subscriber: Subscriber | None = None
         self._patient: Patient | None = None
+        self._context: ClaimContext | None = None  # the claims' context until an HL changes
 
     @property
     def transaction(self) -> Transaction:
@@ -265,6 +268,7 @@ class TransactionBuilder:
             elif entity == "40":
                 fields["receiver"] = build_party(loop)
         tx = self._transaction
+        self._context = None
         self._transaction = Transaction(
             set_id=tx.set_id,
             control_number=tx.control_number,
@@ -279,6 +283,7 @@ class TransactionBuilder:
         if self._hl_built:
             return
         self._hl_built = True
+        self._context = None
         segments = self._hl
         hl = segments[0]
         level = hl.get(3)
@@ -364,10 +369,12 @@ class TransactionBuilder:
 
     def _build_claim(self, segments: list[Segment], problems: _Problems) -> Claim:
         clm = segments[0]
-        claim_id = clm.get(1)
+        _, claim_id, charge, _, _, place, signature, assignment, benefits, release = clm.padded(9)[
+            :10
+        ]
         problems.claim_id = claim_id
-        total = problems.number(clm, 2, "2300")
-        facility = clm.components(5)
+        total = problems.number(clm, 2, "2300", charge)
+        facility = place.split(clm.delimiters.component) if place else []
         facility += [""] * (3 - len(facility))
 
         # Split off the service lines: everything from the first LX on.
@@ -412,9 +419,11 @@ class TransactionBuilder:
             elif sid == "HI":
                 codes.append(segment)
             elif sid == "REF":
-                references.append(Reference(segment.get(1), segment.get(2), Position.of(segment)))
+                elements = segment.padded(2)
+                references.append(Reference(elements[1], elements[2], Position.of(segment)))
             elif sid == "NTE":
-                notes.append(Note(segment.get(1), segment.get(2), Position.of(segment)))
+                elements = segment.padded(2)
+                notes.append(Note(elements[1], elements[2], Position.of(segment)))
             elif sid == "PWK":
                 attachments.append(
                     Attachment(segment.get(1), segment.get(2), segment.get(6), Position.of(segment))
@@ -423,16 +432,18 @@ class TransactionBuilder:
             providers.append(build_party(party))
 
         diagnoses, other_codes = _health_codes(codes)
-        context = ClaimContext(
-            interchange=self._interchange,
-            group=self._group,
-            transaction=self._transaction,
-            billing_provider=self._billing,
-            subscriber=self._subscriber,
-            patient=self._patient,
-        )
+        context = self._context
+        if context is None:
+            context = self._context = ClaimContext(
+                interchange=self._interchange,
+                group=self._group,
+                transaction=self._transaction,
+                billing_provider=self._billing,
+                subscriber=self._subscriber,
+                patient=self._patient,
+            )
         professional = self._kind is ClaimKind.PROFESSIONAL
-        lines = tuple(self._build_line(group, problems, professional) for group in line_groups)
+        lines = tuple([self._build_line(group, problems, professional) for group in line_groups])
         cls = ProfessionalClaim if professional else InstitutionalClaim
         return cls(
             kind=self._kind,
@@ -443,10 +454,10 @@ class TransactionBuilder:
             frequency=facility[2],
             position=Position.of(clm),
             context=context,
-            provider_signature=clm.get(6),
-            assignment=clm.get(7),
-            benefits_assigned=clm.get(8),
-            release_of_information=clm.get(9),
+            provider_signature=signature,
+            assignment=assignment,
+            benefits_assigned=benefits,
+            release_of_information=release,
             dates=tuple(dates),
             diagnoses=diagnoses,
             other_codes=other_codes,
@@ -463,7 +474,8 @@ class TransactionBuilder:
         self, segments: list[Segment], problems: _Problems, professional: bool
     ) -> ServiceLine:
         lx = segments[0]
-        number = int(lx.get(1)) if is_digits(lx.get(1)) else None
+        raw_number = lx.get(1)
+        number = int(raw_number) if is_digits(raw_number) else None
         problems.line = number
         path = "2400"
         service: Segment | None = None
@@ -491,11 +503,13 @@ class TransactionBuilder:
             elif sid == "DTP":
                 dates.append(problems.period(segment, path))
             elif sid == "REF":
-                if segment.get(1) == "6R" and control_number is None:
-                    control_number = segment.get(2)
-                references.append(Reference(segment.get(1), segment.get(2), Position.of(segment)))
+                _, qualifier, value = segment.padded(2)[:3]
+                if qualifier == "6R" and control_number is None:
+                    control_number = value
+                references.append(Reference(qualifier, value, Position.of(segment)))
             elif sid == "NTE":
-                notes.append(Note(segment.get(1), segment.get(2), Position.of(segment)))
+                _, code, text = segment.padded(2)[:3]
+                notes.append(Note(code, text, Position.of(segment)))
             elif sid in ("SVD", "LQ"):
                 adjudicated = True
         if party is not None:
@@ -508,13 +522,14 @@ class TransactionBuilder:
                 expected, (expected,), lx.offset, lx.line, lx.ordinal, lx.delimiters, expected
             )
         position = Position.of(lx)
+        elements = service.padded(9)
         if professional:
             return ProfessionalServiceLine(
                 number=number,
                 procedure=_procedure(service, 1),
-                charge=problems.number(service, 2, path),
-                unit_basis=service.get(3),
-                units=problems.number(service, 4, path),
+                charge=problems.number(service, 2, path, elements[2]),
+                unit_basis=elements[3],
+                units=problems.number(service, 4, path, elements[4]),
                 position=position,
                 dates=tuple(dates),
                 control_number=control_number,
@@ -522,16 +537,16 @@ class TransactionBuilder:
                 notes=tuple(notes),
                 providers=tuple(providers),
                 segments=tuple(segments),
-                place_of_service=service.get(5),
+                place_of_service=elements[5],
                 diagnosis_pointers=_pointers(service, problems, path),
-                emergency=service.get(9),
+                emergency=elements[9],
             )
         return InstitutionalServiceLine(
             number=number,
             procedure=_procedure(service, 2),
-            charge=problems.number(service, 3, path),
-            unit_basis=service.get(4),
-            units=problems.number(service, 5, path),
+            charge=problems.number(service, 3, path, elements[3]),
+            unit_basis=elements[4],
+            units=problems.number(service, 5, path, elements[5]),
             position=position,
             dates=tuple(dates),
             control_number=control_number,
@@ -539,8 +554,8 @@ class TransactionBuilder:
             notes=tuple(notes),
             providers=tuple(providers),
             segments=tuple(segments),
-            revenue_code=service.get(1),
-            non_covered_charge=problems.number(service, 7, path),
+            revenue_code=elements[1],
+            non_covered_charge=problems.number(service, 7, path, elements[7]),
         )
 
 

@@ -56,6 +56,7 @@ def parse_decimal(value: str) -> Decimal | None:
         return None
 
 
+@functools.lru_cache(maxsize=_REMEMBER)
 def parse_period(date_format: str, value: str) -> tuple[datetime.date | None, datetime.date | None]:
     """DTP02/DTP03: D8 a date, DT a date and time (CCYYMMDDHHMM), RD8 ``CCYYMMDD-CCYYMMDD``.
 

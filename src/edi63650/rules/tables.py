@@ -125,19 +125,33 @@ class RuleInfo:
     confirmed: bool
 
 
+#: Codes a family remembers looking up in its ranges, at most (they come from the data).
+_SEEN_LIMIT = 10_000
+
+
 @attrs.frozen
 class CodeFamily:
+    """Codes listed one by one (``codes``) and by ranges of codes of the same length."""
+
     id: str
     title: str
     codes: frozenset[str]
     ranges: tuple[tuple[str, str], ...]
+    # Codes already looked up in the ranges, with the answer (bounded; not part of the value).
+    _seen: dict[str, bool] = attrs.field(init=False, factory=dict, eq=False, repr=False)
 
     def __contains__(self, code: object) -> bool:
         if not isinstance(code, str):
             return False
         if code in self.codes:
             return True
-        return any(low <= code <= high and len(code) == len(low) for low, high in self.ranges)
+        seen = self._seen
+        found = seen.get(code)
+        if found is None:
+            found = any(low <= code <= high and len(code) == len(low) for low, high in self.ranges)
+            if len(seen) < _SEEN_LIMIT:
+                seen[code] = found
+        return found
 
 
 @attrs.frozen
@@ -163,6 +177,9 @@ class Tables:
     icd10: frozenset[str]
     icd10_vintage: str
     sources: Mapping[str, tuple[str, str]]  # file -> (source, vintage)
+    _devices: dict[tuple[str, ...], frozenset[str]] = attrs.field(
+        init=False, factory=dict, eq=False, repr=False
+    )  # devices_of, by kinds asked for
 
     @classmethod
     def load(cls, maps_dir: Path | None = None) -> Tables:
@@ -327,7 +344,12 @@ class Tables:
 
     def devices_of(self, *kinds: str) -> frozenset[str]:
         """Device codes of the given kinds (lead, generator, trial-lead-kit, ...)."""
-        return frozenset().union(*(self.device_kinds.get(kind, frozenset()) for kind in kinds))
+        found = self._devices.get(kinds)
+        if found is None:
+            found = self._devices[kinds] = frozenset().union(
+                *(self.device_kinds.get(kind, frozenset()) for kind in kinds)
+            )
+        return found
 
     def mue(self, code: str, setting: str) -> Mue | None:
         return self.mues.get((code, setting))

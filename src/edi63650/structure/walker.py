@@ -286,6 +286,8 @@ class Walker:
         self._claim_id: str | None = None
         self._claim_depth = 0  # depth of the open 2300 loop, 0 when none
         self._lost = False
+        self._row: Row = {}  # the lane's row of _row_of (the place where run last stopped)
+        self._row_of: SegmentSpec | None = None
 
     @property
     def node(self) -> SegmentSpec:
@@ -388,7 +390,7 @@ class Walker:
         node = self._node
         counts = self._counts
         here = counts[-1]
-        row = lane.row(node)
+        row = self._row if self._row_of is node else lane.row(node)
         sep = lane.sep
         index = start
         for index in range(start, len(parts)):
@@ -435,6 +437,7 @@ class Walker:
         if index > start:
             self._node = node
             self._lost = False
+            self._row, self._row_of = row, node
         return index - start
 
     def _advance(self, entry: Entry, part: str, lane: LaneTable) -> bool:

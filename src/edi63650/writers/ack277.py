@@ -18,6 +18,7 @@ holds claims. Levels (TR3 X214 section 2.4; scs-coding-facts.md section 7):
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -80,6 +81,7 @@ def _amount(value: Decimal | None) -> str:
     return format(value, "f") if value is not None else "0"
 
 
+@functools.lru_cache(maxsize=4096)
 def _day(value: datetime.date) -> str:
     return f"{value:%Y%m%d}"
 

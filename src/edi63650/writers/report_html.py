@@ -34,6 +34,7 @@ HELD_LIMIT = 10_000
 
 _ENVELOPES = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_PLAIN = re.compile("[^&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*")
 
 # Where a finding comes from, which orders the findings beside one segment: the claims' first,
 # then the transaction sets' own, then the rest (as the report has always listed them).
@@ -66,6 +67,8 @@ _Waiting = tuple[int, int, Finding]
 def _text(text: str) -> str:
     """Text for an element: control characters (allowed in X12 data, not in XML) become
     U+FFFD, and the markup characters are escaped."""
+    if _PLAIN.fullmatch(text):  # most segments need neither
+        return text
     return escape(_NOT_XML.sub("\ufffd", text), quote=False)
 
 
@@ -240,18 +243,21 @@ class HtmlSink(Sink):
         outcome: TransactionOutcome,
         beside: dict[int, list[_Waiting]],
     ) -> tuple[str, int]:
-        """The rows of a transaction set, and how many segments at its end were left out."""
+        """The rows of a transaction set, and how many segments at its end were left out.
+        (The hot loop of the report: one row per segment of the file.)"""
         rejected: list[tuple[int, int]] = []
         starts = {}
         shown: set[int] = set()
-        for claim in outcome.claims:
-            own = claim.claim.all_segments()
-            starts[claim.claim.position.offset] = claim
-            if not claim.accepted and own:
-                rejected.append((own[0].offset, own[-1].offset))
-            if self._compact and claim.findings:
-                shown.update(s.offset for s in own)
         compact = self._compact
+        for result in outcome.claims:
+            claim = result.claim
+            starts[claim.position.offset] = result
+            if not result.accepted and claim.segments:
+                last = claim.lines[-1].segments if claim.lines else claim.segments
+                rejected.append((claim.segments[0].offset, last[-1].offset))
+            if compact and result.findings:
+                shown.update(s.offset for s in claim.all_segments())
+        waiting = self._waiting
         out = []
         skipped = 0
         ranges = iter(rejected)  # in file order, as the rows are: one pass over both
@@ -260,26 +266,33 @@ class HtmlSink(Sink):
             offset = segment.offset
             while current is not None and current[1] < offset:
                 current = next(ranges, None)
-            notes = self._notes(offset, beside)
-            if compact and not notes and offset not in shown and segment.id not in _ENVELOPES:
+            found = beside.pop(offset, None)
+            if waiting:
+                more = waiting.pop(offset, None)
+                if more:
+                    found = sorted((found or []) + more)
+            if compact and not found and offset not in shown and segment.id not in _ENVELOPES:
                 skipped += 1
                 continue
             if skipped:
                 out.append(_gap(skipped))
                 skipped = 0
-            classes = []
-            if current is not None and current[0] <= offset:
-                classes.append("rejected")
+            notes = "".join([_block(f) for _, _, f in found]) if found else ""
+            inside = current is not None and current[0] <= offset
             starting = starts.get(offset)
-            if starting is not None:
-                classes.append("claim-start")
+            if starting is None:
+                classes = "rejected" if inside else ""
+            else:
+                classes = "rejected claim-start" if inside else "claim-start"
                 verdict = "accepted" if starting.accepted else "rejected"
-                notes.insert(
-                    0,
+                notes = (
                     f'<div class="verdict-{verdict}">'
-                    f"{_text(f'claim {starting.claim.claim_id}: {verdict}')}</div>",
+                    f"{_text(f'claim {starting.claim.claim_id}: {verdict}')}</div>{notes}"
                 )
-            out.append(_row(segment, " ".join(classes), notes))
+            out.append(
+                f'<tr class="{classes}"><td class="no">{segment.line}</td>'
+                f'<td class="seg">{_text(segment.text)}</td><td>{notes}</td></tr>'
+            )
         return "".join(out), skipped
 
     def _flush(self) -> None:

@@ -24,15 +24,16 @@ def render(
     line_break: str = "",
 ) -> str:
     """Segments as X12 text: trailing empty elements dropped, composites joined."""
+    component, separator = delimiters.component, delimiters.element
+    end = delimiters.segment + line_break
     out = []
     for elements in segments:
         texts = [
-            delimiters.component.join(e).rstrip(delimiters.component) if isinstance(e, tuple) else e
-            for e in elements
+            component.join(e).rstrip(component) if isinstance(e, tuple) else e for e in elements
         ]
-        while texts and texts[-1] == "":
+        while texts and not texts[-1]:
             texts.pop()
-        out.append(delimiters.element.join(texts) + delimiters.segment + line_break)
+        out.append(separator.join(texts) + end)
     return "".join(out)
 
 
