@@ -363,3 +363,37 @@ def test_refresh_maps_keeps_the_latest_mue_and_drops_deleted_pairs(tmp_path: Pat
     assert (
         call("refresh-maps", "--output", str(tmp_path), "--source", "s", "--vintage", "v")[0] == 2
     )
+
+
+def test_a_trigger_never_skips_a_rule_that_had_something_to_say(tables: Tables) -> None:
+    """The engine skips a rule when its trigger says the claim's codes cannot concern it: the
+    rule, run anyway, must then say nothing (on every claim the suite knows)."""
+    from edi63650.rules.engine import RuleContext
+    from edi63650.rules.scs import TRIGGERS, classify_phase
+    from edi63650.rules.services import ServiceHistory
+    from edi63650.testing import stress, synth
+
+    sources = [PROFESSIONAL.read_bytes(), INSTITUTIONAL.read_bytes(), synth("837P", 400, 2)]
+    sources += [synth("837I", 200, 3), stress("lines", 30), stress("patient-claims", 30)]
+    sources += [p.read_bytes() for p in sorted(Path(PROFESSIONAL).parent.glob("*.837"))]
+    checks = DEFAULT_RULES.checks
+    skipped = 0
+    for data in sources:
+        history = ServiceHistory()
+        for claim in edi63650.iter_claims(io.BytesIO(data)):
+            codes = frozenset(line.procedure.code for line in claim.lines if line.procedure)
+            for profile in Profile:
+                context = RuleContext(
+                    tables,
+                    profile,
+                    history,
+                    TODAY,
+                    codes,
+                    classify_phase(tables, claim, codes),
+                    90,
+                )
+                for rule, trigger in TRIGGERS.items():
+                    if not trigger(tables, codes):
+                        skipped += 1
+                        assert list(checks[rule](context, claim)) == [], (rule, claim.claim_id)
+    assert skipped > 1000

@@ -95,16 +95,25 @@ class RuleContext:
 
 RuleCheck = Callable[[RuleContext, Claim], Iterable[Hit]]
 
+#: Whether a claim billing these procedure codes can give a rule anything to say (the cheap
+#: guard the rule's own first lines make): the dispatcher calls the rule only then.
+Trigger = Callable[[Tables, frozenset[str]], bool]
+
 
 @attrs.frozen
 class RuleSet:
-    """Rule ids mapped to their check functions."""
+    """Rule ids mapped to their check functions, and for some their :data:`Trigger`."""
 
     checks: Mapping[str, RuleCheck]
+    triggers: Mapping[str, Trigger] = attrs.Factory(dict)
 
-    def extend(self, checks: Mapping[str, RuleCheck]) -> RuleSet:
-        """A new rule set with ``checks`` added or replacing rules of the same id."""
-        return RuleSet({**self.checks, **checks})
+    def extend(
+        self, checks: Mapping[str, RuleCheck], triggers: Mapping[str, Trigger] | None = None
+    ) -> RuleSet:
+        """A new rule set with ``checks`` added or replacing rules of the same id (a replaced
+        rule keeps no trigger unless ``triggers`` gives one)."""
+        kept = {k: v for k, v in self.triggers.items() if k not in checks}
+        return RuleSet({**self.checks, **checks}, {**kept, **(triggers or {})})
 
 
 @attrs.frozen
@@ -159,21 +168,38 @@ class Dispatcher:
                 + (f"no catalogue entry for {unknown}" if unknown else "")
             )
         self._tables = tables
-        self._ordered = [(info, rules.checks[info.id]) for info in tables.rules]
+        self._ordered = [
+            (info, rules.checks[info.id], rules.triggers.get(info.id)) for info in tables.rules
+        ]
+        self._plans: dict[tuple[Profile, frozenset[str]], list[_Planned]] = {}
 
     @property
     def catalogue(self) -> tuple[RuleInfo, ...]:
-        return tuple(info for info, _ in self._ordered)
+        return tuple(info for info, _, _ in self._ordered)
 
     def run(self, context: RuleContext, claim: Claim) -> list[Finding]:
         out: list[Finding] = []
-        for info, check in self._ordered:
-            severity = info.severities[context.profile]
-            if severity is None:
-                continue
+        for info, severity, check in self._plan(context.profile, context.codes):
             for hit in check(context, claim):
                 out.append(self._finding(info, severity, hit, claim))
         return out
+
+    def _plan(self, profile: Profile, codes: frozenset[str]) -> list[_Planned]:
+        """The rules to run for a profile and a claim's codes: those the profile turns on,
+        whose trigger (if any) says the codes may concern them; worked out once per pair."""
+        key = (profile, codes)
+        plan = self._plans.get(key)
+        if plan is None:
+            tables = self._tables
+            plan = [
+                (info, severity, check)
+                for info, check, trigger in self._ordered
+                if (severity := info.severities[profile]) is not None
+                and (trigger is None or trigger(tables, codes))
+            ]
+            if len(self._plans) < _PLANS:
+                self._plans[key] = plan
+        return plan
 
     @staticmethod
     def _finding(info: RuleInfo, severity: Severity, hit: Hit, claim: Claim) -> Finding:
@@ -209,6 +235,12 @@ class Dispatcher:
 
 
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+#: A rule to run, with its severity for the profile.
+_Planned = tuple[RuleInfo, Severity, RuleCheck]
+
+#: Plans a dispatcher keeps, at most (claims' code sets come from the data).
+_PLANS = 4096
 
 
 def iter_batches(claims: Iterable[Claim]) -> Iterator[list[Claim]]:

@@ -53,7 +53,8 @@ DEFAULT_RULES = RuleSet(
         "SCS-PHASE-UNKNOWN": scs.phase_unknown,
         "SCS-GENERATOR-ALONE": scs.generator_alone,
         "SCS-INDICATION": scs.indication,
-    }
+    },
+    scs.TRIGGERS,
 )
 
 

@@ -19,7 +19,7 @@ from edi63650.model import (
     ProfessionalServiceLine,
     ServiceLine,
 )
-from edi63650.rules.engine import Hit, Phase, RuleContext
+from edi63650.rules.engine import Hit, Phase, RuleContext, Trigger
 from edi63650.rules.history import line_date, patient_key, rendering_provider
 from edi63650.rules.tables import Tables
 
@@ -660,3 +660,47 @@ def indication(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 def _listed(codes: list[str], listed: Mapping[str, str]) -> bool:
     return any(code in listed for code in codes)
+
+
+def _any_mue(tables: Tables, codes: frozenset[str]) -> bool:
+    return any(
+        tables.mue(code, "practitioner") or tables.mue(code, "outpatient-hospital")
+        for code in codes
+    )
+
+
+def _visits(tables: Tables, codes: frozenset[str]) -> bool:
+    visits = tables.family("evaluation-management")
+    return any(code in visits for code in codes)
+
+
+#: For the rules whose first lines return unless the claim bills certain codes, that test
+#: (never stricter than the rule's own): the engine calls the rule only for such claims.
+TRIGGERS: dict[str, Trigger] = {
+    "SCS-PTP": lambda tables, codes: not codes.isdisjoint(tables.ptp_column1),
+    "SCS-IMAGING": lambda tables, codes: "63650" in codes,
+    "SCS-MUE": _any_mue,
+    "SCS-ASSISTANT": lambda tables, codes: not codes.isdisjoint(tables.fee_schedule),
+    "SCS-CO-SURGEON": lambda tables, codes: not codes.isdisjoint(tables.fee_schedule),
+    "SCS-TEAM": lambda tables, codes: not codes.isdisjoint(tables.fee_schedule),
+    "SCS-BILATERAL": lambda tables, codes: not codes.isdisjoint(tables.fee_schedule),
+    "SCS-GLOBAL-EM": _visits,
+    "SCS-GLOBAL-REPEAT": lambda tables, codes: (
+        not codes.isdisjoint(tables.family("scs-procedure").codes)
+    ),
+    "SCS-LIFETIME": lambda tables, codes: not codes.isdisjoint(tables.lifetime_limits),
+    "SCS-DEVICE-MISSING": lambda tables, codes: any(
+        not codes.isdisjoint(r.procedures) for r in tables.requirements
+    ),
+    "SCS-DEVICE-ORPHAN": lambda tables, codes: any(
+        not codes.isdisjoint(r.devices) for r in tables.requirements
+    ),
+    "SCS-OPPS-L-CODE": lambda tables, codes: not codes.isdisjoint(tables.devices),
+    "SCS-C1768": lambda tables, codes: "C1768" in codes,
+    "SCS-PHASE": lambda tables, codes: not codes.isdisjoint(_trial_kits(tables)),
+    "SCS-PHASE-UNKNOWN": is_scs_claim,
+    "SCS-GENERATOR-ALONE": lambda tables, codes: (
+        not codes.isdisjoint(tables.family("scs-generator").codes)
+    ),
+    "SCS-INDICATION": lambda tables, codes: "63650" in codes,
+}
