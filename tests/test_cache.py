@@ -10,7 +10,8 @@ import pytest
 from edi63650 import cache
 from edi63650.errors import MapError
 from edi63650.rules.tables import Tables
-from edi63650.structure.grammar import Grammars
+from edi63650.structure import grammar
+from edi63650.structure.grammar import Grammar, Grammars
 from tests.helpers import ROOT
 
 
@@ -25,18 +26,21 @@ def test_guides_are_compiled_once_then_read_from_the_cache(
     folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = Grammars.load()
-    (entry,) = folder.glob("grammars-*.pickle")
+    assert list(folder.glob("grammar-*.pickle")) == []  # a guide is read when first used
+    professional = first.by_map["837.5010.X222.A1.xml"]
+    (entry,) = folder.glob("grammar-*.pickle")
     assert entry.stat().st_mode & 0o777 == 0o600
     assert folder.stat().st_mode & 0o777 == 0o700
 
-    def refuse(cls: type[Grammars], names: tuple[str, ...] = ()) -> Grammars:
+    def refuse(name: str) -> Grammar:
         raise AssertionError("compiled again")
 
-    monkeypatch.setattr(Grammars, "compile", classmethod(refuse))
-    again = Grammars.load()
-    assert again.by_map.keys() == first.by_map.keys()
-    start = again.by_map["837.5010.X222.A1.xml"].start()
-    assert (start.id, start.path) == ("ST", "ST")
+    monkeypatch.setattr(grammar, "_compile", refuse)
+    again = Grammars.load().by_map["837.5010.X222.A1.xml"]
+    assert again is not professional
+    assert (again.start().id, again.version) == ("ST", professional.version)
+    with pytest.raises(AssertionError, match="compiled again"):
+        Grammars.load().by_map["837Q3.I.5010.X223.A1.xml"]  # not cached yet
 
 
 def test_a_cache_entry_others_may_write_or_a_link_is_not_trusted(

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import importlib.resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
-from lxml import etree
 
+from edi63650 import cache
 from edi63650.errors import MapError
+
+if TYPE_CHECKING:  # lxml is imported where a map is read: a cached start needs none
+    from lxml import etree
 
 NAMESPACE = "urn:edi63650:maps"
 _SCHEMA_NAME = "maps.xsd"
@@ -32,6 +36,8 @@ def default_maps_dir() -> Path:
 
 
 def _parser() -> etree.XMLParser:
+    from lxml import etree  # noqa: PLC0415 - only when a map is read
+
     return etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True
     )
@@ -39,6 +45,8 @@ def _parser() -> etree.XMLParser:
 
 def load_xml(name: str, maps_dir: Path | None = None) -> etree._Element:
     """Parse ``maps_dir/name`` and validate it against ``maps.xsd``; return the root element."""
+    from lxml import etree  # noqa: PLC0415 - as _parser
+
     folder = maps_dir if maps_dir is not None else default_maps_dir()
     path = folder / name
     try:
@@ -78,6 +86,14 @@ class Implementations:
 
     @classmethod
     def load(cls, maps_dir: Path | None = None) -> Implementations:
+        """The table of ``maps_dir`` (default: the bundled maps), cached per user."""
+        folder = maps_dir if maps_dir is not None else default_maps_dir()
+        files = [folder / "implementations.xml", folder / _SCHEMA_NAME, Path(__file__)]
+        key = cache.fingerprint(files=files)
+        return cache.cached("implementations", key, lambda: cls.read(folder))
+
+    @classmethod
+    def read(cls, maps_dir: Path) -> Implementations:
         root = load_xml("implementations.xml", maps_dir)
         entries = {}
         for element in root.iter(f"{{{NAMESPACE}}}implementation"):

@@ -11,15 +11,18 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
-from lxml import etree
 
 from edi63650 import cache
 from edi63650.errors import MapError
 from edi63650.findings import ClaimStatus, Severity
 from edi63650.maps import NAMESPACE, default_maps_dir, load_xml
 from edi63650.values import is_digits
+
+if TYPE_CHECKING:  # lxml is imported where the maps are read: a cached start needs none
+    from lxml import etree
 
 
 def _tag(name: str) -> str:

@@ -63,7 +63,7 @@ class Structure:
 
     def __init__(self, grammars: Grammars) -> None:
         self.grammars = grammars
-        self._steps = {name: Steps(grammar) for name, grammar in grammars.by_map.items()}
+        self._steps: dict[str, Steps] = {}  # by map name, made when a guide is first used
         self._checker = ElementChecker()
         self._lanes: dict[tuple[str, Delimiters], LaneTable] = {}
 
@@ -78,9 +78,13 @@ class Structure:
         its findings carry); None when no map applies."""
         if implementation is None or not implementation.structure_map:
             return None, []
-        steps = self._steps.get(implementation.structure_map)
+        name = implementation.structure_map
+        steps = self._steps.get(name)
         if steps is None:
-            return None, []
+            grammar = self.grammars.get(name)
+            if grammar is None:
+                return None, []
+            steps = self._steps[name] = Steps(grammar)
         check = TransactionCheck(
             steps, self._checker, implementation, self._lane(steps, st.delimiters), scope
         )

@@ -18,14 +18,17 @@ Two changes to the map's shape make walking simpler without changing its meaning
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
-from lxml import etree
 
 from edi63650 import cache
 from edi63650.errors import MapError
+
+if TYPE_CHECKING:  # lxml is imported where a map is read: a cached start needs none
+    from lxml import etree
 
 #: The pyx12 package whose ``map/`` folder holds the maps.
 MAP_PACKAGE = "pyx12"
@@ -157,32 +160,64 @@ class Grammar:
         return chain
 
 
-@attrs.frozen
 class Grammars:
-    """The compiled guides by map file name; built once with :meth:`load` and passed in."""
+    """The compiled guides by map file name; made once with :meth:`load` and passed in.
 
-    by_map: dict[str, Grammar]
+    A guide is compiled (or read from the cache) the first time it is asked for, so a run
+    over 837P files never reads the 837I guide. ``by_map`` maps each name to its guide."""
+
+    def __init__(self, names: tuple[str, ...], compiled: dict[str, Grammar] | None = None):
+        self.names = names
+        self._compiled = dict(compiled or {})
+        self.by_map: Mapping[str, Grammar] = _Guides(self)
 
     @classmethod
     def load(cls, names: tuple[str, ...] = ()) -> Grammars:
-        """Compile the maps ``names`` (default :data:`DEFAULT_MAPS`); compiled once per user
-        and kept in :mod:`edi63650.cache`, keyed by the maps' bytes and this module's."""
-        names = names or DEFAULT_MAPS
-        maps = importlib.resources.files(MAP_PACKAGE) / "map"
-        files = [Path(str(maps / name)) for name in (*names, "dataele.xml", "codes.xml")]
-        key = cache.fingerprint(files=[*files, Path(__file__)], parts=names)
-        return cache.cached("grammars", key, lambda: cls.compile(names))
+        """The maps ``names`` (default :data:`DEFAULT_MAPS`), each compiled once per user and
+        kept in :mod:`edi63650.cache`, keyed by its map files and this module."""
+        return cls(names or DEFAULT_MAPS)
 
     @classmethod
     def compile(cls, names: tuple[str, ...] = ()) -> Grammars:
-        """Compile the maps ``names`` from their XML (what :meth:`load` caches)."""
+        """Compile the maps ``names`` from their XML now (what the cache holds, map by map)."""
         names = names or DEFAULT_MAPS
-        dictionary = _data_elements()
-        code_sets = _code_sets()
-        return cls({name: compile_map(name, dictionary, code_sets) for name in names})
+        return cls(names, {name: _compile(name) for name in names})
 
     def get(self, map_name: str) -> Grammar | None:
-        return self.by_map.get(map_name)
+        if map_name not in self.names:
+            return None
+        found = self._compiled.get(map_name)
+        if found is None:
+            maps = importlib.resources.files(MAP_PACKAGE) / "map"
+            files = [Path(str(maps / name)) for name in (map_name, "dataele.xml", "codes.xml")]
+            key = cache.fingerprint(files=[*files, Path(__file__)], parts=[map_name])
+            found = self._compiled[map_name] = cache.cached(
+                "grammar", key, lambda: _compile(map_name)
+            )
+        return found
+
+
+class _Guides(Mapping[str, Grammar]):
+    """:attr:`Grammars.by_map`: the guides by name, each read when first looked up."""
+
+    def __init__(self, grammars: Grammars) -> None:
+        self._grammars = grammars
+
+    def __getitem__(self, name: str) -> Grammar:
+        found = self._grammars.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._grammars.names)
+
+    def __len__(self) -> int:
+        return len(self._grammars.names)
+
+
+def _compile(name: str) -> Grammar:
+    return compile_map(name, _data_elements(), _code_sets())
 
 
 #: The maps compiled by default: 837P (X222A1) and 837I (X223A1), the 5010 837 maps pyx12 has.
@@ -197,12 +232,16 @@ class _DataElement:
 
 
 def _parser() -> etree.XMLParser:
+    from lxml import etree  # noqa: PLC0415 - only when a map is compiled
+
     return etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, remove_comments=True
     )
 
 
 def _read(name: str) -> etree._Element:
+    from lxml import etree  # noqa: PLC0415 - only when a map is compiled
+
     resource = importlib.resources.files(MAP_PACKAGE) / "map" / name
     try:
         data = resource.read_bytes()
