@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
+import attrs
+
 from edi63650.findings import NO_SCOPE, Finding, Scope, Severity
 from edi63650.maps import Implementations
 from edi63650.model import ClaimKind, Group, Interchange, Transaction
@@ -49,6 +51,35 @@ class EnvelopeRule(enum.StrEnum):
     VERSION_MISMATCH = "ENV-VERSION-MISMATCH"
     CLOSEST_LAYOUT = "ENV-CLOSEST-LAYOUT"
 
+
+@attrs.frozen
+class Acknowledged:
+    """How an envelope finding is answered in the 999 (ASC X12C 005010X231A1): IK502 for a
+    transaction set (X12 element 718), TA105 for the interchange (I18), AK905 for the
+    functional group (716). Empty: not that way."""
+
+    ik5: str = ""
+    ta1: str = ""
+    ak9: str = ""
+
+
+#: How each envelope finding is acknowledged (the 999 and TA1 writers read this, nothing else).
+ACKNOWLEDGED: dict[str, Acknowledged] = {
+    EnvelopeRule.UNSUPPORTED: Acknowledged(ik5="1"),  # transaction set not supported
+    EnvelopeRule.MISSING_SE: Acknowledged(ik5="2"),  # transaction set trailer missing
+    EnvelopeRule.SE_CONTROL: Acknowledged(ik5="3"),  # control numbers in ST and SE differ
+    EnvelopeRule.SE_COUNT: Acknowledged(ik5="4"),  # segment count does not match
+    EnvelopeRule.IEA_CONTROL: Acknowledged(ta1="001"),  # control numbers in ISA and IEA differ
+    EnvelopeRule.ISA_DATE: Acknowledged(ta1="014"),  # invalid interchange date value
+    EnvelopeRule.ISA_TIME: Acknowledged(ta1="015"),  # invalid interchange time value
+    EnvelopeRule.IEA_COUNT: Acknowledged(ta1="021"),  # invalid number of included groups
+    EnvelopeRule.ISA_LENGTH: Acknowledged(ta1="022"),  # invalid control structure
+    EnvelopeRule.MISSING_IEA: Acknowledged(ta1="023"),  # improper (premature) end-of-file
+    EnvelopeRule.MISSING_GS: Acknowledged(ta1="024"),  # invalid interchange content
+    EnvelopeRule.MISSING_GE: Acknowledged(ak9="3"),  # functional group trailer missing
+    EnvelopeRule.GE_CONTROL: Acknowledged(ak9="4"),  # control numbers in GS and GE differ
+    EnvelopeRule.GE_COUNT: Acknowledged(ak9="5"),  # number of transaction sets does not match
+}
 
 _SOURCE = "X12.5 interchange control structures; TR3 appendix B.1.1"
 

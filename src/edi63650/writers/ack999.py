@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from edi63650.builder import BuildRule
-from edi63650.envelope import EnvelopeRule
+from edi63650.builder import ELEMENT_ERRORS
+from edi63650.envelope import ACKNOWLEDGED
 from edi63650.findings import Finding, Severity
 from edi63650.model import Group, Interchange, Transaction
 from edi63650.outcome import AckCode, InterchangeOutcome, StreamOutcome, TransactionOutcome
@@ -27,39 +27,8 @@ from edi63650.writers.x12 import Elements
 
 VERSION = "005010X231A1"
 
-#: IK502: why a transaction set was rejected (X12 element 718).
-_IK5_CODES = {
-    EnvelopeRule.UNSUPPORTED: "1",  # transaction set not supported
-    EnvelopeRule.MISSING_SE: "2",  # transaction set trailer missing
-    EnvelopeRule.SE_CONTROL: "3",  # control number in header and trailer do not match
-    EnvelopeRule.SE_COUNT: "4",  # number of included segments does not match actual count
-}
+#: IK502 when a transaction set has segments in error (X12 element 718).
 _SEGMENTS_IN_ERROR = "5"
-
-#: IK403: data element errors (X12 element 723).
-_IK4_CODES = {
-    BuildRule.BAD_NUMBER: "6",  # invalid character in data element
-    BuildRule.BAD_POINTER: "6",
-    BuildRule.BAD_DATE: "8",  # invalid date
-}
-
-#: TA105: interchange note codes (X12 element I18) for interchange-level errors.
-_TA1_CODES: dict[str, str] = {
-    EnvelopeRule.IEA_CONTROL: "001",  # control numbers in header and trailer do not match
-    EnvelopeRule.ISA_DATE: "014",  # invalid interchange date value
-    EnvelopeRule.ISA_TIME: "015",  # invalid interchange time value
-    EnvelopeRule.IEA_COUNT: "021",  # invalid number of included groups value
-    EnvelopeRule.ISA_LENGTH: "022",  # invalid control structure
-    EnvelopeRule.MISSING_IEA: "023",  # improper (premature) end-of-file
-    EnvelopeRule.MISSING_GS: "024",  # invalid interchange content
-}
-
-#: AK905: functional group errors (X12 element 716).
-_AK9_CODES: dict[str, str] = {
-    EnvelopeRule.MISSING_GE: "3",  # functional group trailer missing
-    EnvelopeRule.GE_CONTROL: "4",  # group control number in header and trailer do not agree
-    EnvelopeRule.GE_COUNT: "5",  # number of included transaction sets does not match
-}
 
 
 class Ack999Sink(Sink):
@@ -119,12 +88,13 @@ class Ack999Sink(Sink):
             if finding.severity is not Severity.ERROR:
                 continue
             scope = finding.scope
-            ta1 = _TA1_CODES.get(finding.rule)
-            if ta1 is not None and scope.interchange:
-                self._ta1.setdefault(scope.interchange, ta1)
-            ak9 = _AK9_CODES.get(finding.rule)
-            if ak9 is not None and scope.group:
-                self._ak9.setdefault(scope.group, set()).add(ak9)
+            answered = ACKNOWLEDGED.get(finding.rule)
+            if answered is None:
+                continue
+            if answered.ta1 and scope.interchange:
+                self._ta1.setdefault(scope.interchange, answered.ta1)
+            if answered.ak9 and scope.group:
+                self._ak9.setdefault(scope.group, set()).add(answered.ak9)
 
     def _render(self, group: _Group, codes: list[str]) -> tuple[str, int]:
         first = group.first
@@ -164,6 +134,11 @@ class _Group:
     errors: bool = False
 
 
+def _ik5(rule: str) -> str:
+    answered = ACKNOWLEDGED.get(rule)
+    return answered.ik5 if answered is not None else ""
+
+
 def _ta1(interchange: Interchange | None, code: str | None) -> Elements | None:
     """TA1 for an interchange with interchange-level errors (rejected whole: TA104 ``R``);
     TA105 names the first error. None when the interchange is clean."""
@@ -200,9 +175,7 @@ def _transaction(outcome: TransactionOutcome) -> list[Elements]:
             out.append(["CTX", ("CLM01", clean(first.claim_id, 35))])
         for finding in findings:
             out += _element_error(finding)
-    codes = sorted(
-        {_IK5_CODES[EnvelopeRule(f.rule)] for f in outcome.findings if f.rule in _IK5_CODES}
-    )
+    codes = sorted({code for f in outcome.findings if (code := _ik5(f.rule))})
     if errors or (outcome.ack is not AckCode.ACCEPTED and not codes):
         # Segments in error: the claim's own, or envelope and framing errors around it.
         codes.append(_SEGMENTS_IN_ERROR)
@@ -222,7 +195,9 @@ def syntax_errors(
     structural = [f for f in findings if f.syntax is not None and f.severity is Severity.ERROR]
     covered = {f.offset for f in structural}
     builder = [
-        f for f in findings if f.rule in _IK4_CODES and f.syntax is None and f.offset not in covered
+        f
+        for f in findings
+        if f.rule in ELEMENT_ERRORS and f.syntax is None and f.offset not in covered
     ]
     groups: dict[tuple[int, str, str], tuple[Finding, list[Finding]]] = {}
     for finding in sorted([*structural, *builder], key=lambda f: (f.ordinal or 0, f.offset or 0)):
@@ -252,7 +227,7 @@ def _element_error(finding: Finding) -> list[Elements]:
         repetition = 0
         parts = split_segment(finding)
         bad = parts[element] if element < len(parts) else ""
-        code, number = _IK4_CODES[BuildRule(finding.rule)], ""
+        code, number = ELEMENT_ERRORS[finding.rule], ""
     position: x12.Element
     if repetition:
         position = (str(element), str(component) if component else "", str(repetition))
