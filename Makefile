@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-doubling clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,9 +34,15 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
-## bench: throughput and peak memory against pyx12 on a 10,000-claim synthetic file
+## bench: throughput and peak memory against pyx12 on a 10,000-claim synthetic file, then
+## the doubling check of the hostile input shapes
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/doubling.py
+
+## bench-doubling: doubling each hostile input shape at most about doubles the time
+bench-doubling: $(STAMP)
+	$(BIN)/python benchmarks/doubling.py
 
 clean:
 	rm -rf $(VENV) dist build benchmarks/out demo-out .pytest_cache .mypy_cache .ruff_cache

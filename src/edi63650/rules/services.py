@@ -29,9 +29,9 @@ from decimal import Decimal
 
 from edi63650.rules.history import HistoryStore, Service
 
-#: Services indexed in memory before the index goes on in a temporary database (about a
-#: kilobyte each in memory, with what a replay of the interchange would undo).
-MEMORY_LIMIT = 50_000
+#: Services indexed in memory before the index goes on in a temporary database (one and a
+#: half kilobytes each in memory, with what a replay of the interchange would undo).
+MEMORY_LIMIT = 20_000
 
 #: A service's date, as an ordinal (``date.toordinal()``), its code's global days and itself.
 Accept = Callable[[datetime.date, int], bool]
@@ -149,12 +149,15 @@ class ServiceHistory:
     # -- adding -------------------------------------------------------------------------------
 
     def add(self, services: Iterable[Service]) -> None:
+        beyond: list[tuple[int, Service]] = []  # for the database, written in one go
         for service in services:
             self._seq += 1
             if self._seq > self._limit:
-                self._add_to_db(service)
-                continue
-            self._add(service)
+                beyond.append((self._seq, service))
+            else:
+                self._add(service)
+        if beyond:
+            self._add_to_db(beyond)
 
     def _add(self, service: Service) -> None:
         seq = self._seq
@@ -183,38 +186,38 @@ class ServiceHistory:
                 keys.add(service.key)
                 self._sent.append((keys, service.key))
 
-    def _add_to_db(self, service: Service) -> None:
-        db = self._database()
-        seq = self._seq
-        ordinal = service.date.toordinal()
-        days = self._days(service.code)
-        row = (
-            service.provider,
-            service.code,
-            " ".join(sorted(service.modifiers)),
-            str(service.units),
-            service.claim_id,
-            service.line,
-        )
-        if days is not None:
-            for key in (f"{service.patient}\x1f{service.provider}", f"{service.patient}\x1f"):
-                db.execute(
-                    "INSERT OR IGNORE INTO firsts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, ordinal, days, seq, *row),
+    def _add_to_db(self, services: list[tuple[int, Service]]) -> None:
+        firsts, units, codes, keys = [], [], [], []
+        for seq, service in services:
+            ordinal = service.date.toordinal()
+            days = self._days(service.code)
+            if days is not None:
+                row = (
+                    days,
+                    seq,
+                    service.provider,
+                    service.code,
+                    " ".join(sorted(service.modifiers)),
+                    str(service.units),
+                    service.claim_id,
+                    service.line,
                 )
-        if service.code in self._counted:
-            db.execute(
-                "INSERT INTO units VALUES (?, ?, ?, ?, ?)",
-                (service.patient, service.code, ordinal, str(service.units), seq),
-            )
-        db.execute(
-            "INSERT OR IGNORE INTO codes VALUES (?, ?, ?)", (service.patient, service.code, seq)
-        )
-        if self._store is not None:
-            db.execute(
-                "INSERT OR IGNORE INTO keys VALUES (?, ?, ?, ?, ?, ?)",
-                (service.patient, service.claim_id, service.line, service.code, ordinal, seq),
-            )
+                firsts.append((f"{service.patient}\x1f{service.provider}", ordinal, *row))
+                firsts.append((f"{service.patient}\x1f", ordinal, *row))
+            if service.code in self._counted:
+                units.append((service.patient, service.code, ordinal, str(service.units), seq))
+            codes.append((service.patient, service.code, seq))
+            if self._store is not None:
+                keys.append(
+                    (service.patient, service.claim_id, service.line, service.code, ordinal, seq)
+                )
+        db = self._database()
+        db.execute("BEGIN")
+        db.executemany("INSERT OR IGNORE INTO firsts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", firsts)
+        db.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?)", units)
+        db.executemany("INSERT OR IGNORE INTO codes VALUES (?, ?, ?)", codes)
+        db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?, ?, ?, ?, ?)", keys)
+        db.execute("COMMIT")
 
     def _database(self) -> sqlite3.Connection:
         if self._db is None:
