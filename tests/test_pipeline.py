@@ -28,7 +28,7 @@ from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutco
 from edi63650.outputs import write_outputs
 from edi63650.pipeline import CAP
 from edi63650.rules import services
-from edi63650.rules.history import HistoryStore
+from edi63650.rules.history import HistoryStore, Service
 from edi63650.testing import ClaimSpec, LineSpec, SubscriberSpec, interchange, stress, synth
 from edi63650.validate import Validator
 from edi63650.writers.accepted import AcceptedSink
@@ -257,6 +257,62 @@ def test_the_history_index_spills_to_disk_with_the_same_answers(
     spilled = validator.validate(data)
     assert [c.findings for c in spilled.claims] == [c.findings for c in in_memory.claims]
     assert any(f.rule.startswith("SCS-GLOBAL") for c in in_memory.claims for f in c.findings)
+    assert any(f.rule == "SCS-LIFETIME" for c in in_memory.claims for f in c.findings)
+
+
+def test_the_spilled_index_answers_as_the_memory_one_through_rewinds() -> None:
+    """Random services, queries and rewinds: an index that spills after a few services answers
+    every query as one that keeps all in memory."""
+    rng = random.Random(7)  # noqa: S311 - test data
+    start = datetime.date(2026, 1, 1).toordinal()
+    periods = {"63650": 10, "63685": 90, "99213": None, "C1778": None}
+    kept, spilled = (
+        services.ServiceHistory(days=periods.get, counted=("63650", "63685"), limit=limit)
+        for limit in (None, 5)
+    )
+    line = 0
+    for step in range(400):
+        if step % 50 == 0:
+            mark = kept.mark()
+            assert spilled.mark() == mark
+        if step % 50 == 40 and rng.random() < 0.5:
+            kept.rewind(mark)
+            spilled.rewind(mark)
+        batch = []
+        for _ in range(rng.randint(1, 3)):
+            line += 1
+            batch.append(
+                Service(
+                    f"P{rng.randint(0, 3)}",
+                    f"N{rng.randint(0, 1)}",
+                    rng.choice(list(periods)),
+                    frozenset(),
+                    datetime.date.fromordinal(start + rng.randint(0, 120)),
+                    Decimal(rng.choice(["1", "2", "0.5"])),
+                    f"C{line}",
+                    1,
+                )
+            )
+        kept.add(batch)
+        spilled.add(batch)
+        patient = f"P{rng.randint(0, 3)}"
+        day = datetime.date.fromordinal(start + rng.randint(0, 120))
+        for code in ("63650", "63685"):
+            assert kept.units(patient, code, day) == spilled.units(patient, code, day)
+        assert kept.has(patient, {"99213"}) == spilled.has(patient, {"99213"})
+        low, high = day - datetime.timedelta(days=20), day + datetime.timedelta(days=1)
+
+        def before(date: datetime.date, days: int, day: datetime.date = day) -> bool:
+            return date <= day
+
+        for provider in (None, "N0"):
+            answers = [
+                index.earliest(patient, low, high, before, provider=provider)
+                for index in (kept, spilled)
+            ]
+            assert answers[0] == answers[1]
+    kept.close()
+    spilled.close()
 
 
 def _claim(claim_id: str, lines: int = 1, code: str = "63650") -> ClaimSpec:

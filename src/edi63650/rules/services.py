@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime
 import sqlite3
 import tempfile
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from decimal import Decimal
 
 from edi63650.rules.history import HistoryStore, Service
@@ -45,26 +45,51 @@ CREATE TABLE firsts (
     claim_id TEXT NOT NULL, line INTEGER NOT NULL,
     PRIMARY KEY (key, day, days)
 );
+CREATE INDEX firsts_by_seq ON firsts (seq);
 CREATE TABLE units (
     patient TEXT NOT NULL, code TEXT NOT NULL, day INTEGER NOT NULL, units TEXT NOT NULL,
     seq INTEGER NOT NULL
 );
-CREATE INDEX units_by_code ON units (patient, code, day);
+CREATE INDEX units_by_seq ON units (seq);
+CREATE TABLE sums (
+    patient TEXT NOT NULL, code TEXT NOT NULL, node INTEGER NOT NULL, units TEXT NOT NULL,
+    PRIMARY KEY (patient, code, node)
+) WITHOUT ROWID;
 CREATE TABLE codes (
     patient TEXT NOT NULL, code TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (patient, code)
 );
+CREATE INDEX codes_by_seq ON codes (seq);
 CREATE TABLE keys (
     patient TEXT NOT NULL, claim_id TEXT NOT NULL, line INTEGER NOT NULL, code TEXT NOT NULL,
     day INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (patient, claim_id, line, code, day)
 );
+CREATE INDEX keys_by_seq ON keys (seq);
 """
+# ``units`` keeps each counted service (to take back on rewind); ``sums`` is their Fenwick
+# tree by patient and code, as :class:`_Sums` keeps it in memory, each node's units as text.
+
+
+_SIZE = datetime.date.max.toordinal() + 1  # a Fenwick tree's nodes over date ordinals
+
+
+def _upward(ordinal: int) -> Iterator[int]:
+    """The Fenwick nodes whose sums include ``ordinal``."""
+    while ordinal < _SIZE:
+        yield ordinal
+        ordinal += ordinal & -ordinal
+
+
+def _downward(ordinal: int) -> Iterator[int]:
+    """The Fenwick nodes that together sum every ordinal up to ``ordinal``."""
+    while ordinal > 0:
+        yield ordinal
+        ordinal -= ordinal & -ordinal
 
 
 class _Sums:
     """Units by date ordinal, with sums up to any date: a short list while it is short, then a
     sparse Fenwick tree (O(log) to add and to sum, whatever the dates)."""
 
-    _SIZE = datetime.date.max.toordinal() + 1
     _SHORT = 16
 
     def __init__(self) -> None:
@@ -84,22 +109,15 @@ class _Sums:
 
     def _add(self, ordinal: int, units: Decimal) -> None:
         tree = self._tree
-        index = ordinal
-        while index < self._SIZE:
-            tree[index] = tree.get(index, Decimal(0)) + units
-            index += index & -index
+        for node in _upward(ordinal):
+            tree[node] = tree.get(node, Decimal(0)) + units
 
     def through(self, ordinal: int) -> Decimal:
         short = self._short
         if short is not None:
             return sum((units for day, units in short if day <= ordinal), Decimal(0))
         tree = self._tree
-        total = Decimal(0)
-        index = ordinal
-        while index > 0:
-            total += tree.get(index, Decimal(0))
-            index -= index & -index
-        return total
+        return sum((tree.get(node, Decimal(0)) for node in _downward(ordinal)), Decimal(0))
 
 
 class ServiceHistory:
@@ -215,9 +233,30 @@ class ServiceHistory:
         db.execute("BEGIN")
         db.executemany("INSERT OR IGNORE INTO firsts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", firsts)
         db.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?)", units)
+        self._add_sums(
+            db, [(patient, code, day, Decimal(amount)) for patient, code, day, amount, _ in units]
+        )
         db.executemany("INSERT OR IGNORE INTO codes VALUES (?, ?, ?)", codes)
         db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?, ?, ?, ?, ?)", keys)
         db.execute("COMMIT")
+
+    @staticmethod
+    def _add_sums(db: sqlite3.Connection, units: Iterable[tuple[str, str, int, Decimal]]) -> None:
+        """Add units to the database's Fenwick trees, each node read and written once."""
+        deltas: dict[tuple[str, str, int], Decimal] = {}
+        for patient, code, ordinal, amount in units:
+            for node in _upward(ordinal):
+                key = (patient, code, node)
+                deltas[key] = deltas.get(key, Decimal(0)) + amount
+        rows = []
+        for (patient, code, node), delta in deltas.items():
+            found = db.execute(
+                "SELECT units FROM sums WHERE patient = ? AND code = ? AND node = ?",
+                (patient, code, node),
+            ).fetchone()
+            total = delta if found is None else Decimal(found[0]) + delta
+            rows.append((patient, code, node, str(total)))
+        db.executemany("INSERT OR REPLACE INTO sums VALUES (?, ?, ?, ?)", rows)
 
     def _database(self) -> sqlite3.Connection:
         if self._db is None:
@@ -251,8 +290,15 @@ class ServiceHistory:
             keys.discard(key)
         self._added, self._summed, self._seen, self._sent = [], [], [], []
         if self._db is not None:
+            db = self._db
+            db.execute("BEGIN")
+            taken = db.execute(
+                "SELECT patient, code, day, units FROM units WHERE seq > ?", (mark,)
+            ).fetchall()
+            self._add_sums(db, [(p, c, day, -Decimal(n)) for p, c, day, n in taken])
             for table in ("firsts", "units", "codes", "keys"):
-                self._db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - table names are ours
+                db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - table names are ours
+            db.execute("COMMIT")
         self._seq = mark
 
     # -- queries --------------------------------------------------------------------------------
@@ -350,9 +396,10 @@ class ServiceHistory:
         sums = self._units.get((patient, code))
         total = sums.through(ordinal) if sums is not None else Decimal(0)
         if self._db is not None:
+            nodes = list(_downward(ordinal))
+            query = "SELECT units FROM sums WHERE patient = ? AND code = ? AND node IN ({})"
             rows = self._db.execute(
-                "SELECT units FROM units WHERE patient = ? AND code = ? AND day <= ?",
-                (patient, code, ordinal),
+                query.format(", ".join("?" * len(nodes))), (patient, code, *nodes)
             )
             total += sum((Decimal(units) for (units,) in rows), Decimal(0))
         if self._store is not None:
