@@ -17,6 +17,10 @@ Parse only, streaming::
 
 :func:`iter_events` yields the findings (framing, envelopes) too, in stream order; the sans-IO
 :class:`Reader` takes bytes from wherever the caller gets them.
+
+Validate a file of any size in bounded memory: :func:`iter_outcomes` (or
+:meth:`Validator.outcomes`) yields each transaction set's verdicts as the set ends, and
+:meth:`Validator.write` feeds the writers in the same pass (see :mod:`edi63650.validate`).
 """
 
 from edi63650.errors import EdiError, EdiUsageError, MapError
@@ -33,7 +37,13 @@ from edi63650.model import (
 from edi63650.reader import Reader, iter_claims, iter_events, read_bytes
 from edi63650.segment import Delimiters, Segment
 from edi63650.tokenizer import Tokenizer
-from edi63650.validate import ValidationResult, Validator, validate, validate_stream
+from edi63650.validate import (
+    ValidationResult,
+    Validator,
+    iter_outcomes,
+    validate,
+    validate_stream,
+)
 
 __version__ = "0.1.0"
 
@@ -59,6 +69,7 @@ __all__ = [
     "__version__",
     "iter_claims",
     "iter_events",
+    "iter_outcomes",
     "read_bytes",
     "validate",
     "validate_stream",
