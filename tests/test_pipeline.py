@@ -247,6 +247,39 @@ def test_memory_is_bounded_by_a_transaction_set_not_by_the_file(tmp_path: Path) 
     assert peak_large < 1.5 * peak_small + 4 * 1024 * 1024, (peak_small, peak_large)
 
 
+def test_memory_is_bounded_by_an_interchange_not_by_how_many_there_are(tmp_path: Path) -> None:
+    # Acknowledgments are written as each interchange ends: nothing of an ended interchange's
+    # transaction sets (their claims) may wait for the end of the file.
+    def interchanges(count: int) -> bytes:
+        return b"".join(synth("837P", 500, seed=20 + i) for i in range(count))
+
+    for name in ("small", "large"):
+        (tmp_path / name).mkdir()
+    peak_small = _peak(interchanges(2), tmp_path / "small")
+    peak_large = _peak(interchanges(8), tmp_path / "large")
+    assert peak_large < 1.5 * peak_small + 4 * 1024 * 1024, (peak_small, peak_large)
+
+
+def test_reply_control_numbers_wait_only_for_a_numeric_interchange_number() -> None:
+    # The first interchange's ISA13 is not a number: its replies wait for the second's
+    # number (3), and every reply is numbered from it, in input order, with no repeats.
+    first, second, third = (synth("837P", 2, seed=seed) for seed in (1, 2, 3))
+    first = first[:90] + b"ABCDEFGHI" + first[99:]
+    first = first.replace(b"IEA*1*000000002", b"IEA*1*ABCDEFGHI")
+    assert second[90:99] == b"000000003"
+    result = Validator(now=NOW).validate(first + second + third)
+    for reply in (result.to_277ca(), result.to_999()):
+        numbers = [line[90:99] for line in reply.split(b"\n") if line.startswith(b"ISA")]
+        assert numbers == [b"000000003", b"000000004", b"000000005"], reply
+    # Given a base, nothing waits.
+    out = io.BytesIO()
+    Validator(now=NOW).write(io.BytesIO(first + second), [Ack277Sink(out, NOW, control_number=41)])
+    assert [line[90:99] for line in out.getvalue().split(b"\n") if line.startswith(b"ISA")] == [
+        b"000000041",
+        b"000000042",
+    ]
+
+
 def test_the_history_index_spills_to_disk_with_the_same_answers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -10,6 +10,7 @@ from decimal import Decimal
 import attrs
 
 from edi63650.findings import Finding, Severity
+from edi63650.model import Group, Interchange
 from edi63650.outcome import TransactionOutcome
 from edi63650.rules.engine import ClaimResult
 from edi63650.values import is_digits
@@ -64,7 +65,8 @@ def clean(text: str, limit: int = 264) -> str:
 
 
 def reply_envelope(
-    outcome: TransactionOutcome,
+    isa: Interchange | None,
+    group: Group | None,
     when: datetime.datetime,
     control_number: int,
     *,
@@ -72,7 +74,6 @@ def reply_envelope(
     version: str,
 ) -> x12.Envelope:
     """The answer goes back the way the 837 came: sender and receiver swap."""
-    isa, group = outcome.interchange, outcome.group
 
     def party(
         qualifier: str | None, identifier: str | None, application: str | None, fallback: str
@@ -122,10 +123,24 @@ def split_segment(finding: Finding) -> list[str]:
     return text.split(text[len(sid)])
 
 
+@attrs.frozen
+class _Reply:
+    """A reply interchange waiting for its control number: the input's envelope headers
+    (of its first transaction set), the TA1, and its sets' spans in the body spool."""
+
+    interchange: Interchange | None
+    group: Group | None
+    ta1: Elements | None
+    bodies: tuple[tuple[int, int, int], ...]  # start, end, segment count
+
+
 class Replies:
-    """Reply interchanges (277CA, 999), one per input interchange, held in a spool until the
-    end: their control numbers count up from a base that may be known only then (the first
-    interchange control number of the input that is a number, when none is given)."""
+    """Reply interchanges (277CA, 999), one per input interchange that held transaction sets.
+    The n-th reply (from 0) has control number base + n, the base being the one given, or
+    else the first interchange control number of the input that is a number (1 if none is).
+    Each reply is written out
+    when its interchange ends and the base is known; until then only its envelope headers and
+    its sets' rendered bodies (in a spool) wait, never the outcomes themselves."""
 
     def __init__(
         self,
@@ -138,21 +153,20 @@ class Replies:
     ) -> None:
         self._out = out
         self._when = when
-        self._control_number = control_number
+        self._base = control_number
         self._functional_id = functional_id
         self._version = version
-        self._spool = Spool()
-        self._held: list[
-            tuple[TransactionOutcome, Elements | None, list[tuple[int, int, int]]]
-        ] = []
-        self._first: TransactionOutcome | None = None
-        self._bodies: list[tuple[int, int, int]] = []  # the open interchange's sets: span, count
+        self._spool = Spool()  # rendered bodies of the open interchange and those waiting
+        self._waiting: list[_Reply] = []  # ended before the base was known
+        self._index = 0  # replies ended so far: the next one's control number is base + this
+        self._headers: tuple[Interchange | None, Group | None] | None = None
+        self._bodies: list[tuple[int, int, int]] = []  # the open interchange's sets
         self._start = 0
 
     def first(self, outcome: TransactionOutcome) -> None:
         """A transaction set of the open interchange (the first gives the envelope)."""
-        if self._first is None:
-            self._first = outcome
+        if self._headers is None:
+            self._headers = (outcome.interchange, outcome.group)
 
     def body(self, segments: list[Elements]) -> None:
         """One reply transaction set, without ST and SE."""
@@ -166,41 +180,48 @@ class Replies:
 
     def commit(self, ta1: Elements | None = None) -> None:
         """The open interchange ended; it holds a reply when it held transaction sets."""
-        if self._first is not None:
-            self._held.append((self._first, ta1, self._bodies))
-        self._first, self._bodies = None, []
+        if self._headers is not None:
+            isa, group = self._headers
+            self._waiting.append(_Reply(isa, group, ta1, tuple(self._bodies)))
+            if self._base is None and isa is not None and is_digits(isa.control_number):
+                self._base = int(isa.control_number)
+            if self._base is not None:
+                self._flush(self._base)
+        self._headers, self._bodies = None, []
         self._start = self._spool.size
 
     def discard(self) -> None:
         self._spool.truncate(self._start)
-        self._first, self._bodies = None, []
+        self._headers, self._bodies = None, []
 
     def close(self) -> None:
-        """Write every reply that has a transaction set."""
-        base = self._control_number
-        if base is None:
-            numbers = (
-                first.interchange.control_number if first.interchange else ""
-                for first, _, _ in self._held
-            )
-            base = next((int(n) for n in numbers if is_digits(n)), 1)
-        for index, (first, ta1, bodies) in enumerate(self._held):
-            if not bodies:
+        """Write the replies still waiting (numbered from 1 when no base was found)."""
+        self._flush(self._base if self._base is not None else 1)
+        self.dispose()
+
+    def _flush(self, base: int) -> None:
+        """Write the waiting replies, numbered from ``base``, then reuse the spool."""
+        out = self._out
+        for reply in self._waiting:
+            number = base + self._index
+            self._index += 1
+            if not reply.bodies:
                 continue
             envelope = reply_envelope(
-                first,
+                reply.interchange,
+                reply.group,
                 self._when,
-                base + index,
+                number,
                 functional_id=self._functional_id,
                 version=self._version,
             )
-            out = self._out
-            out.write(x12.head(envelope, ta1=ta1).encode("latin-1"))
-            for number, (start, end, count) in enumerate(bodies, start=1):
+            out.write(x12.head(envelope, ta1=reply.ta1).encode("latin-1"))
+            for position, (start, end, count) in enumerate(reply.bodies, start=1):
                 body = self._spool.read(start, end).decode("latin-1")
-                out.write(x12.transaction(envelope, number, body, count).encode("latin-1"))
-            out.write(x12.tail(envelope, len(bodies)).encode("latin-1"))
-        self.dispose()
+                out.write(x12.transaction(envelope, position, body, count).encode("latin-1"))
+            out.write(x12.tail(envelope, len(reply.bodies)).encode("latin-1"))
+        self._waiting = []
+        self._spool.truncate(0)
 
     def dispose(self) -> None:
         self._spool.close()
