@@ -120,6 +120,10 @@ class _Sums:
         return sum((tree.get(node, Decimal(0)) for node in _downward(ordinal)), Decimal(0))
 
 
+#: Procedure codes whose global period a history remembers.
+_KNOWN_CODES = 4096
+
+
 class ServiceHistory:
     """What the cross-claim rules query: this file's services and the store's.
 
@@ -141,9 +145,12 @@ class ServiceHistory:
         known: dict[str, int | None] = {}
 
         def remembered(code: str) -> int | None:
-            if code not in known:
-                known[code] = days(code)
-            return known[code]
+            if code in known:
+                return known[code]
+            period = days(code)
+            if len(known) < _KNOWN_CODES:  # a file of endless made-up codes gains nothing
+                known[code] = period
+            return period
 
         self._days = remembered  # a code's period, looked up once
         self._counted = frozenset(counted)
