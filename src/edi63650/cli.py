@@ -20,7 +20,7 @@ from typing import BinaryIO, TextIO
 
 from edi63650 import cli_validate
 from edi63650.cli_validate import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
-from edi63650.errors import EdiError
+from edi63650.errors import EdiError, EdiUsageError
 from edi63650.findings import Finding, Severity
 from edi63650.maps import Implementations, load_xml
 from edi63650.model import Claim
@@ -88,7 +88,31 @@ def _parser() -> _Parser:
         help="a file is complete once unchanged this long (default 1)",
     )
     watch.add_argument("--history", metavar="PATH", help="SQLite history of SCS procedures")
-    watch.add_argument("--log-format", choices=("text", "json"), default="text")
+    watch.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="one line per event on stdout, with a UTC time: text (default) or JSON lines",
+    )
+    watch.add_argument(
+        "--recursive",
+        action="store_true",
+        help="take files from the inbox's subfolders too (by default they are left alone, "
+        "and said so once)",
+    )
+    watch.add_argument(
+        "--profile",
+        choices=("auto", "medicare", "commercial"),
+        default="auto",
+        help="payer profile of the rule pack (default: from each claim's payer)",
+    )
+    watch.add_argument(
+        "--syntax-policy",
+        choices=("claim", "transaction"),
+        default="claim",
+        help="what a syntax error in one claim rejects (default: the claim)",
+    )
+    watch.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
     rules = commands.add_parser("rules", help="list every rule with its severities and sources")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
@@ -185,20 +209,25 @@ def _parse(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: Bina
 def _watch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from edi63650.watch import Watcher, install_signal_handlers  # noqa: PLC0415 - as _parse
 
-    inbox = Path(args.inbox)
-    if not inbox.is_dir():
-        raise UsageError(f"edi63650 watch: {inbox}: not a folder")
-    watcher = Watcher(
-        inbox,
-        Path(args.output_dir),
-        history=Path(args.history) if args.history else None,
-        settle=args.settle,
-        poll=args.poll or 5.0,
-        log=stdout,
-        log_format=args.log_format,
-    )
+    try:
+        watcher = Watcher(
+            Path(args.inbox),
+            Path(args.output_dir),
+            history=Path(args.history) if args.history else None,
+            settle=args.settle,
+            poll=args.poll or 5.0,
+            log=stdout,
+            log_format=args.log_format,
+            tables=Tables.load(Path(args.maps) if args.maps else None),
+            profile=args.profile,
+            syntax_policy=args.syntax_policy,
+            recursive=args.recursive,
+        )
+    except EdiUsageError as error:
+        raise UsageError(str(error)) from None
     restore = install_signal_handlers(watcher)
     try:
+        watcher.announce(events=not args.once and args.poll is None)
         if args.once:
             watcher.run_once()
         else:

@@ -72,12 +72,21 @@ def write_atomic(path: Path, data: bytes) -> None:
 class Outputs:
     """The outputs of one input in ``folder``, as sinks for one pass: NAME.277 (kept when
     there are claims), .999 (when there are transaction sets), .json, .html and .accepted.837
-    (when a claim was accepted). Nothing is in place until :meth:`commit`."""
+    (when a claim was accepted), named after ``base`` (the input's ``name`` unless given).
+    Nothing is in place until :meth:`commit`."""
 
     KINDS = ("277", "999", "json", "html", "accepted.837")
 
-    def __init__(self, folder: Path, name: str, when: datetime.datetime, *, size: int) -> None:
-        base = name if name != "-" else "stdin"
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        when: datetime.datetime,
+        *,
+        size: int,
+        base: str | None = None,
+    ) -> None:
+        base = base or (name if name != "-" else "stdin")
         self.files = {kind: AtomicFile(folder / f"{base}.{kind}") for kind in self.KINDS}
         files = self.files
         self._accepted = AcceptedSink(files["accepted.837"])

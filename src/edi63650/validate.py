@@ -180,6 +180,10 @@ def _segments(data: bytes) -> Iterator[Segment]:
             yield token
 
 
+#: Rules a :class:`Summary` names as the reasons for rejections (the first found).
+_REASONS = 5
+
+
 class Summary(Sink):
     """What :meth:`Validator.write` tells its caller: the counts, and why a file was
     rejected (``errors``: the rules of the errors outside transaction sets)."""
@@ -190,6 +194,7 @@ class Summary(Sink):
         self.transactions = 0
         self.rejected_sets = 0
         self.errors: set[str] = set()
+        self.reasons: list[str] = []  # the first rules that rejected a claim or a set
         self._mark = (Tally(), 0, 0)
 
     @property
@@ -201,6 +206,16 @@ class Summary(Sink):
         self.tally.add_all(outcome.claims)
         self.transactions += 1
         self.rejected_sets += outcome.ack is AckCode.REJECTED
+        if len(self.reasons) < _REASONS:
+            rejecting = [
+                *outcome.findings,
+                *(f for c in outcome.claims if not c.accepted for f in c.findings),
+            ]
+            for finding in rejecting:
+                if finding.severity is Severity.ERROR and finding.rule not in self.reasons:
+                    self.reasons.append(finding.rule)
+                    if len(self.reasons) == _REASONS:
+                        break
 
     def interchange(self, outcome: InterchangeOutcome) -> None:
         self._errors(outcome.findings)

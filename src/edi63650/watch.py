@@ -1,35 +1,30 @@
-"""``edi63650 watch``: a drop folder that never loses a file and never processes one twice.
+"""``edi63650 watch``: a drop folder that never loses a file, never processes one twice and
+never reads anything but the regular files put into it.
 
-Each complete file that appears in the inbox is validated; its outputs (the same as
-``validate --output-dir``) are written next to the archive, and the input is moved to
-``OUT/archive/accepted/``, ``OUT/archive/rejected/`` (a claim, transaction set or interchange
-rejected, or a duplicate) or ``OUT/quarantine/`` (not X12, or unreadable), under a unique,
-timestamped name that also names its outputs.
+Each complete file that appears in the inbox is read once into a private spool (see
+:mod:`edi63650.inbox`), validated from there, and its outputs (those of ``validate
+--output-dir``) written together in ``OUT/<archive name>/``; the spool then becomes the
+archived input, in ``OUT/archive/accepted/``, ``OUT/archive/rejected/`` (a claim, transaction
+set or interchange rejected, or a duplicate) or ``OUT/quarantine/`` (not X12), and the inbox's
+copy is removed, unless it changed meanwhile: then what it holds beyond what was taken is a
+new arrival. Links, FIFOs and devices are never read; they are moved to ``OUT/refused/``.
 
-Crash safety rests on a journal (SQLite, ``OUT/.edi63650-journal.sqlite``) and on steps that
-can be repeated:
+Crash safety rests on the journal (:mod:`edi63650.journal`) and on steps that can be
+repeated; a restart finishes every row the journal says is unfinished. One bad file never
+stops the service: a file taken away is logged; a full disk or another I/O error is retried
+with backoff while the rest of the inbox waits. Only an unusable configuration stops it at
+start, and so does another watcher already running on the same inbox or output folder.
 
-1. the input is recorded with its content hash, its unique name and whether it duplicates an
-   earlier input, in one transaction (``state = started``);
-2. the outputs are written, each to a temporary name renamed into place (``outputs``);
-3. the input is moved into the archive (``archived``).
-
-After a kill at any moment, a restart finds the unfinished rows and redoes their remaining
-steps: rewriting outputs replaces them whole, and an input already moved is only marked. So
-every input ends with exactly one outcome and one set of outputs. Files whose names end in
-``.part`` or ``.tmp`` or start with a dot are ignored; others wait until their size and
-modification time have been stable for ``settle`` seconds.
-
-Logs are one line per file (name, outcome, counts, duration), never patient data.
+Every file and folder made is owner-only. Logs are one line per event, with a UTC time,
+never patient data.
 """
 
 from __future__ import annotations
 
-import datetime
-import hashlib
-import io
+import errno
+import fcntl
 import json
-import shutil
+import os
 import signal
 import sqlite3
 import threading
@@ -44,7 +39,11 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
-from edi63650.outputs import AtomicFile, Outputs
+from edi63650 import inbox
+from edi63650.errors import EdiUsageError
+from edi63650.inbox import Entry
+from edi63650.journal import Journal, now
+from edi63650.outputs import AtomicFile, Outputs, write_atomic
 from edi63650.rules.history import HistoryStore
 from edi63650.rules.tables import Tables
 from edi63650.tokenizer import TokenRule
@@ -52,28 +51,20 @@ from edi63650.validate import Summary, Validator
 from edi63650.writers.ack277 import Ack277Sink
 
 JOURNAL = ".edi63650-journal.sqlite"
-_IGNORED_SUFFIXES = (".part", ".tmp")
+LOCK = ".edi63650.lock"
+SPOOL = ".edi63650-spool"
+ARCHIVES = ("archive/accepted", "archive/rejected", "quarantine")
 _UNREADABLE = frozenset(
     {TokenRule.NOT_X12, TokenRule.EMPTY_INPUT, TokenRule.BAD_ISA, TokenRule.TRUNCATED}
 )
+#: Seconds between attempts after an I/O error: doubling from the first to the last.
+BACKOFF = (0.5, 60.0)
+#: Attempts ``run_once`` makes before it gives up on an I/O error (``run`` never gives up).
+ONCE_ATTEMPTS = 6
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS inputs (
-    id INTEGER PRIMARY KEY,
-    inbox_name TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    unique_name TEXT NOT NULL UNIQUE,
-    duplicate_of TEXT,
-    state TEXT NOT NULL,          -- started, outputs, archived
-    outcome TEXT,                 -- accepted, rejected, duplicate, quarantined
-    archived_as TEXT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT
-);
-CREATE INDEX IF NOT EXISTS inputs_by_hash ON inputs (sha256);
-"""
+
+class WatchBusyError(EdiUsageError):
+    """Another watcher holds the inbox or the output folder."""
 
 
 @attrs.frozen
@@ -87,6 +78,7 @@ class Processed:
     rejected: int
     seconds: float
     archived_as: str
+    reason: str = ""
 
 
 class _Wake(FileSystemEventHandler):
@@ -99,77 +91,21 @@ class _Wake(FileSystemEventHandler):
         self._wake.set()
 
 
-def is_candidate(path: Path) -> bool:
-    name = path.name
-    return path.is_file() and not name.startswith(".") and not name.endswith(_IGNORED_SUFFIXES)
-
-
-class Journal:
-    """The record of every input, in SQLite (WAL, so a reader never blocks the watcher)."""
-
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def start(self, path: Path, size: int, mtime_ns: int, digest: str) -> sqlite3.Row:
-        """The row of this input, created (with its duplicate decision) if it is new."""
-        db = self._db
-        db.row_factory = sqlite3.Row
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            # The same file met again after a crash: its unfinished row. (Once archived, a file
-            # with the same name, size, time and content is a new drop: a duplicate.)
-            row = db.execute(
-                "SELECT * FROM inputs WHERE inbox_name = ? AND size = ? AND mtime_ns = ? "
-                "AND sha256 = ? AND state != 'archived'",
-                (path.name, size, mtime_ns, digest),
-            ).fetchone()
-            if row is None:
-                earlier = db.execute(
-                    "SELECT unique_name FROM inputs WHERE sha256 = ? ORDER BY id LIMIT 1",
-                    (digest,),
-                ).fetchone()
-                now = datetime.datetime.now(datetime.UTC)
-                unique = f"{now:%Y%m%dT%H%M%S%fZ}-{path.name}"
-                db.execute(
-                    "INSERT INTO inputs (inbox_name, size, mtime_ns, sha256, unique_name, "
-                    "duplicate_of, state, started_at) VALUES (?, ?, ?, ?, ?, ?, 'started', ?)",
-                    (
-                        path.name,
-                        size,
-                        mtime_ns,
-                        digest,
-                        unique,
-                        earlier["unique_name"] if earlier else None,
-                        now.isoformat(),
-                    ),
-                )
-                row = db.execute("SELECT * FROM inputs WHERE unique_name = ?", (unique,)).fetchone()
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return row  # type: ignore[no-any-return]
-
-    def advance(self, unique: str, state: str, **values: str) -> None:
-        columns = "".join(f", {key} = ?" for key in values)
-        self._db.execute(
-            f"UPDATE inputs SET state = ?{columns} WHERE unique_name = ?",  # noqa: S608 - keys are ours
-            (state, *values.values(), unique),
-        )
-
-    def unfinished(self) -> list[sqlite3.Row]:
-        self._db.row_factory = sqlite3.Row
-        return list(self._db.execute("SELECT * FROM inputs WHERE state != 'archived'"))
-
-    def archived(self) -> list[sqlite3.Row]:
-        self._db.row_factory = sqlite3.Row
-        return list(self._db.execute("SELECT * FROM inputs WHERE state = 'archived'"))
+def _lock(path: Path, what: str, *, folder: bool = False) -> int:
+    """An exclusive lock held for the watcher's life (released when the process ends)."""
+    if folder:
+        descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    else:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise WatchBusyError(f"edi63650 watch: another watcher is running on {what}") from None
+    if not folder:
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+    return descriptor
 
 
 class Watcher:
@@ -177,7 +113,7 @@ class Watcher:
 
     def __init__(
         self,
-        inbox: Path,
+        inbox_folder: Path,
         output: Path,
         *,
         history: Path | None = None,
@@ -186,35 +122,75 @@ class Watcher:
         log: TextIO,
         log_format: str = "text",
         tables: Tables | None = None,
+        profile: str = "auto",
+        syntax_policy: str = "claim",
+        recursive: bool = False,
     ) -> None:
-        self.inbox = inbox
+        self.inbox = inbox_folder
         self.output = output
         self.settle = settle
         self.poll = poll
+        self.recursive = recursive
         self._log = log
         self._log_format = log_format
-        for folder in (
-            output,
-            output / "archive" / "accepted",
-            output / "archive" / "rejected",
-            output / "quarantine",
-        ):
-            folder.mkdir(parents=True, exist_ok=True)
+        if not inbox_folder.is_dir():
+            raise EdiUsageError(f"edi63650 watch: {inbox_folder}: not a folder")
+        inside = output.resolve().is_relative_to(inbox_folder.resolve())
+        if inside:
+            raise EdiUsageError(
+                f"edi63650 watch: the output folder {output} is inside the inbox; choose one "
+                "outside it"
+            )
+        for folder in (output, output / SPOOL, output / "refused", output / "archive"):
+            inbox.private_folder(folder)
+        for archive in ARCHIVES:
+            inbox.private_folder(output / archive)
+        self._locks = [
+            _lock(inbox_folder, f"the inbox {inbox_folder}", folder=True),
+            _lock(output / LOCK, f"the output folder {output}"),
+        ]
         self._journal = Journal(output / JOURNAL)
         self._store = HistoryStore(history) if history else None
+        if history is not None and history.exists():
+            history.chmod(0o600)
         self._tables = tables if tables is not None else Tables.load()
-        self._validator = Validator(tables=self._tables, history=self._store)
-        self._plain = Validator(
-            tables=self._tables, implementations=self._validator.implementations
+        self._validator = Validator(
+            tables=self._tables,
+            history=self._store,
+            profile=profile,
+            syntax_policy=syntax_policy,
         )
+        # A duplicate is read only to be answered: it must not touch the history.
+        self._plain = Validator(
+            tables=self._tables,
+            implementations=self._validator.implementations,
+            profile=profile,
+            syntax_policy=syntax_policy,
+        )
+        self._skip = (output.stat().st_dev, output.stat().st_ino)
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._seen: dict[Path, tuple[int, int, float]] = {}  # size, mtime, stable since
+        self._seen: dict[bytes, tuple[int, int, int, float]] = {}  # inode, size, mtime, since
+        self._told: set[tuple[bytes, int]] = set()  # entries already logged as left alone
+        self._failures = 0  # I/O errors in a row
+        self._settings = {
+            "inbox": str(inbox_folder),
+            "output": str(output),
+            "settle": settle,
+            "poll": poll,
+            "history": str(history) if history else "-",
+            "profile": profile,
+            "syntax_policy": syntax_policy,
+            "recursive": recursive,
+        }
 
     def close(self) -> None:
         self._journal.close()
         if self._store is not None:
             self._store.close()
+        for descriptor in self._locks:
+            os.close(descriptor)
+        self._locks = []
 
     def stop(self) -> None:
         """Finish the current file, then return from :meth:`run`."""
@@ -223,37 +199,54 @@ class Watcher:
 
     # -- driving ----------------------------------------------------------------------------
 
+    def announce(self, *, events: bool) -> None:
+        """The start-up line: version and settings."""
+        from edi63650 import __version__  # noqa: PLC0415 - the package imports us lazily
+
+        self._event("start", version=__version__, events=events, **self._settings)
+
     def recover(self) -> None:
         """Finish what a crash left half done: drop temporary files, redo unfinished rows."""
-        for folder in (
-            self.output,
-            self.output / "archive" / "accepted",
-            self.output / "archive" / "rejected",
-            self.output / "quarantine",
-        ):
-            for temporary in folder.glob(".*.tmp"):
-                temporary.unlink(missing_ok=True)
         for row in self._journal.unfinished():
-            source = self.inbox / row["inbox_name"]
-            data = source.read_bytes() if source.is_file() else None
-            if data is not None and _digest(data) == row["sha256"]:
-                self._finish(row, source, time.monotonic(), data)
-            else:
-                self._mark_moved(row)
+            for temporary in (self.output / row["unique_name"]).glob(".*.tmp"):
+                temporary.unlink(missing_ok=True)  # an output half written
+            spool = self.output / SPOOL / row["unique_name"]
+            if spool.is_file() and inbox.digest_of(spool) == row["sha256"]:
+                self._finish(row, spool, time.monotonic())
+                continue
+            spool.unlink(missing_ok=True)
+            archived = next(
+                (
+                    f"{a}/{row['unique_name']}"
+                    for a in ARCHIVES
+                    if (self.output / a / row["unique_name"]).is_file()
+                ),
+                None,
+            )
+            if archived is not None:  # moved into the archive; only the inbox's copy is left
+                self._forget_source(row)
+                self._journal.finish(row["unique_name"], archived_as=archived)
+            elif row["inbox_raw"] is None or not self._source(row).exists():
+                self._journal.finish(row["unique_name"], outcome="vanished")
+                self._event("vanished", name=row["inbox_name"])
+            # else: the input is still in the inbox; taking it again finds this row.
+        for spool in (self.output / SPOOL).glob(".take-*"):
+            spool.unlink(missing_ok=True)  # read from the inbox, never recorded
 
     def run_once(self) -> list[Processed]:
-        """Process every complete file in the inbox, waiting for them to settle."""
+        """Process every complete file in the inbox, waiting for them to settle; after an I/O
+        error, try again with backoff, at most :data:`ONCE_ATTEMPTS` times."""
         self.recover()
         done: list[Processed] = []
         while not self._stop.is_set():
             ready, waiting = self._scan()
-            for path in ready:
-                if self._stop.is_set():
-                    break
-                result = self.process(path)
-                if result is not None:
-                    done.append(result)
-            if not waiting:
+            before = len(done)
+            if self._take_all(ready, done):
+                if self._failures >= ONCE_ATTEMPTS:
+                    raise OSError(errno.EIO, "giving up; the inputs wait in the inbox")
+                self._stop.wait(self._backoff())
+                continue
+            if not waiting and len(done) == before:  # (what was taken may have grown)
                 break
             self._stop.wait(min(self.settle, 0.5))
         return done
@@ -266,10 +259,9 @@ class Watcher:
         try:
             while not self._stop.is_set():
                 ready, waiting = self._scan()
-                for path in ready:
-                    if self._stop.is_set():
-                        break
-                    self.process(path)
+                if self._take_all(ready, []):
+                    self._stop.wait(self._backoff())
+                    continue
                 self._wake.wait(min(self.settle, 0.5) if waiting else self.poll)
                 self._wake.clear()
         finally:
@@ -277,166 +269,261 @@ class Watcher:
                 observer.stop()
                 observer.join(5)
 
+    def _take_all(self, ready: list[Entry], done: list[Processed]) -> bool:
+        """Process ``ready`` in order; True if an I/O error stopped it (the rest waits)."""
+        for entry in ready:
+            if self._stop.is_set():
+                break
+            try:
+                result = self.process(entry)
+            except (OSError, sqlite3.Error) as error:  # a full disk, a failing device
+                self._failures += 1
+                errno_ = getattr(error, "errno", None)
+                self._event(
+                    "error",
+                    name=entry.name,
+                    error=os.strerror(errno_) if isinstance(errno_, int) else str(error),
+                    retry_in=round(self._backoff(), 1),
+                )
+                return True
+            self._failures = 0
+            if result is not None:
+                done.append(result)
+        return False
+
+    def _backoff(self) -> float:
+        first, last = BACKOFF
+        return float(min(last, first * 2 ** max(0, self._failures - 1)))
+
     def _observe(self) -> BaseObserver:
         observer = Observer()
-        observer.schedule(_Wake(self._wake), str(self.inbox), recursive=False)
+        observer.schedule(_Wake(self._wake), str(self.inbox), recursive=self.recursive)
         observer.start()
         return observer
 
-    def _scan(self) -> tuple[list[Path], bool]:
-        """Files whose size and modification time have held for ``settle`` seconds."""
-        now = time.monotonic()
-        ready, waiting = [], False
+    def _scan(self) -> tuple[list[Entry], bool]:
+        """Regular files unchanged for ``settle`` seconds and held open by no writer, in
+        arrival order; whether others are still settling. What is not a regular file is
+        moved aside (or, a folder, reported once)."""
+        moment = time.monotonic()
+        settled, waiting = [], False
         present = set()
-        for path in sorted(self.inbox.iterdir()):
-            if not is_candidate(path):
+        for entry in inbox.scan(self.inbox, recursive=self.recursive, skip=self._skip):
+            if entry.kind is not None:
+                self._refuse(entry)
                 continue
-            present.add(path)
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            key = (stat.st_size, stat.st_mtime_ns)
-            seen = self._seen.get(path)
-            if seen is None or seen[:2] != key:
-                self._seen[path] = (*key, now)
+            present.add(entry.raw)
+            key = (entry.inode, entry.size, entry.mtime_ns)
+            seen = self._seen.get(entry.raw)
+            if seen is None or seen[:3] != key:
+                self._seen[entry.raw] = (*key, moment)
                 waiting = True
-            elif now - seen[2] >= self.settle:
-                ready.append(path)
+            elif moment - seen[3] >= self.settle:
+                settled.append(entry)
             else:
                 waiting = True
-        self._seen = {p: v for p, v in self._seen.items() if p in present}
+        self._seen = {raw: v for raw, v in self._seen.items() if raw in present}
+        writing = inbox.open_for_writing() if settled else None
+        ready = []
+        for entry in settled:
+            if writing is not None and entry.identity in writing:
+                waiting = True  # a writer still holds it open
+            else:
+                ready.append(entry)
         return ready, waiting
+
+    def _refuse(self, entry: Entry) -> None:
+        if entry.kind == "a folder":
+            if (entry.raw, entry.inode) not in self._told:
+                self._told.add((entry.raw, entry.inode))
+                self._event("ignored", name=entry.name, reason="a folder (see --recursive)")
+            return
+        target = self.output / "refused" / inbox.archive_name(entry.raw, _stamp())
+        try:
+            entry.path.rename(target)  # moves the link or node itself; nothing is opened
+        except OSError:
+            if (entry.raw, entry.inode) not in self._told:
+                self._told.add((entry.raw, entry.inode))
+                self._event("refused", name=entry.name, reason=f"{entry.kind}, not read; left")
+            return
+        self._event(
+            "refused",
+            name=entry.name,
+            reason=f"{entry.kind}, not read",
+            moved_to=str(target.relative_to(self.output)),
+        )
 
     # -- one file -----------------------------------------------------------------------------
 
-    def process(self, path: Path) -> Processed | None:
+    def process(self, entry: Entry) -> Processed | None:
+        """Take one file: read it into a spool, validate, write, archive. None when there was
+        nothing to do (taken away, not what was seen, still changing, nothing new in it)."""
         started = time.monotonic()
+        prefix = self._journal.taken_from(entry)
         try:
-            stat = path.stat()
-            data = path.read_bytes()
+            taken = inbox.read(entry, self.output / SPOOL, prefix=prefix)
         except FileNotFoundError:
-            return None  # taken away before we got to it
-        except OSError:
-            data = None
-            stat = None
-        if data is None or stat is None:
-            return self._quarantine_unreadable(path, started)
-        row = self._journal.start(path, stat.st_size, stat.st_mtime_ns, _digest(data))
-        return self._finish(row, path, started, data)
+            self._event("vanished", name=entry.name)
+            return None
+        except OSError as error:
+            if error.errno in (errno.ELOOP, errno.ENXIO, errno.EACCES, errno.EPERM):
+                self._refuse(attrs.evolve(entry, kind="a file that cannot be read"))
+                return None
+            raise
+        if taken is None:
+            self._seen.pop(entry.raw, None)  # changed: let it settle again
+            return None
+        if taken.end == taken.offset:  # it holds only what was taken before (same hash)
+            taken.spool.unlink()
+            if inbox.unchanged(entry.path, entry.identity, taken.end, None):
+                entry.path.unlink(missing_ok=True)
+            return None
+        try:
+            row = self._journal.start(entry, taken)
+            spool = self.output / SPOOL / row["unique_name"]
+            taken.spool.replace(spool)
+        except BaseException:
+            taken.spool.unlink(missing_ok=True)
+            raise
+        return self._finish(row, spool, started)
 
-    def _finish(self, row: sqlite3.Row, source: Path, started: float, data: bytes) -> Processed:
-        unique = row["unique_name"]
-        duplicate = row["duplicate_of"] is not None
-        summary = self._validate(data, unique, duplicate=duplicate, write=row["state"] == "started")
+    def _finish(self, row: object, spool: Path, started: float) -> Processed:
+        data: dict[str, object] = dict(row)  # type: ignore[call-overload]
+        unique = str(data["unique_name"])
+        duplicate = data["duplicate_of"] is not None
+        write = data["state"] == "started"
+        summary = self._validate(spool, data, duplicate=duplicate, write=write)
         outcome = _outcome(summary, duplicate=duplicate)
-        if row["state"] == "started":
+        if write:
             self._journal.advance(unique, "outputs", outcome=outcome)
-        folder = {
-            "accepted": self.output / "archive" / "accepted",
-            "quarantined": self.output / "quarantine",
-        }.get(outcome, self.output / "archive" / "rejected")
-        target = folder / unique
-        _move(source, target)
-        self._journal.advance(
-            unique,
-            "archived",
-            outcome=outcome,
-            archived_as=str(target.relative_to(self.output)),
-            finished_at=datetime.datetime.now(datetime.UTC).isoformat(),
+        folder = {"accepted": "archive/accepted", "quarantined": "quarantine"}.get(
+            outcome, "archive/rejected"
         )
+        target = self.output / folder / unique
+        spool.chmod(0o600)
+        spool.replace(target)
+        kept = self._forget_source(data)
+        archived_as = f"{folder}/{unique}"
+        self._journal.finish(unique, outcome=outcome, archived_as=archived_as, kept=int(kept))
         tally = summary.tally
         processed = Processed(
-            name=row["inbox_name"],
+            name=str(data["inbox_name"]),
             outcome=outcome,
             claims=tally.claims,
             accepted=tally.accepted if outcome != "duplicate" else 0,
             rejected=tally.rejected if outcome != "duplicate" else tally.claims,
             seconds=time.monotonic() - started,
-            archived_as=str(target.relative_to(self.output)),
+            archived_as=archived_as,
+            reason=_reason(summary, outcome, data),
         )
         self._emit(processed)
         return processed
 
-    def _validate(self, data: bytes, name: str, *, duplicate: bool, write: bool) -> Summary:
-        """Validate ``data`` once; with ``write``, its outputs go to the output folder: a
-        duplicate gets only its 277CA, a file that is not X12 only its JSON report."""
-        # A duplicate is read only to be answered: it must not touch the history.
-        validator = self._plain if duplicate else self._validator
-        stream = io.BytesIO(data)
-        if not write:
-            return validator.write(stream, [], name)
-        if duplicate:
-            target = AtomicFile(self.output / f"{name}.277")
-            try:
-                summary = validator.write(
-                    stream, [Ack277Sink(target, validator.when(), duplicate=True)], name
-                )
-            except BaseException:
-                target.abort()
-                raise
-            target.commit(keep=target.size > 0)
-            return summary
-        outputs = Outputs(self.output, name, validator.when(), size=len(data))
+    def _source(self, row: object) -> Path:
+        data: dict[str, object] = dict(row)  # type: ignore[call-overload]
+        raw = data["inbox_raw"]
+        name = os.fsdecode(raw) if isinstance(raw, bytes) else str(data["inbox_name"])
+        return self.inbox / name
+
+    def _forget_source(self, row: object) -> bool:
+        """Remove the inbox's copy of what was taken, if it is unchanged; True if it was left
+        because it grew (what it holds beyond what was taken is new)."""
+        data: dict[str, object] = dict(row)  # type: ignore[call-overload]
+        if data["inbox_raw"] is None or data["inode"] is None:
+            return False
+        source = self._source(row)
+        identity = (int(str(data["device"])), int(str(data["inode"])))
+        end = int(str(data["offset"])) + int(str(data["size"]))
+        if inbox.unchanged(source, identity, end, int(str(data["mtime_ns"]))):
+            source.unlink(missing_ok=True)
+            return False
         try:
-            summary = validator.write(stream, outputs.sinks, name)
-        except BaseException:
-            outputs.abort()
-            raise
+            now_stat = source.lstat()
+        except FileNotFoundError:
+            return False
+        return (now_stat.st_dev, now_stat.st_ino) == identity and now_stat.st_size > end
+
+    def _validate(
+        self, spool: Path, row: dict[str, object], *, duplicate: bool, write: bool
+    ) -> Summary:
+        """Validate the spool once; with ``write``, its outputs go to ``OUT/<unique>/``: a
+        duplicate gets its 277CA and a note, a file that is not X12 its JSON and HTML."""
+        validator = self._plain if duplicate else self._validator
+        unique, name = str(row["unique_name"]), str(row["inbox_name"])
+        with spool.open("rb") as stream:
+            if not write:
+                return validator.write(stream, [], name)
+            folder = inbox.private_folder(self.output / unique)
+            base = unique.split("-", 1)[1]
+            if duplicate:
+                target = AtomicFile(folder / f"{base}.277")
+                try:
+                    summary = validator.write(
+                        stream, [Ack277Sink(target, validator.when(), duplicate=True)], name
+                    )
+                except BaseException:
+                    target.abort()
+                    raise
+                target.commit(keep=target.size > 0)
+                note = (
+                    f"{name}: a duplicate of {row['duplicate_of']} (the same bytes, SHA-256 "
+                    f"{row['sha256']}).\nIt was not validated again: its 277CA returns the "
+                    "batch (STC A3:746) and every claim (A3:23:41) to the submitter.\n"
+                )
+                write_atomic(folder / f"{base}.txt", note.encode())
+                return summary
+            outputs = Outputs(folder, name, validator.when(), size=spool.stat().st_size, base=base)
+            try:
+                summary = validator.write(stream, outputs.sinks, name)
+            except BaseException:
+                outputs.abort()
+                raise
         quarantined = _outcome(summary, duplicate=False) == "quarantined"
-        outputs.commit(("json",) if quarantined else Outputs.KINDS)
+        outputs.commit(("json", "html") if quarantined else Outputs.KINDS)
         return summary
 
-    def _mark_moved(self, row: sqlite3.Row) -> None:
-        """An unfinished row whose input is no longer in the inbox: it was moved (or taken
-        away) after its outputs; close the row without doing anything twice."""
-        unique = row["unique_name"]
-        for folder in ("archive/accepted", "archive/rejected", "quarantine"):
-            if (self.output / folder / unique).exists():
-                self._journal.advance(
-                    unique,
-                    "archived",
-                    archived_as=f"{folder}/{unique}",
-                    finished_at=datetime.datetime.now(datetime.UTC).isoformat(),
-                )
-                return
-        self._journal.advance(
-            unique,
-            "archived",
-            outcome="vanished",
-            finished_at=datetime.datetime.now(datetime.UTC).isoformat(),
-        )
-
-    def _quarantine_unreadable(self, path: Path, started: float) -> Processed | None:
-        unique = f"{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%S%fZ}-{path.name}"
-        target = self.output / "quarantine" / unique
-        try:
-            _move(path, target)
-        except OSError:
-            return None
-        processed = Processed(
-            path.name,
-            "quarantined",
-            0,
-            0,
-            0,
-            time.monotonic() - started,
-            str(target.relative_to(self.output)),
-        )
-        self._emit(processed)
-        return processed
+    # -- logging ------------------------------------------------------------------------------
 
     def _emit(self, processed: Processed) -> None:
         if self._log_format == "json":
-            line = json.dumps(attrs.asdict(processed) | {"seconds": round(processed.seconds, 3)})
-        else:
-            line = (
-                f"{processed.name}: {processed.outcome}, {processed.claims} claims, "
-                f"{processed.accepted} accepted, {processed.rejected} rejected, "
-                f"{processed.seconds:.2f}s -> {processed.archived_as}"
-            )
+            record = attrs.asdict(processed) | {"seconds": round(processed.seconds, 3)}
+            self._write({"time": _time(), **record})
+            return
+        line = (
+            f"{_time()} {_escape(processed.name)}: {processed.outcome}, "
+            f"{processed.claims} claims, {processed.accepted} accepted, "
+            f"{processed.rejected} rejected, {processed.seconds:.2f}s -> {processed.archived_as}"
+        )
+        self._log_line(line + (f" ({_escape(processed.reason)})" if processed.reason else ""))
+
+    def _event(self, event: str, **fields: object) -> None:
+        if self._log_format == "json":
+            self._write({"time": _time(), "event": event, **fields})
+            return
+        parts = [f"{key}={_escape(str(value))}" for key, value in fields.items() if key != "name"]
+        name = f" {_escape(str(fields['name']))}:" if "name" in fields else ""
+        self._log_line(f"{_time()} {event}:{name} {', '.join(parts)}".rstrip(" :,"))
+
+    def _write(self, record: dict[str, object]) -> None:
+        self._log_line(json.dumps(record))
+
+    def _log_line(self, line: str) -> None:
         self._log.write(line + "\n")
         self._log.flush()
+
+
+def _time() -> str:
+    return f"{now():%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _stamp() -> str:
+    return f"{now():%Y%m%dT%H%M%S%fZ}"
+
+
+def _escape(text: str) -> str:
+    """Text for a log line: undecodable bytes and control characters escaped (``\\x0a``), so
+    a name cannot forge a line or drive a terminal."""
+    return inbox.printable(os.fsencode(text))
 
 
 def _outcome(summary: Summary, *, duplicate: bool) -> str:
@@ -447,19 +534,16 @@ def _outcome(summary: Summary, *, duplicate: bool) -> str:
     return "rejected" if summary.rejected else "accepted"
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _move(source: Path, target: Path) -> None:
-    """Rename into the archive; across file systems, copy to a temporary name first."""
-    try:
-        source.replace(target)
-    except OSError:
-        temporary = target.with_name(f".{target.name}.tmp")
-        shutil.copy2(source, temporary)
-        temporary.replace(target)
-        source.unlink()
+def _reason(summary: Summary, outcome: str, row: dict[str, object]) -> str:
+    """Why, in a few words: the rules that rejected, the original of a duplicate."""
+    if outcome == "duplicate":
+        return f"duplicate of {row['duplicate_of']}"
+    if outcome == "quarantined":
+        return "not X12: " + ", ".join(sorted(summary.errors & _UNREADABLE))
+    if outcome == "rejected":
+        rules = [*sorted(summary.errors), *(r for r in summary.reasons if r not in summary.errors)]
+        return ", ".join(rules[:3]) + (f" and {len(rules) - 3} more" if len(rules) > 3 else "")
+    return ""
 
 
 def install_signal_handlers(watcher: Watcher) -> Callable[[], None]:
