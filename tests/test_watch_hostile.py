@@ -43,6 +43,13 @@ def everything_written(out: Path) -> Iterator[bytes]:
             yield path.read_bytes()
 
 
+def drop(path: Path, data: bytes, *, age: float = 0) -> None:
+    """Write ``path`` as if it had arrived ``age`` seconds ago."""
+    path.write_bytes(data)
+    moment = time.time() - age
+    os.utime(path, (moment, moment))
+
+
 def claim_ids_acknowledged(out: Path) -> list[str]:
     """Every CLM01 answered by a 277CA in ``out`` (TRN*2 at the claim level, after HL*PT)."""
     ids = []
@@ -214,21 +221,23 @@ def test_a_file_deleted_while_it_is_processed_is_still_answered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inbox, out, watcher, _ = make(tmp_path)
-    (inbox / "a.837").write_bytes(VALID)
-    (inbox / "b.837").write_bytes(VALID.replace(b"PROG0001", b"PROG0009"))
+    drop(inbox / "a.837", VALID, age=20)
+    drop(inbox / "b.837", VALID.replace(b"PROG0001", b"PROG0009"), age=10)
     validate = Watcher._validate
 
-    def validate_and_delete(self: Watcher, *args: object, **kwargs: object) -> object:
-        for path in inbox.iterdir():
-            path.unlink()  # someone cleans the inbox while we work
-        return validate(self, *args, **kwargs)  # type: ignore[arg-type]
+    def validate_and_delete(
+        self: Watcher, spool: Path, row: dict[str, object], **kw: bool
+    ) -> object:
+        (inbox / str(row["inbox_name"])).unlink(missing_ok=True)  # taken away while we work
+        return validate(self, spool, row, **kw)
 
     monkeypatch.setattr(Watcher, "_validate", validate_and_delete)
     done = watcher.run_once()
     watcher.close()
-    # The first file was read before it went: it is answered and archived; the second is gone.
-    assert [(p.name, p.outcome) for p in done] == [("a.837", "accepted")]
+    # Each was read before it went: it is answered and archived, and the next one follows.
+    assert [(p.name, p.outcome) for p in done] == [("a.837", "accepted"), ("b.837", "accepted")]
     assert (out / done[0].archived_as).read_bytes() == VALID
+    assert list(inbox.iterdir()) == []
 
 
 def test_one_watcher_per_inbox(tmp_path: Path) -> None:
