@@ -48,6 +48,7 @@ class EnvelopeRule(enum.StrEnum):
     MISSING_GS = "ENV-MISSING-GS"
     OUTSIDE_TRANSACTION = "ENV-OUTSIDE-TRANSACTION"
     UNSUPPORTED = "ENV-UNSUPPORTED-IMPLEMENTATION"
+    ACKNOWLEDGMENT = "ENV-ACKNOWLEDGMENT"  # never answered: no ack storm with a partner
     VERSION_MISMATCH = "ENV-VERSION-MISMATCH"
     CLOSEST_LAYOUT = "ENV-CLOSEST-LAYOUT"
 
@@ -82,6 +83,11 @@ ACKNOWLEDGED: dict[str, Acknowledged] = {
 }
 
 _SOURCE = "X12.5 interchange control structures; TR3 appendix B.1.1"
+
+#: Transaction sets that acknowledge others: 997 and 999 (functional and implementation
+#: acknowledgments, X12.6 and 005010X231A1) and the 277 claim acknowledgment (005010X214).
+#: They are never acknowledged in turn (X231A1 section 1.4: no 999 for a 999 or a 997).
+ACKNOWLEDGMENT_SETS = frozenset({"997", "999", "277"})
 
 
 def _finding(
@@ -161,6 +167,7 @@ class EnvelopeChecker:
         self.transaction: Transaction | None = None
         self.scope = NO_SCOPE
         self._groups = 0  # groups seen in the open interchange
+        self._acknowledgments = 0  # TA1 segments in the open interchange
         self._transactions = 0  # transaction sets seen in the open group
         self._numbers = list(numbered)  # interchanges, groups, transaction sets numbered so far
         self._handlers: dict[str, Callable[[Segment], list[Finding]]] = {
@@ -181,6 +188,11 @@ class EnvelopeChecker:
     def check(self, segment: Segment) -> list[Finding]:
         """Check an envelope segment (one of :data:`ENVELOPE_IDS`) and update the state."""
         return self._handlers[segment.id](segment)
+
+    def interchange_level(self, segment: Segment) -> None:
+        """A segment allowed between ISA and GS (a TA1, which acknowledges an interchange)."""
+        if segment.id == "TA1":
+            self._acknowledgments += 1
 
     def outside(self, segment: Segment) -> list[Finding]:
         """A data segment that arrived while no transaction set was open."""
@@ -362,6 +374,7 @@ class EnvelopeChecker:
             segment=segment,
         )
         self._groups = 0
+        self._acknowledgments = 0
         return out
 
     def _iea(self, segment: Segment) -> list[Finding]:
@@ -389,6 +402,18 @@ class EnvelopeChecker:
             counted="functional groups",
             rules=(EnvelopeRule.IEA_CONTROL, EnvelopeRule.IEA_COUNT),
         )
+        if self._acknowledgments and not self._groups:
+            out.append(
+                _finding(
+                    EnvelopeRule.ACKNOWLEDGMENT,
+                    Severity.ERROR,
+                    "an interchange of TA1 interchange acknowledgments, not claims; "
+                    "acknowledgments are not acknowledged, so nothing is written back for it",
+                    segment,
+                    self.scope,
+                    fix="send acknowledgments to the system that reconciles them, not here",
+                )
+            )
         self._end_interchange()
         return out
 
@@ -516,6 +541,20 @@ class EnvelopeChecker:
         self, segment: Segment, version: str, scope: Scope, out: list[Finding]
     ) -> ClaimKind | None:
         set_id = segment.get(1)
+        if set_id in ACKNOWLEDGMENT_SETS:
+            out.append(
+                _finding(
+                    EnvelopeRule.ACKNOWLEDGMENT,
+                    Severity.ERROR,
+                    f"transaction set {set_id} is an acknowledgment, not claims; acknowledgments "
+                    "are not acknowledged, so no 999 or 277CA is written for it",
+                    segment,
+                    scope,
+                    element="ST01",
+                    fix="send acknowledgments to the system that reconciles them, not here",
+                )
+            )
+            return None
         entry = self._implementations.lookup(version)
         if set_id != "837" or entry is None or not entry.supported:
             if set_id != "837":

@@ -228,7 +228,9 @@ class Reader:
             else:
                 if builder is not None:
                     out.extend(builder.add(token))
-                elif envelope.transaction is None and sid not in _INTERCHANGE_LEVEL:
+                elif envelope.transaction is None and sid in _INTERCHANGE_LEVEL:
+                    envelope.interchange_level(token)
+                elif envelope.transaction is None:
                     out.extend(envelope.outside(token))
                 # else: a segment of a transaction set that is not read (reported at ST)
                 if self._segments:

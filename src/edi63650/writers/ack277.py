@@ -27,7 +27,7 @@ from edi63650.model import Claim, InstitutionalClaim, InstitutionalServiceLine, 
 from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.rules.engine import ClaimResult
 from edi63650.writers import x12
-from edi63650.writers.common import Replies, Tally, clean
+from edi63650.writers.common import Replies, Tally, clean, echo_id
 from edi63650.writers.sink import Sink, Writable
 from edi63650.writers.x12 import Elements
 
@@ -150,7 +150,7 @@ def _transaction(
             "46",
             clean(submitter.id if submitter else "") or "SUBMITTER",
         ],
-        ["TRN", "2", clean(batch, 50)],
+        ["TRN", "2", echo_id(batch) or "UNKNOWN"],
         ["STC", ("A3", "746", "AY"), _day(when), "U", _amount(total)]
         if duplicate
         else ["STC", ("A1", "19", "AY"), _day(when), "WQ", _amount(total)],
@@ -290,7 +290,7 @@ def _claim(
     out: list[Elements] = [
         ["HL", str(hl), str(parent), "PT"],
         ["NM1", "QC", "1", last, first, "", "", "", "MI", member],
-        ["TRN", "2", clean(claim.claim_id, 50) or "UNKNOWN"],
+        ["TRN", "2", echo_id(claim.claim_id) or "UNKNOWN"],
     ]
     errors = [] if duplicate else _errors(result.findings)
     if duplicate:
@@ -335,7 +335,7 @@ def _line(line: ServiceLine, errors: Sequence[Finding], when: datetime.datetime)
         _stc(statuses[:3], when, None, None),
     ]
     if line.control_number:
-        out.append(["REF", "FJ", clean(line.control_number, 50)])
+        out.append(["REF", "FJ", echo_id(line.control_number)])
     served = line.service_date
     if served and served.start:
         out.append(["DTP", "472", "D8", _day(served.start)])

@@ -15,13 +15,19 @@ from collections.abc import Sequence
 import attrs
 
 from edi63650.builder import ELEMENT_ERRORS
-from edi63650.envelope import ACKNOWLEDGED
+from edi63650.envelope import ACKNOWLEDGED, EnvelopeRule
 from edi63650.findings import Finding, Severity
 from edi63650.model import Group, Interchange, Transaction
 from edi63650.outcome import AckCode, InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.values import is_digits
 from edi63650.writers import x12
-from edi63650.writers.common import Replies, clean, element_position, split_segment
+from edi63650.writers.common import (
+    Replies,
+    clean,
+    echo_id,
+    element_position,
+    split_segment,
+)
 from edi63650.writers.sink import Sink, Spool, Writable
 from edi63650.writers.x12 import Elements
 
@@ -29,6 +35,15 @@ VERSION = "005010X231A1"
 
 #: IK502 when a transaction set has segments in error (X12 element 718).
 _SEGMENTS_IN_ERROR = "5"
+
+#: AK101 codes of 005010X231A1 (functional identifiers of the HIPAA transactions, as in
+#: pyx12's 999.5010X231.A1.xml); a group that says another is answered as HC (claims), the
+#: only kind this tool reads.
+_FUNCTIONAL_IDS = frozenset({"BE", "HB", "HC", "HI", "HN", "HP", "HR", "HS", "RA"})
+
+#: AK201 codes of 005010X231A1 (the HIPAA transaction sets, ibid.). A set with another ST01
+#: gets no AK2 loop (situational); the group's AK9 still counts it, as not accepted.
+_SET_IDS = frozenset({"270", "271", "276", "277", "278", "820", "834", "835", "837"})
 
 
 class Ack999Sink(Sink):
@@ -48,6 +63,8 @@ class Ack999Sink(Sink):
         self._ak9: dict[int, set[str]] = {}  # AK905 codes, by group number
 
     def transaction(self, outcome: TransactionOutcome) -> None:
+        if any(f.rule == EnvelopeRule.ACKNOWLEDGMENT for f in outcome.findings):
+            return  # an acknowledgment is never acknowledged
         self._replies.first(outcome)
         segments = _transaction(outcome)
         start = self._blocks.size
@@ -62,10 +79,18 @@ class Ack999Sink(Sink):
     def interchange(self, outcome: InterchangeOutcome) -> None:
         self._note(outcome.findings)
         ta1_code = self._ta1.pop(outcome.number, None) if outcome.interchange else None
-        for number, group in self._groups.items():
-            codes = sorted(self._ak9.pop(number, set())) if number else []
-            self._replies.body_text(*self._render(group, codes))
-        self._replies.commit(_ta1(outcome.interchange, ta1_code))
+        ta1 = _ta1(outcome.interchange, ta1_code)
+        if ta1 is not None:
+            # Rejected at the interchange: the TA1 says so, alone; no 999 for its groups.
+            self._replies.discard()
+            self._replies.commit_alone(outcome.interchange, ta1)
+        else:
+            for number, group in self._groups.items():
+                codes = sorted(self._ak9.pop(number, set())) if number else []
+                self._replies.body_text(*self._render(group, codes))
+            self._replies.commit()
+        for number in self._groups:
+            self._ak9.pop(number, None)
         self._groups = {}
         self._blocks.truncate(0)
 
@@ -103,7 +128,7 @@ class Ack999Sink(Sink):
         version = clean(info.version if info else "", 12) or clean(first.implementation, 12)
         ak1: Elements = [
             "AK1",
-            clean(info.functional_id if info else "", 2) or "HC",
+            info.functional_id if info and info.functional_id in _FUNCTIONAL_IDS else "HC",
             control if is_digits(control) and len(control) <= 9 else "0",
             version or "005010X222A1",
         ]
@@ -151,7 +176,7 @@ def _ta1(interchange: Interchange | None, code: str | None) -> Elements | None:
         "TA1",
         control if is_digits(control) and len(control) == 9 else "000000000",
         f"{date:%y%m%d}" if date is not None else "000101",
-        time if is_digits(time) and len(time) == 4 else "0000",
+        time if is_digits(time) and len(time) == 4 and time < "2400" and time[2] < "6" else "0000",
         "R",
         code,
     ]
@@ -159,10 +184,12 @@ def _ta1(interchange: Interchange | None, code: str | None) -> Elements | None:
 
 def _transaction(outcome: TransactionOutcome) -> list[Elements]:
     transaction = outcome.transaction
+    if transaction.set_id not in _SET_IDS:
+        return []
     out: list[Elements] = [
         [
             "AK2",
-            clean(transaction.set_id, 3) or "837",
+            transaction.set_id,
             clean(transaction.control_number, 9).ljust(4, "0"),
             clean(transaction.implementation, 35),
         ],
@@ -172,7 +199,7 @@ def _transaction(outcome: TransactionOutcome) -> list[Elements]:
         # IK303 names an LS/LE loop; an 837 has none, so it stays empty.
         out.append(["IK3", segment_id, str(ordinal), "", code])
         if first.claim_id:
-            out.append(["CTX", ("CLM01", clean(first.claim_id, 35))])
+            out.append(["CTX", ("CLM01", echo_id(first.claim_id, 35))])
         for finding in findings:
             out += _element_error(finding)
     codes = sorted({code for f in outcome.findings if (code := _ik5(f.rule))})
@@ -236,4 +263,7 @@ def _element_error(finding: Finding) -> list[Elements]:
     else:
         position = str(element)
     value = "" if code in ("1", "I10") else clean(bad, 99)
-    return [["IK4", position, clean(number, 4), code, value]]
+    # IK402 is numeric (N0 1-4): a composite's reference (C004) is not, and is left out.
+    return [
+        ["IK4", position, number if is_digits(number) and len(number) <= 4 else "", code, value]
+    ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
+import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -20,6 +22,9 @@ from edi63650.writers.x12 import Elements
 
 WARNING = Severity.WARNING
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f*~:^|>\\{}']")
+#: Characters an echoed identifier escapes besides controls and non-ASCII: the delimiters of
+#: any interchange we write, and ``%``, the escape itself.
+_ID_ESCAPED = frozenset("*~:^|>\\{}'%")
 _ELEMENT = re.compile(r"(\d{2})(?:-(\d{2}))?$")
 
 
@@ -58,10 +63,48 @@ class Tally:
         return attrs.evolve(self)
 
 
+def ascii_only(text: str) -> str:
+    """``text`` in the X12 basic and extended character sets (X12.6 section 3.3: printable
+    ASCII): letters with accents lose them (``MUÑOZ`` becomes ``MUNOZ``), other characters
+    outside the sets are dropped."""
+    if text.isascii():
+        return text
+    # UTF-8 bytes read as Latin-1 (as the reader decodes): ``MUÃ\x91OZ`` is ``MUÑOZ``.
+    with contextlib.suppress(UnicodeError):
+        text = text.encode("latin-1").decode("utf-8")
+    plain = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in plain if c.isascii())
+
+
 def clean(text: str, limit: int = 264) -> str:
-    """Text safe inside one element of any interchange we write: no delimiter of any common
-    kind, no control characters, single spaces, at most ``limit`` characters."""
-    return " ".join(_UNSAFE.sub(" ", text).split())[:limit].strip()
+    """Text safe inside one element of any interchange we write: in the X12 character sets,
+    no delimiter of any common kind, no control characters, single spaces, at most ``limit``
+    characters."""
+    return " ".join(_UNSAFE.sub(" ", ascii_only(text)).split())[:limit].strip()
+
+
+def echo_id(text: str, limit: int = 50) -> str:
+    """An identifier of the input (CLM01, a line's control number) echoed so that it stays
+    itself: as it is when every character may appear in an element we write; otherwise each
+    character that may not (a delimiter, ``%``, a control or non-ASCII character, a leading
+    or trailing space) as ``%XX``, its UTF-8 bytes in hexadecimal, as in a URL. Reversible,
+    so two ids never collapse into one; at most ``limit`` characters."""
+    if (
+        text.isascii()
+        and text.isprintable()
+        and _ID_ESCAPED.isdisjoint(text)
+        and text[:1] != " "
+        and text[-1:] != " "
+    ):
+        return text[:limit]
+    last = len(text) - 1
+    escaped = [
+        "".join(f"%{byte:02X}" for byte in char.encode())
+        if not (" " <= char <= "~") or char in _ID_ESCAPED or (char == " " and index in (0, last))
+        else char
+        for index, char in enumerate(text)
+    ]
+    return "".join(escaped)[:limit]
 
 
 def reply_envelope(
@@ -79,7 +122,7 @@ def reply_envelope(
         qualifier: str | None, identifier: str | None, application: str | None, fallback: str
     ) -> x12.Party:
         return x12.Party(
-            clean(qualifier or "", 2) or "ZZ",
+            qualifier if qualifier in x12.ID_QUALIFIERS else "ZZ",
             clean(identifier or "", 15) or fallback,
             clean(application or "", 15) or fallback,
         )
@@ -190,6 +233,17 @@ class Replies:
         self._headers, self._bodies = None, []
         self._start = self._spool.size
 
+    def commit_alone(self, isa: Interchange | None, ta1: Elements) -> None:
+        """The open interchange ended and is answered by a TA1 alone (ISA, TA1, IEA with no
+        functional group), whether or not it held transaction sets."""
+        self._waiting.append(_Reply(isa, None, ta1, ()))
+        if self._base is None and isa is not None and is_digits(isa.control_number):
+            self._base = int(isa.control_number)
+        if self._base is not None:
+            self._flush(self._base)
+        self._headers, self._bodies = None, []
+        self._start = self._spool.size
+
     def discard(self) -> None:
         self._spool.truncate(self._start)
         self._headers, self._bodies = None, []
@@ -205,7 +259,7 @@ class Replies:
         for reply in self._waiting:
             number = base + self._index
             self._index += 1
-            if not reply.bodies:
+            if not reply.bodies and reply.ta1 is None:
                 continue
             envelope = reply_envelope(
                 reply.interchange,
@@ -215,6 +269,9 @@ class Replies:
                 functional_id=self._functional_id,
                 version=self._version,
             )
+            if not reply.bodies:  # a TA1 alone
+                out.write(x12.ta1_interchange(envelope, reply.ta1 or []).encode("latin-1"))
+                continue
             out.write(x12.head(envelope, ta1=reply.ta1).encode("latin-1"))
             for position, (start, end, count) in enumerate(reply.bodies, start=1):
                 body = self._spool.read(start, end).decode("latin-1")

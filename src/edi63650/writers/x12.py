@@ -37,6 +37,12 @@ def render(
     return "".join(out)
 
 
+#: Interchange id qualifiers (ISA05 and ISA07, X12 element I05, 005010 control segments, as
+#: in pyx12's x12.control.00501.xml): a reply whose partner used another says ZZ (mutually
+#: defined) instead.
+ID_QUALIFIERS = frozenset({"01", "14", "20", "27", "28", "29", "30", "33", "ZZ"})
+
+
 @attrs.frozen
 class Party:
     """One side of an interchange: ISA05/ISA06 (or ISA07/ISA08) and GS02 (or GS03)."""
@@ -120,6 +126,17 @@ def transaction(
     )
     se = render([["SE", str(count + 2), st_control]], envelope.delimiters, line_break=line_break)
     return st + body + se
+
+
+def ta1_interchange(envelope: Envelope, ta1: Elements, *, line_break: str = "\n") -> str:
+    """An interchange that holds only a TA1: ISA, TA1, and IEA counting no functional group
+    (X12.5: an interchange acknowledgment needs no GS)."""
+    segments: list[Elements] = [
+        isa_segment(envelope),
+        ta1,
+        ["IEA", "0", f"{envelope.control_number:09d}"],
+    ]
+    return render(segments, envelope.delimiters, line_break=line_break)
 
 
 def tail(envelope: Envelope, transactions: int, *, line_break: str = "\n") -> str:

@@ -1,0 +1,247 @@
+"""Acknowledgments a trading partner's translator accepts, on messy input: characters outside
+the X12 sets, composite IK402s, claim ids holding delimiters, partner qualifiers, TA1
+rejections, acknowledgments sent back to us; and a seeded fuzz run checked by pyx12."""
+
+from __future__ import annotations
+
+import datetime
+import random
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from edi63650.segment import Segment
+from edi63650.tokenizer import Tokenizer
+from edi63650.validate import ValidationResult, Validator
+from tests.helpers import CORPUS, FIXTURES
+from tests.mutants import mutants
+from tests.pyx12_oracle import pyx12_check
+
+NOW = datetime.datetime(2026, 11, 26, 9, 30)
+CLEAN = (FIXTURES / "bom.837").read_text()
+ALT = (FIXTURES / "alt-delimiters.837").read_text()
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return Validator(now=NOW)
+
+
+def segments(data: bytes) -> list[list[str]]:
+    tokenizer = Tokenizer()
+    tokens = tokenizer.feed(data) + tokenizer.close()
+    return [list(t.elements) for t in tokens if isinstance(t, Segment)]
+
+
+def everything_found(result: ValidationResult) -> set[str]:
+    """The rules of the findings outside claims: the file's and every transaction set's."""
+    return {f.rule for f in result.findings} | {
+        f.rule for t in result.transactions for f in t.findings
+    }
+
+
+def accepted_by_pyx12(data: bytes, tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    valid, report = pyx12_check(path)
+    assert valid, report[-3000:]
+
+
+def test_names_outside_the_x12_character_sets_are_transliterated(
+    validator: Validator, tmp_path: Path
+) -> None:
+    nm1 = next(s for s in CLEAN.split("~") if s.lstrip().startswith("NM1*IL*"))
+    elements = nm1.split("*")
+    elements[3:5] = ["MUÑOZ", "MARÍA"]
+    data = CLEAN.replace(nm1, "*".join(elements), 1).encode("utf-8")
+    result = validator.validate(data)
+    reply = result.to_277ca()
+    assert reply.isascii()
+    patient = [s for s in segments(reply) if s[:2] == ["NM1", "QC"]]
+    assert patient, reply
+    assert patient[0][3:5] == ["MUNOZ", "MARIA"], patient
+    accepted_by_pyx12(reply, tmp_path, "names.277")
+    accepted_by_pyx12(result.to_999(), tmp_path, "names.999")
+
+
+def test_ik402_is_a_number_or_left_out(validator: Validator, tmp_path: Path) -> None:
+    text = (FIXTURES / "scs-professional.837").read_text()
+    line = next(s for s in text.split("~") if s.lstrip().startswith("SV1*"))
+    elements = line.split("*")
+    elements[7] = "1:2:3:4:5"  # a composite with too many components
+    data = text.replace(line, "*".join(elements), 1).encode()
+    reply = validator.validate(data).to_999()
+    ik4s = [s for s in segments(reply) if s[0] == "IK4"]
+    assert ik4s, reply
+    assert all(s[2] == "" or s[2].isdigit() for s in ik4s), ik4s
+    assert b"C004" not in reply
+    accepted_by_pyx12(reply, tmp_path, "composite.999")
+
+
+def test_claim_ids_holding_delimiters_stay_unique_and_reversible(
+    validator: Validator, tmp_path: Path
+) -> None:
+    # The input's own delimiters are | \ { }, so CLM01 may hold * : ' < > of ours.
+    ids = ["ALT*1", "ALT:1", "ALT'1", "ALT 1", "<b>X</b>", "A%2A1"]
+    claim = ALT[ALT.index("CLM|") : ALT.index("{SE|")]
+    body = "".join(claim.replace("CLM|REV0001|", f"CLM|{i}|", 1) + "{" for i in ids)
+    count = (
+        int(ALT.split("{SE|")[1].split("|")[0]) + (len(ids) - 1) * claim.count("{") + len(ids) - 1
+    )
+    data = (ALT[: ALT.index("CLM|")] + body.rstrip("{") + ALT[ALT.index("{SE|") :]).replace(
+        f"{{SE|{ALT.split('{SE|')[1].split('|')[0]}|", f"{{SE|{count}|"
+    )
+    result = validator.validate(data.encode())
+    assert len(result.claims) == len(ids)
+    reply = result.to_277ca()
+    traces = [s[2] for s in segments(reply) if s[:2] == ["TRN", "2"]][1:]  # after the batch's
+    assert traces == ["ALT%2A1", "ALT%3A1", "ALT%271", "ALT 1", "<b%3EX</b%3E", "A%252A1"]
+    assert [unquote(t) for t in traces] == ids  # reversible: percent-decoding gives CLM01
+    accepted_by_pyx12(reply, tmp_path, "ids.277")
+
+
+def test_partner_qualifiers_outside_the_code_list_are_answered_as_zz(
+    validator: Validator, tmp_path: Path
+) -> None:
+    isa = CLEAN[: CLEAN.index("~")]
+    parts = isa.split("*")
+    parts[5] = "99"  # ISA05: not an I05 code
+    data = CLEAN.replace(isa, "*".join(parts), 1).encode()
+    result = validator.validate(data)
+    for name, reply in (("q.277", result.to_277ca()), ("q.999", result.to_999())):
+        isa_out = segments(reply)[0]
+        assert isa_out[7] == "ZZ", isa_out  # our receiver: the partner
+        accepted_by_pyx12(reply, tmp_path, name)
+
+
+def test_an_interchange_rejected_at_the_ta1_gets_no_999(
+    validator: Validator, tmp_path: Path
+) -> None:
+    isa = CLEAN[: CLEAN.index("~")]
+    parts = isa.split("*")
+    parts[9] = "261399"  # ISA09: no such date
+    data = CLEAN.replace(isa, "*".join(parts), 1).encode()
+    reply = validator.validate(data).to_999()
+    ids = [s[0] for s in segments(reply)]
+    assert ids == ["ISA", "TA1", "IEA"], reply
+    ta1 = segments(reply)[1]
+    assert ta1[4:] == ["R", "014"]
+    assert segments(reply)[2][1] == "0"  # IEA01: no functional group
+    accepted_by_pyx12(reply, tmp_path, "ta1.999")
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["staedi/simple999.edi", "staedi/invalid999.edi", "pyx12/834_ls_le_ls.999.txt"],
+)
+def test_acknowledgments_are_not_acknowledged(validator: Validator, source: str) -> None:
+    path = CORPUS / source
+    if not path.exists():
+        pytest.skip(f"{path} is not here (../shared/corpus is read-only and optional)")
+    result = validator.validate(path)
+    rules = everything_found(result)
+    assert "ENV-ACKNOWLEDGMENT" in rules, rules
+    assert result.to_999() == b""
+    assert result.to_277ca() == b""
+
+
+def test_a_997_and_a_ta1_are_not_acknowledged_either(validator: Validator) -> None:
+    isa = CLEAN[: CLEAN.index("~") + 1]
+    ack997 = (
+        isa + "GS*FA*CLEARHOUSE01*SPINEPAIN01*20261104*1100*9*X*004010~"
+        "ST*997*0001~AK1*HC*601~AK9*A*1*1*1~SE*4*0001~GE*1*9~IEA*1*000000601~"
+    )
+    ta1 = isa + "TA1*000000601*261104*1100*A*000~IEA*0*000000601~"
+    for data in (ack997, ta1):
+        result = validator.validate(data.encode())
+        assert "ENV-ACKNOWLEDGMENT" in everything_found(result)
+        assert result.to_999() == b"", data
+        assert result.to_277ca() == b""
+
+
+def _inputs() -> list[tuple[str, bytes]]:
+    out = [(p.name, p.read_bytes()) for p in sorted(FIXTURES.glob("*.837"))]
+    if CORPUS.is_dir():
+        out += [
+            (str(p.relative_to(CORPUS)), p.read_bytes())
+            for p in sorted(CORPUS.rglob("*"))
+            if p.is_file() and b"ST*837" in p.read_bytes()[:4000]
+        ]
+    return out
+
+
+def _messy(data: bytes, rng: random.Random) -> bytes:
+    """One of the issue's hand mutations: non-ASCII names, delimiters inside a claim id."""
+    text = data.decode("latin-1")
+    if rng.random() < 0.5:
+        text = text.replace("NM1*IL*1*", "NM1*IL*1*MUÑOZ ", 1)
+    elif "CLM*" in text:
+        text = text.replace("CLM*", "CLM*" + rng.choice(["A:", "B'", "C>", "D%", "É"]), 1)
+    return text.encode("utf-8")
+
+
+def test_fuzzed_inputs_get_acknowledgments_pyx12_accepts(
+    validator: Validator, tmp_path: Path
+) -> None:
+    rng = random.Random(20261202)  # noqa: S311 - test data
+    inputs = _inputs()
+    cases: list[tuple[str, bytes]] = []
+    while len(cases) < 500:
+        name, data = rng.choice(inputs)
+        (variant,) = mutants(data, rng.randrange(10**9), 1)
+        cases.append((name, _messy(variant, rng) if rng.random() < 0.3 else variant))
+    rejected = []
+    for number, (name, data) in enumerate(cases):
+        result = validator.validate(data)
+        replies = {"277": result.to_277ca(), "999": result.to_999()}
+        for ack, reply in replies.items():
+            kind = ack
+            if not reply:
+                continue
+            path = tmp_path / f"{number}.{kind}"
+            path.write_bytes(reply)
+            try:
+                valid = pyx12_check(path)[0]
+            except Exception as error:  # pyx12 failing on our file counts as a rejection
+                valid = False
+                kind += f" (pyx12 failed: {type(error).__name__}: {error})"
+            if not valid:
+                rejected.append(f"{name} #{number}: {kind}")
+                (tmp_path / f"rejected-{number}.{ack}").write_bytes(reply)
+                (tmp_path / f"rejected-{number}.in").write_bytes(data)
+        claim_traces = _claim_traces(replies["277"])
+        assert len(claim_traces) == len(set(claim_traces)) or _duplicated_in_input(
+            result, claim_traces
+        ), (name, number)
+        for kind in replies:
+            (tmp_path / f"{number}.{kind}").unlink(missing_ok=True)
+    assert rejected == [], rejected
+
+
+def _claim_traces(reply: bytes) -> list[str]:
+    out = []
+    patient = False
+    for segment in segments(reply):
+        if segment[0] == "HL":
+            patient = segment[3:4] == ["PT"]
+        elif patient and segment[:2] == ["TRN", "2"]:
+            out.append(segment[2])
+    return out
+
+
+def _duplicated_in_input(result: object, traces: list[str]) -> bool:
+    """Two claims with the same CLM01 in the input answer with the same TRN02, rightly."""
+    ids = [c.claim.claim_id for c in result.claims]  # type: ignore[attr-defined]
+    return len(set(ids)) < len(ids)
+
+
+def test_a_ta1_riding_in_an_interchange_of_claims_is_no_reason_to_reject_it(
+    validator: Validator,
+) -> None:
+    end = CLEAN.index("~") + 1
+    data = CLEAN[:end] + "\nTA1*000000600*261104*1100*A*000~" + CLEAN[end:]
+    result = validator.validate(data.encode())
+    assert "ENV-ACKNOWLEDGMENT" not in everything_found(result)
+    assert [c.accepted for c in result.claims] == [True]
+    assert result.to_999() != b""
