@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import random
+import re
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -245,3 +246,22 @@ def test_a_ta1_riding_in_an_interchange_of_claims_is_no_reason_to_reject_it(
     assert "ENV-ACKNOWLEDGMENT" not in everything_found(result)
     assert [c.accepted for c in result.claims] == [True]
     assert result.to_999() != b""
+
+
+def test_only_structure_findings_make_ik3_and_ik4(validator: Validator, tmp_path: Path) -> None:
+    # LX removed before a service line: the structure cannot place SV1 and what follows; the
+    # builder's finding about the DTP that follows (an unknown RD9 format) stays in the report.
+    text = (FIXTURES / "scs-professional.837").read_text()
+    start = text.index("LX*2~")
+    text = text[:start] + text[start + len("LX*2~") :].lstrip("\n")
+    date = text.index("DTP*472*D8*", text.index("SV1*", start))
+    text = text[:date] + "DTP*472*RD9*" + text[date + len("DTP*472*D8*") :]
+    text = re.sub(r"(?m)^SE\*(\d+)\*", lambda m: f"SE*{int(m[1]) - 1}*", text, count=1)
+    result = validator.validate(text.encode())
+    reply = result.to_999()
+    ik3s = [s for s in segments(reply) if s[0] == "IK3"]
+    assert [s[1] for s in ik3s] == ["SV1", "REF"], ik3s  # no IK3 for the DTP
+    assert not [s for s in segments(reply) if s[0] == "IK4"]
+    found = {f.rule for c in result.claims for f in c.findings}
+    assert "837-BAD-DATE" in found, found
+    accepted_by_pyx12(reply, tmp_path, "unplaced.999")

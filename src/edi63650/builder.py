@@ -69,15 +69,6 @@ class BuildRule(enum.StrEnum):
     BAD_POINTER = "837-BAD-POINTER"
 
 
-#: How each builder finding is acknowledged in the 999: its IK403 element error code (X12
-#: element 723), when the structure layer has not reported the segment already.
-ELEMENT_ERRORS: dict[str, str] = {
-    BuildRule.BAD_NUMBER: "6",  # invalid character in data element
-    BuildRule.BAD_POINTER: "6",
-    BuildRule.BAD_DATE: "8",  # invalid date
-}
-
-
 class _Problems:
     """Collects builder findings with the claim they belong to."""
 

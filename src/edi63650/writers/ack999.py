@@ -1,10 +1,11 @@
 """The 999 implementation acknowledgment (ASC X12C 005010X231A1).
 
 One 999 interchange per 837 interchange; one 999 transaction set per 837 functional group
-(AK1), with an AK2/IK5 pair per transaction set and AK9 for the group. Segment-level syntax
-errors found so far (unreadable amounts, dates and pointers in a claim) are reported as IK3
-with IK4; the implementation-guide checks of the structure layer will add theirs to the same
-shape. Codes: IK304 (X12 element 720), IK403 (723), IK5 (717/718), AK9 (715/716).
+(AK1), with an AK2/IK5 pair per transaction set and AK9 for the group. The structure layer's
+findings (segments it could not place, element errors) are reported as IK3 with IK4; an
+interchange rejected at its envelope is answered by a TA1 alone, and acknowledgments are
+never acknowledged. Codes: IK304 (X12 element 720), IK403 (723), IK5 (717/718), AK9
+(715/716).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Sequence
 
 import attrs
 
-from edi63650.builder import ELEMENT_ERRORS
 from edi63650.envelope import ACKNOWLEDGED, EnvelopeRule
 from edi63650.findings import Finding, Severity
 from edi63650.model import Group, Interchange, Transaction
@@ -25,8 +25,6 @@ from edi63650.writers.common import (
     Replies,
     clean,
     echo_id,
-    element_position,
-    split_segment,
 )
 from edi63650.writers.sink import Sink, Spool, Writable
 from edi63650.writers.x12 import Elements
@@ -214,26 +212,19 @@ def syntax_errors(
     outcome: TransactionOutcome,
 ) -> dict[tuple[int, str, str], tuple[Finding, list[Finding]]]:
     """The IK3 groups of a transaction set, in segment order: (IK302, IK301, IK304) to the
-    first finding and the findings that make IK4s. Structural findings carry their codes;
-    the claim builder's unreadable amounts, dates and pointers count too unless the structure
-    layer already reported on the same segment (it checks the same values, and a segment it
-    could not place has no elements to speak of)."""
+    first finding and the findings that make IK4s. Only the structure layer's findings make
+    IK3 and IK4 (it places each segment and checks every element); the claim builder's, such
+    as an unreadable amount in a segment the structure could not place, stay in the report."""
     findings = [*outcome.findings, *(f for claim in outcome.claims for f in claim.findings)]
     structural = [f for f in findings if f.syntax is not None and f.severity is Severity.ERROR]
-    covered = {f.offset for f in structural}
-    builder = [
-        f
-        for f in findings
-        if f.rule in ELEMENT_ERRORS and f.syntax is None and f.offset not in covered
-    ]
     groups: dict[tuple[int, str, str], tuple[Finding, list[Finding]]] = {}
-    for finding in sorted([*structural, *builder], key=lambda f: (f.ordinal or 0, f.offset or 0)):
+    for finding in sorted(structural, key=lambda f: (f.ordinal or 0, f.offset or 0)):
         detail = finding.syntax
-        code = detail.segment_code if detail is not None else "8"
-        segment_id = (detail.segment_id if detail is not None else "") or finding.segment_id
-        key = (finding.ordinal or 0, segment_id, code)
+        if detail is None:
+            continue
+        key = (finding.ordinal or 0, detail.segment_id or finding.segment_id, detail.segment_code)
         group = groups.setdefault(key, (finding, []))
-        if detail is None or detail.element_code:
+        if detail.element_code:
             group[1].append(finding)
     return groups
 
@@ -241,20 +232,10 @@ def syntax_errors(
 def _element_error(finding: Finding) -> list[Elements]:
     """IK4 for one element (IK401 position, IK402 reference number, IK403 code, IK404 copy)."""
     detail = finding.syntax
-    element: int
-    component: int | None
-    if detail is not None:
-        element, component, repetition = detail.element, detail.component, detail.repetition
-        code, number, bad = detail.element_code, detail.data_element, detail.value
-    else:
-        where = element_position(finding)
-        if where is None:
-            return []
-        element, component = where
-        repetition = 0
-        parts = split_segment(finding)
-        bad = parts[element] if element < len(parts) else ""
-        code, number = ELEMENT_ERRORS[finding.rule], ""
+    if detail is None:
+        return []
+    element, component, repetition = detail.element, detail.component, detail.repetition
+    code, number, bad = detail.element_code, detail.data_element, detail.value
     position: x12.Element
     if repetition:
         position = (str(element), str(component) if component else "", str(repetition))
