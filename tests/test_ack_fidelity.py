@@ -265,3 +265,42 @@ def test_only_structure_findings_make_ik3_and_ik4(validator: Validator, tmp_path
     found = {f.rule for c in result.claims for f in c.findings}
     assert "837-BAD-DATE" in found, found
     accepted_by_pyx12(reply, tmp_path, "unplaced.999")
+
+
+TRAILING = {
+    # In a claim: the claim is rejected, the set accepted with errors (claim policy).
+    "HI*ABK:G8929*ABF:M961**~": ("HI*ABK:G8929*ABF:M961~", "IK3*HI*23**8", "IK5*E*5"),
+    # Outside claims (the billing provider's tax id): the set is rejected.
+    "REF*EI*741234567*~": ("REF*EI*741234567~", "IK3*REF*11**8", "IK5*R*5"),
+}
+
+
+@pytest.mark.parametrize("new", TRAILING)
+def test_trailing_separators_are_an_error(validator: Validator, tmp_path: Path, new: str) -> None:
+    old, ik3, ik5 = TRAILING[new]
+    text = (FIXTURES / "scs-professional.837").read_text()
+    assert old in text
+    result = validator.validate(text.replace(old, new, 1).encode())
+    reply = result.to_999().decode()
+    lines = [s for s in reply.replace("\n", "").split("~") if s.startswith(("IK3", "IK4", "IK5"))]
+    assert lines == [ik3, ik5], reply  # IK304 8 and no IK4, as pyx12 answers
+    accepted_by_pyx12(reply.encode(), tmp_path, "trailing.999")
+
+
+@pytest.mark.parametrize(
+    ("bad", "ik301"), [("Nd4*X", "Nd4"), ("*IC*DAVID", "XX"), ("NM31*X", "NM3")]
+)
+def test_a_segment_with_a_malformed_id_is_counted_where_it_stands(
+    validator: Validator, tmp_path: Path, bad: str, ik301: str
+) -> None:
+    text = (FIXTURES / "scs-professional.837").read_text()
+    at = text.index("HI*")
+    ordinal = text[text.index("ST*837") : at].count("~") + 1
+    text = text[:at] + bad + "~\n" + text[at:]
+    text = re.sub(r"(?m)^SE\*(\d+)\*", lambda m: f"SE*{int(m[1]) + 1}*", text, count=1)
+    result = validator.validate(text.encode())
+    assert "ENV-SE-COUNT" not in everything_found(result)  # SE01 counts it, rightly
+    reply = result.to_999().decode()
+    lines = [s for s in reply.replace("\n", "").split("~") if s.startswith(("IK3", "IK5"))]
+    assert lines == [f"IK3*{ik301}*{ordinal}**1", "IK5*R*5"], reply  # at its own position
+    accepted_by_pyx12(reply.encode(), tmp_path, "badid.999")

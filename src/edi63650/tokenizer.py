@@ -32,7 +32,7 @@ from collections.abc import Callable
 from itertools import islice
 
 from edi63650.errors import EdiUsageError
-from edi63650.findings import Finding, Severity
+from edi63650.findings import Finding, Severity, SyntaxDetail
 from edi63650.segment import Delimiters, Segment
 
 #: Longest segment accepted, in bytes. The longest 837 segments (SV1 with a description, NTE,
@@ -554,7 +554,9 @@ class Tokenizer:
                 )
                 continue
             if len(text) > max_length:
-                out.append(self._too_long(base + start, segment_line))
+                if ordinal:  # still a segment of the transaction set: SE counts it
+                    ordinal += 1
+                out.append(self._too_long(base + start, segment_line, ordinal))
                 continue
             elements = text.split(separator)
             segment_id = elements[0]
@@ -571,17 +573,10 @@ class Tokenizer:
                     reseek = True
                     break
                 if _SEGMENT_ID.fullmatch(segment_id) is None:
-                    out.append(
-                        Finding(
-                            rule=TokenRule.BAD_SEGMENT_ID,
-                            severity=Severity.ERROR,
-                            message="a segment does not start with a valid segment id "
-                            "and was skipped",
-                            fix="check the file for binary data or a wrong segment terminator",
-                            offset=base + start,
-                            line_no=segment_line,
-                        )
-                    )
+                    # Counted where it stands (SE counts it) and answered as IK304 1.
+                    if ordinal:
+                        ordinal += 1
+                    out.append(self._bad_id(segment_id, base + start, segment_line, ordinal))
                     continue
                 valid_ids.add(segment_id)
             if ordinal:
@@ -647,7 +642,7 @@ class Tokenizer:
             self._consume(len(rest))
         return False
 
-    def _too_long(self, offset: int, line_no: int) -> Finding:
+    def _too_long(self, offset: int, line_no: int, ordinal: int | None = None) -> Finding:
         return Finding(
             rule=TokenRule.SEGMENT_TOO_LONG,
             severity=Severity.ERROR,
@@ -655,4 +650,22 @@ class Tokenizer:
             fix="check the segment terminator; an 837 segment is rarely over 1 KiB",
             offset=offset,
             line_no=line_no,
+            ordinal=ordinal or None,
+        )
+
+    @staticmethod
+    def _bad_id(segment_id: str, offset: int, line_no: int, ordinal: int) -> Finding:
+        """A segment whose id is not one (``Nd4``, ``NM31``, empty): IK3 with IK304 1
+        (unrecognized segment id) at its own position. IK301 names what it began with, in
+        letters and digits, two or three of them (``XX`` if it had none)."""
+        shown = re.sub(r"[^A-Za-z0-9]", "", segment_id)[:3] or "XX"
+        return Finding(
+            rule=TokenRule.BAD_SEGMENT_ID,
+            severity=Severity.ERROR,
+            message="a segment does not start with a valid segment id and was skipped",
+            fix="check the file for binary data or a wrong segment terminator",
+            offset=offset,
+            line_no=line_no,
+            ordinal=ordinal or None,
+            syntax=SyntaxDetail(segment_code="1", segment_id=shown.ljust(2, "X")),
         )

@@ -26,6 +26,9 @@ from edi63650.structure.walker import LaneTable, Problem, Steps, Walker
 __all__ = ["ElementCode", "Grammars", "SegmentCode", "Structure", "TransactionCheck"]
 
 #: What to do about each kind of problem, for the report.
+#: Separators at the end of a segment (``REF*G1*PA778812*``).
+TRAILING_SEPARATOR = "IG-TRAILING-SEPARATOR"
+
 _FIXES = {
     SegmentCode.UNRECOGNIZED: "remove the segment or correct its id",
     SegmentCode.UNEXPECTED: "remove the segment or move it to the loop where the guide puts it",
@@ -164,7 +167,25 @@ class TransactionCheck:
         after = [self._problem(segment, p) for p in own]
         if spec is not None:
             after += self._elements(segment, spec)
+            if segment.text.endswith(segment.delimiters.element):
+                after.append(self._trailing(segment))
         return before, after
+
+    def _trailing(self, segment: Segment) -> Finding:
+        """Separators at the end of a segment: TR3 B.1.1.3.10 (absence of data) says they
+        must be left out. Answered as pyx12 does: IK3 with IK304 8, no IK4."""
+        return Finding.at(
+            segment,
+            TRAILING_SEPARATOR,
+            Severity.ERROR,
+            f"{segment.id} ends with element separators; separators after the last element "
+            "with data must be left out",
+            fix=f"remove the trailing {segment.delimiters.element!r} from the {segment.id} segment",
+            source=f"{self._source} appendix B.1.1.3.10 (absence of data)",
+            claim_id=self._walker.claim_id,
+            syntax=SyntaxDetail(segment_code=SegmentCode.ELEMENT_ERRORS.value),
+            scope=self._scope,
+        )
 
     def run(self, parts: list[str], start: int) -> int:
         """The fast lane: take segment texts from ``parts[start]`` on while each is clean

@@ -416,8 +416,8 @@ class Walker:
             if entry is None:
                 break
             if part not in entry.clean:
-                if entry.pattern.fullmatch(part) is None:
-                    break
+                if part.endswith(sep) or entry.pattern.fullmatch(part) is None:
+                    break  # (trailing separators are a finding: TR3 B.1.1.3.10)
                 if lane.remembered < CLEAN_LIMIT:
                     entry.clean.add(part)
                     lane.remembered += 1
