@@ -304,3 +304,26 @@ def test_a_segment_with_a_malformed_id_is_counted_where_it_stands(
     lines = [s for s in reply.replace("\n", "").split("~") if s.startswith(("IK3", "IK5"))]
     assert lines == [f"IK3*{ik301}*{ordinal}**1", "IK5*R*5"], reply  # at its own position
     accepted_by_pyx12(reply.encode(), tmp_path, "badid.999")
+
+
+def test_every_functional_group_is_answered_even_an_empty_one(
+    validator: Validator, tmp_path: Path
+) -> None:
+    text = (FIXTURES / "scs-professional.837").read_text()
+    end = text.index("~", text.index("GE*")) + 1
+    empty = "\nGS*HC*SPINEPAIN01*CLEARHOUSE01*20261104*1100*602*X*005010X222A1~\nGE*0*602~"
+    data = (text[:end] + empty + text[end:]).replace("IEA*1*", "IEA*2*")
+    reply = validator.validate(data.encode()).to_999()
+    lines = [s for s in reply.decode().replace("\n", "").split("~") if s.startswith("AK")]
+    assert lines[-2:] == ["AK1*HC*602*005010X222A1", "AK9*A*0*0*0"], lines  # as pyx12 answers
+    assert [s for s in lines if s.startswith("AK1")] == [
+        "AK1*HC*101*005010X222A1",
+        "AK1*HC*602*005010X222A1",
+    ]
+    accepted_by_pyx12(reply, tmp_path, "empty-group.999")
+    # An interchange holding only an empty group is answered too.
+    isa = text[: text.index("~") + 1]
+    alone = isa + empty + "\nIEA*1*" + isa.split("*")[13] + "~\n"
+    reply = validator.validate(alone.encode()).to_999()
+    assert b"AK1*HC*602*005010X222A1~\nAK9*A*0*0*0~" in reply, reply
+    accepted_by_pyx12(reply, tmp_path, "only-empty.999")

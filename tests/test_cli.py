@@ -192,3 +192,46 @@ def test_progress_shows_on_a_terminal_unless_quiet() -> None:
             assert "claims" in shown
     _, _, err_text = call("validate", path)  # not a terminal: no progress
     assert err_text == ""
+
+
+def _isa13s(folder: Path) -> list[int]:
+    return [
+        int(line[90:99])
+        for reply in sorted([*folder.glob("*.277"), *folder.glob("*.999")])
+        for line in reply.read_bytes().split(b"\n")
+        if line.startswith(b"ISA")
+    ]
+
+
+def test_validate_numbers_its_acknowledgments_itself(tmp_path: Path) -> None:
+    source = str(FIXTURES / "bom.837")
+    out, err = io.StringIO(), io.StringIO()
+    run(["validate", source, "--output-dir", str(tmp_path / "a"), "-q"], stdout=out, stderr=err)
+    assert sorted(_isa13s(tmp_path / "a")) == [1, 2]  # not the inbound 000000601
+    run(
+        ["validate", source, "--output-dir", str(tmp_path / "b"), "--control-start", "90", "-q"],
+        stdout=out,
+        stderr=err,
+    )
+    assert sorted(_isa13s(tmp_path / "b")) == [90, 91]
+    store = str(tmp_path / "numbers.sqlite")
+    for folder in ("c", "d"):  # kept in a file: unique across runs
+        run(
+            [
+                "validate",
+                source,
+                "--output-dir",
+                str(tmp_path / folder),
+                "--control-numbers",
+                store,
+                "--jobs",
+                "2",
+                "-q",
+            ],
+            stdout=out,
+            stderr=err,
+        )
+    assert sorted(_isa13s(tmp_path / "c") + _isa13s(tmp_path / "d")) == [1, 2, 3, 4]
+    assert "--control-numbers reads the inputs one after another" in err.getvalue()
+    status = run(["validate", source, "--control-start", "0"], stdout=out, stderr=err)
+    assert status == EXIT_USAGE

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import random
+import re
 import sqlite3
 import tracemalloc
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from edi63650.validate import Validator
 from edi63650.writers.accepted import AcceptedSink
 from edi63650.writers.ack277 import Ack277Sink
 from edi63650.writers.ack999 import Ack999Sink
+from edi63650.writers.numbers import StoredNumbers
 from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
 from edi63650.writers.report_json import JsonSink
 from edi63650.writers.report_text import TextSink
@@ -161,6 +163,9 @@ def test_a_large_file_in_compact_html_equals_what_it_was(validators: dict[str, V
     assert len(data) > COMPACT_ABOVE
     key = "generated/synth-P-17000|claim"
     got = streamed(validators["claim"], Chunked(data, seed=1), "big", len(data))
+    if UPDATE:
+        GOLDEN[key] = got
+        GOLDEN_FILE.write_text(json.dumps(GOLDEN, indent=1, sort_keys=True) + "\n")
     assert got == GOLDEN[key]
 
 
@@ -201,10 +206,25 @@ def test_the_one_pass_writes_what_the_whole_result_says(tmp_path: Path) -> None:
     with source.open("rb") as stream:
         summary = write_outputs(validator, stream, "flip.837", out, size=len(data))
     result = validator.validate(data)
-    assert (out / "flip.837.277").read_bytes() == result.to_277ca()
-    assert (out / "flip.837.999").read_bytes() == result.to_999()
+    written = {kind: (out / f"flip.837.{kind}").read_bytes() for kind in ("277", "999")}
+    assert _numbers_out(written["277"]) == _numbers_out(result.to_277ca())
+    assert _numbers_out(written["999"]) == _numbers_out(result.to_999())
+    # One pass shares its control numbers between the 277CA and the 999: all different.
+    numbers = [n for kind in ("277", "999") for n in _control_numbers(written[kind])]
+    assert sorted(numbers) == list(range(1, len(numbers) + 1)), numbers
     assert (summary.tally.rejected, summary.tally.accepted) == (1, 1)
     assert b"FU0001" not in (out / "flip.837.accepted.837").read_bytes()
+
+
+def _control_numbers(reply: bytes) -> list[int]:
+    return [int(line[90:99]) for line in reply.split(b"\n") if line.startswith(b"ISA")]
+
+
+def _numbers_out(reply: bytes) -> bytes:
+    """A reply with its own control numbers (ISA13, GS06, GE02, IEA02) blanked."""
+    reply = re.sub(rb"(?m)^(ISA(?:\*[^*]*){12}\*)\d{9}", rb"\1#", reply)
+    reply = re.sub(rb"(?m)^(GS(?:\*[^*]*){5}\*)\d+", rb"\1#", reply)
+    return re.sub(rb"(?m)^((?:GE|IEA)\*\d+\*)\d+", rb"\1#", reply)
 
 
 # -- lazy, bounded ----------------------------------------------------------------------------
@@ -260,24 +280,29 @@ def test_memory_is_bounded_by_an_interchange_not_by_how_many_there_are(tmp_path:
     assert peak_large < 1.5 * peak_small + 4 * 1024 * 1024, (peak_small, peak_large)
 
 
-def test_reply_control_numbers_wait_only_for_a_numeric_interchange_number() -> None:
-    # The first interchange's ISA13 is not a number: its replies wait for the second's
-    # number (3), and every reply is numbered from it, in input order, with no repeats.
+def test_replies_carry_our_own_control_numbers_not_the_inbound_ones(tmp_path: Path) -> None:
     first, second, third = (synth("837P", 2, seed=seed) for seed in (1, 2, 3))
-    first = first[:90] + b"ABCDEFGHI" + first[99:]
-    first = first.replace(b"IEA*1*000000002", b"IEA*1*ABCDEFGHI")
-    assert second[90:99] == b"000000003"
+    assert [d[90:99] for d in (first, second, third)] == [b"000000002", b"000000003", b"000000004"]
     result = Validator(now=NOW).validate(first + second + third)
     for reply in (result.to_277ca(), result.to_999()):
-        numbers = [line[90:99] for line in reply.split(b"\n") if line.startswith(b"ISA")]
-        assert numbers == [b"000000003", b"000000004", b"000000005"], reply
-    # Given a base, nothing waits.
-    out = io.BytesIO()
-    Validator(now=NOW).write(io.BytesIO(first + second), [Ack277Sink(out, NOW, control_number=41)])
-    assert [line[90:99] for line in out.getvalue().split(b"\n") if line.startswith(b"ISA")] == [
-        b"000000041",
-        b"000000042",
-    ]
+        assert _control_numbers(reply) == [1, 2, 3]  # counting from 1, whatever came in
+        groups = [line.split(b"*")[6] for line in reply.split(b"\n") if line.startswith(b"GS")]
+        assert groups == [b"1", b"2", b"3"]
+    assert b"AK1*HC*3*" in result.to_999()  # the inbound GS06 is referenced where X231A1 says
+    assert _control_numbers(result.to_999(control_number=41)) == [41, 42, 43]
+    # Kept in a store, they go on counting across runs and never repeat.
+    store = tmp_path / "numbers.sqlite"
+    taken = []
+    for _ in range(2):
+        numbers = StoredNumbers(store, start=500)
+        validator = Validator(now=NOW, control_numbers=numbers)
+        (tmp_path / "out").mkdir(exist_ok=True)
+        data = first + second
+        write_outputs(validator, io.BytesIO(data), "x.837", tmp_path / "out", size=len(data))
+        numbers.close()
+        for kind in ("277", "999"):
+            taken += _control_numbers((tmp_path / "out" / f"x.837.{kind}").read_bytes())
+    assert sorted(taken) == list(range(500, 508)), taken
 
 
 def test_the_history_index_spills_to_disk_with_the_same_answers(

@@ -299,3 +299,24 @@ def test_journal_survives_being_reopened(tmp_path: Path) -> None:
     assert [p.outcome for p in again.run_once()] == ["duplicate"]
     again.close()
     assert (out / JOURNAL).stat().st_size > 0
+
+
+def test_control_numbers_count_on_in_the_journal_across_restarts(tmp_path: Path) -> None:
+    inbox, out, watcher, _ = make(tmp_path, control_start=7000)
+    (inbox / "a.837").write_bytes(VALID)
+    (inbox / "b.837").write_bytes(variant(REJECTED, 1))
+    watcher.run_once()
+    watcher.close()
+    _, _, again, _ = make(tmp_path)  # a restart, without --control-start
+    (inbox / "c.837").write_bytes(variant(VALID, 2))
+    (inbox / "d.837").write_bytes(VALID)  # a duplicate: its 277CA takes a number too
+    again.run_once()
+    again.close()
+    numbers = sorted(
+        int(line[90:99])
+        for reply in (*out.glob("*/*.277"), *out.glob("*/*.999"))
+        for line in reply.read_bytes().split(b"\n")
+        if line.startswith(b"ISA")
+    )
+    assert numbers == list(range(7000, 7000 + len(numbers))), numbers
+    assert len(numbers) == 7  # three inputs with a 277CA and a 999, one duplicate's 277CA

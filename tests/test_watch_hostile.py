@@ -23,18 +23,10 @@ from edi63650.errors import EdiUsageError
 from edi63650.testing import synth
 from edi63650.watch import JOURNAL, WatchBusyError, Watcher
 from tests.helpers import FIXTURES
+from tests.test_watch import make
 
 VALID = (FIXTURES / "bom.837").read_bytes()
 SECRET = b"SECRET-OF-ANOTHER-TENANT-0xC0FFEE"
-
-
-def make(tmp_path: Path, **options: object) -> tuple[Path, Path, Watcher, io.StringIO]:
-    inbox, out = tmp_path / "in", tmp_path / "out"
-    inbox.mkdir(exist_ok=True)
-    log = io.StringIO()
-    options.setdefault("settle", 0.05)
-    watcher = Watcher(inbox, out, log=log, **options)  # type: ignore[arg-type]
-    return inbox, out, watcher, log
 
 
 def everything_written(out: Path) -> Iterator[bytes]:
@@ -373,7 +365,7 @@ def test_a_full_disk_loses_nothing_and_processing_resumes(
         watcher.stop()
         runner.join(30)
         watcher.close()
-        assert not (inbox / "big.837").exists()
+        assert not (inbox / "big.837").exists(), log.getvalue()[-2000:]
         rows = list(
             sqlite3.connect(out / JOURNAL).execute("SELECT state, outcome, archived_as FROM inputs")
         )

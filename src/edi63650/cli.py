@@ -100,19 +100,15 @@ def _parser() -> _Parser:
         help="take files from the inbox's subfolders too (by default they are left alone, "
         "and said so once)",
     )
+    cli_validate.add_rule_options(watch)
     watch.add_argument(
-        "--profile",
-        choices=("auto", "medicare", "commercial"),
-        default="auto",
-        help="payer profile of the rule pack (default: from each claim's payer)",
+        "--control-start",
+        type=int,
+        default=1,
+        metavar="N",
+        help="the lowest interchange control number our acknowledgments take next (they "
+        "count up in the journal, across runs)",
     )
-    watch.add_argument(
-        "--syntax-policy",
-        choices=("claim", "transaction"),
-        default="claim",
-        help="what a syntax error in one claim rejects (default: the claim)",
-    )
-    watch.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
     rules = commands.add_parser("rules", help="list every rule with its severities and sources")
     rules.add_argument("--format", choices=("text", "json"), default="text")
     rules.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
@@ -222,6 +218,7 @@ def _watch(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             profile=args.profile,
             syntax_policy=args.syntax_policy,
             recursive=args.recursive,
+            control_start=args.control_start,
         )
     except EdiUsageError as error:
         raise UsageError(str(error)) from None

@@ -18,11 +18,29 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from edi63650.jobs import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Job, run_all
+from edi63650.writers.numbers import LAST
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "UsageError", "add_arguments", "run_validate"]
 
 #: Bytes read from standard input at a time while it is spooled.
 _STDIN_CHUNK = 1 << 16
+
+
+def add_rule_options(parser: argparse.ArgumentParser) -> None:
+    """--profile, --syntax-policy and --maps: how claims are judged (validate and watch)."""
+    parser.add_argument(
+        "--profile",
+        choices=("auto", "medicare", "commercial"),
+        default="auto",
+        help="payer profile of the rule pack (default: from each claim's payer)",
+    )
+    parser.add_argument(
+        "--syntax-policy",
+        choices=("claim", "transaction"),
+        default="claim",
+        help="what a syntax error in one claim rejects (default: the claim)",
+    )
+    parser.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
 
 
 class UsageError(Exception):
@@ -47,19 +65,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write NAME.277, NAME.999, NAME.json, NAME.html and NAME.accepted.837 for each input",
     )
-    parser.add_argument("--profile", choices=("auto", "medicare", "commercial"), default="auto")
     parser.add_argument(
         "--history",
         metavar="PATH",
         help="SQLite history of accepted SCS procedures, across submissions",
     )
+    add_rule_options(parser)
     parser.add_argument(
-        "--syntax-policy",
-        choices=("claim", "transaction"),
-        default="claim",
-        help="what a syntax error in one claim rejects (default: the claim)",
+        "--control-start",
+        type=int,
+        default=1,
+        metavar="N",
+        help="our acknowledgments' interchange control numbers count up from N (default 1; "
+        "with --control-numbers or --history: the lowest number to take next)",
     )
-    parser.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
+    parser.add_argument(
+        "--control-numbers",
+        metavar="PATH",
+        help="keep our control numbers in this SQLite file, so that they stay unique across "
+        "runs (the --history file keeps them when given); inputs are then read one after "
+        "another",
+    )
     parser.add_argument(
         "--jobs",
         type=int,
@@ -110,10 +136,14 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
     if args.jobs < 1:
         raise UsageError("edi63650 validate: --jobs must be at least 1")
     jobs = args.jobs
-    if jobs > 1 and args.history:
-        # Each file's global period must see the files before it: one after another.
-        print("edi63650: --history reads the inputs one after another; --jobs ignored", file=stderr)
+    if jobs > 1 and (args.history or args.control_numbers):
+        # Each file's global period must see the files before it, and control numbers kept
+        # across runs are taken in the order of the inputs: one after another.
+        what = "--history" if args.history else "--control-numbers"
+        print(f"edi63650: {what} reads the inputs one after another; --jobs ignored", file=stderr)
         jobs = 1
+    if not 1 <= args.control_start <= LAST:
+        raise UsageError(f"edi63650 validate: --control-start must be 1 to {LAST}")
     folder = Path(args.output_dir) if args.output_dir else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -126,6 +156,8 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
         syntax_policy=args.syntax_policy,
         colour=stdout.isatty(),
         timestamp=args.timestamp,
+        control_start=args.control_start,
+        control_numbers=args.control_numbers,
     )
     shown = stderr if stderr.isatty() and not args.quiet else None
     status = EXIT_OK

@@ -168,6 +168,9 @@ class EnvelopeChecker:
         self.scope = NO_SCOPE
         self._groups = 0  # groups seen in the open interchange
         self._acknowledgments = 0  # TA1 segments in the open interchange
+        # Functional groups that ended holding no transaction set (a 999 answers them too),
+        # by group number: the reader takes them at each interchange's end.
+        self.empty_groups: list[tuple[int, Group]] = []
         self._transactions = 0  # transaction sets seen in the open group
         self._numbers = list(numbered)  # interchanges, groups, transaction sets numbered so far
         self._handlers: dict[str, Callable[[Segment], list[Finding]]] = {
@@ -188,6 +191,11 @@ class EnvelopeChecker:
     def check(self, segment: Segment) -> list[Finding]:
         """Check an envelope segment (one of :data:`ENVELOPE_IDS`) and update the state."""
         return self._handlers[segment.id](segment)
+
+    def take_empty(self) -> tuple[tuple[int, Group], ...]:
+        """The functional groups with no transaction set ended since the last call."""
+        empty, self.empty_groups = tuple(self.empty_groups), []
+        return empty
 
     def interchange_level(self, segment: Segment) -> None:
         """A segment allowed between ISA and GS (a TA1, which acknowledges an interchange)."""
@@ -295,6 +303,8 @@ class EnvelopeChecker:
         self.scope = self.scope._replace(transaction=0)
 
     def _end_group(self) -> None:
+        if self.group is not None and not self._transactions:
+            self.empty_groups.append((self.scope.group, self.group))
         self.group = None
         self.scope = self.scope._replace(group=0)
 

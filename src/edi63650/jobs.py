@@ -28,6 +28,7 @@ from edi63650.outputs import write_outputs
 from edi63650.rules.history import HistoryStore
 from edi63650.rules.tables import Tables
 from edi63650.validate import Summary, Validator
+from edi63650.writers.numbers import StoredNumbers
 from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
 from edi63650.writers.report_json import JsonSink
 from edi63650.writers.report_text import TextSink
@@ -53,6 +54,8 @@ class Job:
     syntax_policy: str
     colour: bool
     timestamp: datetime.datetime | None
+    control_start: int = 1
+    control_numbers: str | None = None  # a SQLite file keeping them across runs
 
 
 @attrs.frozen
@@ -73,17 +76,26 @@ class Runner:
     def __init__(self, job: Job) -> None:
         self._job = job
         self._history = HistoryStore(Path(job.history)) if job.history else None
+        # Our control numbers are kept where there is a place: their own file, or the history.
+        place = job.control_numbers or job.history
+        self._numbers = (
+            StoredNumbers(Path(place), start=job.control_start) if place is not None else None
+        )
         self._validator = Validator(
             tables=Tables.load(Path(job.maps) if job.maps else None),
             profile=job.profile,
             history=self._history,
             syntax_policy=job.syntax_policy,
             now=job.timestamp,
+            control_numbers=self._numbers,
+            control_start=job.control_start,
         )
 
     def close(self) -> None:
         if self._history is not None:
             self._history.close()
+        if self._numbers is not None:
+            self._numbers.close()
 
     def run(self, name: str, path: Path | None, advance: Advance | None = None) -> Done:
         """Validate ``path`` (or the file ``name``), shown as ``name``."""

@@ -99,6 +99,7 @@ class InterchangeOutcome:
     retracts: bool
     transactions: int
     end: int
+    empty_groups: tuple[tuple[int, Group], ...] = ()  # (number, GS): groups with no set
 
     def restate(self, outcome: TransactionOutcome) -> TransactionOutcome:
         """A transaction outcome of this interchange as finally decided."""

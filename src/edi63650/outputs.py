@@ -17,6 +17,7 @@ from edi63650.validate import Summary, Validator
 from edi63650.writers.accepted import AcceptedSink
 from edi63650.writers.ack277 import Ack277Sink
 from edi63650.writers.ack999 import Ack999Sink
+from edi63650.writers.numbers import ControlNumbers, Counter
 from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
 from edi63650.writers.report_json import JsonSink
 from edi63650.writers.sink import Sink
@@ -73,6 +74,8 @@ class Outputs:
     """The outputs of one input in ``folder``, as sinks for one pass: NAME.277 (kept when
     there are claims), .999 (when there are transaction sets), .json, .html and .accepted.837
     (when a claim was accepted), named after ``base`` (the input's ``name`` unless given).
+    The 277CA and 999 interchanges take their control numbers from ``numbers`` (counting
+    from 1 for this input when not given).
     Nothing is in place until :meth:`commit`."""
 
     KINDS = ("277", "999", "json", "html", "accepted.837")
@@ -85,14 +88,16 @@ class Outputs:
         *,
         size: int,
         base: str | None = None,
+        numbers: ControlNumbers | None = None,
     ) -> None:
         base = base or (name if name != "-" else "stdin")
+        numbers = numbers if numbers is not None else Counter()
         self.files = {kind: AtomicFile(folder / f"{base}.{kind}") for kind in self.KINDS}
         files = self.files
         self._accepted = AcceptedSink(files["accepted.837"])
         self.sinks: list[Sink] = [
-            Ack277Sink(files["277"], when),
-            Ack999Sink(files["999"], when),
+            Ack277Sink(files["277"], when, numbers=numbers),
+            Ack999Sink(files["999"], when, numbers=numbers),
             JsonSink(files["json"], name, when),
             HtmlSink(files["html"], name, when, compact=size > COMPACT_ABOVE),
             self._accepted,
@@ -126,7 +131,14 @@ def write_outputs(
     """Validate ``stream`` (seekable, ``size`` bytes) once, writing its :class:`Outputs` into
     ``folder``; ``extra`` sinks are fed in the same pass (``progress``: see
     :meth:`~edi63650.validate.Validator.write`)."""
-    outputs = Outputs(folder, name, validator.when(), size=size)
+    numbers = validator.control_numbers
+    outputs = Outputs(
+        folder,
+        name,
+        validator.when(),
+        size=size,
+        numbers=numbers if numbers is not None else Counter(validator.control_start),
+    )
     try:
         summary = validator.write(stream, [*outputs.sinks, *extra], name, progress=progress)
     except BaseException:

@@ -343,6 +343,7 @@ class Pipeline:
             retracts=retracts,
             transactions=self._sets,
             end=end.end,
+            empty_groups=end.empty_groups,
         )
         self._loose = []
         self._sets = 0

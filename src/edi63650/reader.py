@@ -58,6 +58,7 @@ class InterchangeEnd:
     interchange: Interchange
     end: int
     number: int
+    empty_groups: tuple[tuple[int, Group], ...] = ()  # (number, GS) of groups with no set
 
 
 @attrs.frozen
@@ -163,7 +164,11 @@ class Reader:
                     )
                 )
             if open_interchange is not None:
-                out.append(InterchangeEnd(open_interchange, self._offset, scope.interchange))
+                out.append(
+                    InterchangeEnd(
+                        open_interchange, self._offset, scope.interchange, envelope.take_empty()
+                    )
+                )
         return out
 
     def _process(self, tokens: list[Token], out: list[Item]) -> None:
@@ -291,7 +296,7 @@ class Reader:
                 out.append(segment)
                 shown = True
             end = segment.offset if sid == "IEA" else segment.offset - 1
-            out.append(InterchangeEnd(interchange, end, scope.interchange))
+            out.append(InterchangeEnd(interchange, end, scope.interchange, envelope.take_empty()))
         if sid == "ISA" and envelope.interchange is not None:
             interchanges, groups, transactions = envelope.numbered
             out.append(

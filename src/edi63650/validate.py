@@ -51,6 +51,7 @@ from edi63650.writers.accepted import AcceptedSink
 from edi63650.writers.ack277 import Ack277Sink
 from edi63650.writers.ack999 import Ack999Sink
 from edi63650.writers.common import Tally
+from edi63650.writers.numbers import ControlNumbers
 from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
 from edi63650.writers.report_json import JsonSink
 from edi63650.writers.report_text import TextSink
@@ -246,6 +247,8 @@ class Validator:
         syntax_policy: str = "claim",
         now: datetime.datetime | None = None,
         structure: Structure | None = None,
+        control_numbers: ControlNumbers | None = None,
+        control_start: int = 1,
     ) -> None:
         self.tables = tables if tables is not None else Tables.load()
         self.structure = structure if structure is not None else Structure.load()
@@ -258,6 +261,10 @@ class Validator:
             )
         self.syntax_policy = SyntaxPolicy(syntax_policy)
         self.now = now  # fixed for reproducible acknowledgments; else the time of each run
+        # Our acknowledgments' control numbers: from a store shared by every input, or else
+        # counting from ``control_start`` for each input.
+        self.control_numbers = control_numbers
+        self.control_start = control_start
 
     def pipeline(self, *, segments: bool = False) -> Pipeline:
         """A streaming core for one input (sans-IO: feed it bytes)."""

@@ -49,6 +49,7 @@ from edi63650.rules.tables import Tables
 from edi63650.tokenizer import TokenRule
 from edi63650.validate import Summary, Validator
 from edi63650.writers.ack277 import Ack277Sink
+from edi63650.writers.numbers import StoredNumbers
 
 JOURNAL = ".edi63650-journal.sqlite"
 LOCK = ".edi63650.lock"
@@ -125,6 +126,7 @@ class Watcher:
         profile: str = "auto",
         syntax_policy: str = "claim",
         recursive: bool = False,
+        control_start: int = 1,
     ) -> None:
         self.inbox = inbox_folder
         self.output = output
@@ -150,6 +152,8 @@ class Watcher:
             _lock(output / LOCK, f"the output folder {output}"),
         ]
         self._journal = Journal(output / JOURNAL)
+        # Our acknowledgments' control numbers go on counting in the journal, run after run.
+        self._numbers = StoredNumbers(output / JOURNAL, start=control_start)
         self._store = HistoryStore(history) if history else None
         if history is not None and history.exists():
             history.chmod(0o600)
@@ -182,10 +186,12 @@ class Watcher:
             "profile": profile,
             "syntax_policy": syntax_policy,
             "recursive": recursive,
+            "control_start": control_start,
         }
 
     def close(self) -> None:
         self._journal.close()
+        self._numbers.close()
         if self._store is not None:
             self._store.close()
         for descriptor in self._locks:
@@ -459,7 +465,13 @@ class Watcher:
                 target = AtomicFile(folder / f"{base}.277")
                 try:
                     summary = validator.write(
-                        stream, [Ack277Sink(target, validator.when(), duplicate=True)], name
+                        stream,
+                        [
+                            Ack277Sink(
+                                target, validator.when(), numbers=self._numbers, duplicate=True
+                            )
+                        ],
+                        name,
                     )
                 except BaseException:
                     target.abort()
@@ -472,7 +484,14 @@ class Watcher:
                 )
                 write_atomic(folder / f"{base}.txt", note.encode())
                 return summary
-            outputs = Outputs(folder, name, validator.when(), size=spool.stat().st_size, base=base)
+            outputs = Outputs(
+                folder,
+                name,
+                validator.when(),
+                size=spool.stat().st_size,
+                base=base,
+                numbers=self._numbers,
+            )
             try:
                 summary = validator.write(stream, outputs.sinks, name)
             except BaseException:

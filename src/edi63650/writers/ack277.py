@@ -28,6 +28,7 @@ from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutco
 from edi63650.rules.engine import ClaimResult
 from edi63650.writers import x12
 from edi63650.writers.common import Replies, Tally, clean, echo_id
+from edi63650.writers.numbers import ControlNumbers, Counter
 from edi63650.writers.sink import Sink, Writable
 from edi63650.writers.x12 import Elements
 
@@ -39,8 +40,9 @@ _RETURNED = ClaimStatus("A3", "23", "41")
 
 class Ack277Sink(Sink):
     """Writes the 277CA to ``out``: each transaction set that holds claims is answered when it
-    ends (its claims are all known then, so its totals go before them); interchanges are
-    enveloped at the end.
+    ends (its claims are all known then, so its totals go before them); each interchange is
+    enveloped and written when it ends, with the next of ``numbers`` (else counting from
+    ``control_number``, or 1) as its control number.
 
     With ``duplicate``, the whole batch is answered as a duplicate submission: STC A3:746 at
     the information receiver level (the only level where 746 may be used), and every claim
@@ -53,11 +55,13 @@ class Ack277Sink(Sink):
         when: datetime.datetime,
         *,
         control_number: int | None = None,
+        numbers: ControlNumbers | None = None,
         duplicate: bool = False,
     ) -> None:
         self._when = when
         self._duplicate = duplicate
-        self._replies = Replies(out, when, control_number, functional_id="HN", version=VERSION)
+        numbers = numbers if numbers is not None else Counter(control_number or 1)
+        self._replies = Replies(out, when, numbers, functional_id="HN", version=VERSION)
 
     def transaction(self, outcome: TransactionOutcome) -> None:
         self._replies.first(outcome)

@@ -26,6 +26,7 @@ from edi63650.writers.common import (
     clean,
     echo_id,
 )
+from edi63650.writers.numbers import ControlNumbers, Counter
 from edi63650.writers.sink import Sink, Spool, Writable
 from edi63650.writers.x12 import Elements
 
@@ -52,9 +53,15 @@ class Ack999Sink(Sink):
     """
 
     def __init__(
-        self, out: Writable, when: datetime.datetime, *, control_number: int | None = None
+        self,
+        out: Writable,
+        when: datetime.datetime,
+        *,
+        control_number: int | None = None,
+        numbers: ControlNumbers | None = None,
     ) -> None:
-        self._replies = Replies(out, when, control_number, functional_id="FA", version=VERSION)
+        numbers = numbers if numbers is not None else Counter(control_number or 1)
+        self._replies = Replies(out, when, numbers, functional_id="FA", version=VERSION)
         self._blocks = Spool()
         self._groups: dict[int, _Group] = {}  # the open interchange's, by group number
         self._ta1: dict[int, str] = {}  # first TA105 code, by interchange number
@@ -83,7 +90,10 @@ class Ack999Sink(Sink):
             self._replies.discard()
             self._replies.commit_alone(outcome.interchange, ta1)
         else:
-            for number, group in self._groups.items():
+            for number, header in outcome.empty_groups:  # answered too: AK1 and AK9 alone
+                self._groups.setdefault(number, _Group(header, None))
+                self._replies.first_headers(outcome.interchange, header)
+            for number, group in sorted(self._groups.items(), key=lambda item: item[0]):
                 codes = sorted(self._ak9.pop(number, set())) if number else []
                 self._replies.body_text(*self._render(group, codes))
             self._replies.commit()
@@ -123,7 +133,9 @@ class Ack999Sink(Sink):
         first = group.first
         info = group.group
         control = info.control_number if info else ""
-        version = clean(info.version if info else "", 12) or clean(first.implementation, 12)
+        version = clean(info.version if info else "", 12) or clean(
+            first.implementation if first else "", 12
+        )
         ak1: Elements = [
             "AK1",
             info.functional_id if info and info.functional_id in _FUNCTIONAL_IDS else "HC",
@@ -131,7 +143,7 @@ class Ack999Sink(Sink):
             version or "005010X222A1",
         ]
         count = len(group.blocks)
-        if codes or group.accepted == 0:
+        if codes or (count and group.accepted == 0):
             status = "R"
         elif group.accepted < count:
             status = "P"  # partially accepted: at least one transaction set rejected
@@ -151,7 +163,7 @@ class _Group:
     """A functional group of the open interchange: where its AK2 blocks are in the spool."""
 
     group: Group | None
-    first: Transaction
+    first: Transaction | None  # None for a group with no transaction set
     blocks: list[tuple[int, int, int]] = attrs.Factory(list)
     accepted: int = 0
     errors: bool = False

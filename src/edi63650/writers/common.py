@@ -15,8 +15,8 @@ from edi63650.findings import Finding, Severity
 from edi63650.model import Group, Interchange
 from edi63650.outcome import TransactionOutcome
 from edi63650.rules.engine import ClaimResult
-from edi63650.values import is_digits
 from edi63650.writers import x12
+from edi63650.writers.numbers import ControlNumbers
 from edi63650.writers.sink import Spool, Writable
 from edi63650.writers.x12 import Elements
 
@@ -166,50 +166,37 @@ def split_segment(finding: Finding) -> list[str]:
     return text.split(text[len(sid)])
 
 
-@attrs.frozen
-class _Reply:
-    """A reply interchange waiting for its control number: the input's envelope headers
-    (of its first transaction set), the TA1, and its sets' spans in the body spool."""
-
-    interchange: Interchange | None
-    group: Group | None
-    ta1: Elements | None
-    bodies: tuple[tuple[int, int, int], ...]  # start, end, segment count
-
-
 class Replies:
-    """Reply interchanges (277CA, 999), one per input interchange that held transaction sets.
-    The n-th reply (from 0) has control number base + n, the base being the one given, or
-    else the first interchange control number of the input that is a number (1 if none is).
-    Each reply is written out
-    when its interchange ends and the base is known; until then only its envelope headers and
-    its sets' rendered bodies (in a spool) wait, never the outcomes themselves."""
+    """Reply interchanges (277CA, 999), one per input interchange that held transaction sets,
+    each written when its interchange ends, with the next of ``numbers`` as its control
+    number. Until then, its transaction sets' rendered bodies wait in a spool."""
 
     def __init__(
         self,
         out: Writable,
         when: datetime.datetime,
-        control_number: int | None,
+        numbers: ControlNumbers,
         *,
         functional_id: str,
         version: str,
     ) -> None:
         self._out = out
         self._when = when
-        self._base = control_number
+        self._numbers = numbers
         self._functional_id = functional_id
         self._version = version
-        self._spool = Spool()  # rendered bodies of the open interchange and those waiting
-        self._waiting: list[_Reply] = []  # ended before the base was known
-        self._index = 0  # replies ended so far: the next one's control number is base + this
+        self._spool = Spool()  # rendered bodies of the open interchange
         self._headers: tuple[Interchange | None, Group | None] | None = None
         self._bodies: list[tuple[int, int, int]] = []  # the open interchange's sets
-        self._start = 0
 
     def first(self, outcome: TransactionOutcome) -> None:
         """A transaction set of the open interchange (the first gives the envelope)."""
+        self.first_headers(outcome.interchange, outcome.group)
+
+    def first_headers(self, isa: Interchange | None, group: Group | None) -> None:
+        """The envelope headers of the open interchange, unless known already."""
         if self._headers is None:
-            self._headers = (outcome.interchange, outcome.group)
+            self._headers = (isa, group)
 
     def body(self, segments: list[Elements]) -> None:
         """One reply transaction set, without ST and SE."""
@@ -222,63 +209,42 @@ class Replies:
         self._bodies.append((start, self._spool.size, count))
 
     def commit(self, ta1: Elements | None = None) -> None:
-        """The open interchange ended; it holds a reply when it held transaction sets."""
-        if self._headers is not None:
+        """The open interchange ended: write its reply, if it held transaction sets."""
+        if self._headers is not None and self._bodies:
             isa, group = self._headers
-            self._waiting.append(_Reply(isa, group, ta1, tuple(self._bodies)))
-            if self._base is None and isa is not None and is_digits(isa.control_number):
-                self._base = int(isa.control_number)
-            if self._base is not None:
-                self._flush(self._base)
-        self._headers, self._bodies = None, []
-        self._start = self._spool.size
+            envelope = self._envelope(isa, group)
+            out = self._out
+            out.write(x12.head(envelope, ta1=ta1).encode("latin-1"))
+            for position, (start, end, count) in enumerate(self._bodies, start=1):
+                body = self._spool.read(start, end).decode("latin-1")
+                out.write(x12.transaction(envelope, position, body, count).encode("latin-1"))
+            out.write(x12.tail(envelope, len(self._bodies)).encode("latin-1"))
+        self.discard()
 
     def commit_alone(self, isa: Interchange | None, ta1: Elements) -> None:
         """The open interchange ended and is answered by a TA1 alone (ISA, TA1, IEA with no
         functional group), whether or not it held transaction sets."""
-        self._waiting.append(_Reply(isa, None, ta1, ()))
-        if self._base is None and isa is not None and is_digits(isa.control_number):
-            self._base = int(isa.control_number)
-        if self._base is not None:
-            self._flush(self._base)
-        self._headers, self._bodies = None, []
-        self._start = self._spool.size
+        envelope = self._envelope(isa, None)
+        self._out.write(x12.ta1_interchange(envelope, ta1).encode("latin-1"))
+        self.discard()
 
     def discard(self) -> None:
-        self._spool.truncate(self._start)
+        """Forget the open interchange's transaction sets."""
+        self._spool.truncate(0)
         self._headers, self._bodies = None, []
 
     def close(self) -> None:
-        """Write the replies still waiting (numbered from 1 when no base was found)."""
-        self._flush(self._base if self._base is not None else 1)
         self.dispose()
 
-    def _flush(self, base: int) -> None:
-        """Write the waiting replies, numbered from ``base``, then reuse the spool."""
-        out = self._out
-        for reply in self._waiting:
-            number = base + self._index
-            self._index += 1
-            if not reply.bodies and reply.ta1 is None:
-                continue
-            envelope = reply_envelope(
-                reply.interchange,
-                reply.group,
-                self._when,
-                number,
-                functional_id=self._functional_id,
-                version=self._version,
-            )
-            if not reply.bodies:  # a TA1 alone
-                out.write(x12.ta1_interchange(envelope, reply.ta1 or []).encode("latin-1"))
-                continue
-            out.write(x12.head(envelope, ta1=reply.ta1).encode("latin-1"))
-            for position, (start, end, count) in enumerate(reply.bodies, start=1):
-                body = self._spool.read(start, end).decode("latin-1")
-                out.write(x12.transaction(envelope, position, body, count).encode("latin-1"))
-            out.write(x12.tail(envelope, len(reply.bodies)).encode("latin-1"))
-        self._waiting = []
-        self._spool.truncate(0)
+    def _envelope(self, isa: Interchange | None, group: Group | None) -> x12.Envelope:
+        return reply_envelope(
+            isa,
+            group,
+            self._when,
+            self._numbers.take(),
+            functional_id=self._functional_id,
+            version=self._version,
+        )
 
     def dispose(self) -> None:
         self._spool.close()
