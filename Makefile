@@ -18,7 +18,8 @@ demo: $(STAMP)
 	@$(BIN)/edi63650 parse --format text fixtures/scs-professional.837 fixtures/scs-institutional.837
 	@echo
 	@echo "== edi63650 validate fixtures/scs-professional.837 fixtures/rulepack-institutional.837 --output-dir demo-out"
-	@$(BIN)/edi63650 validate fixtures/scs-professional.837 fixtures/rulepack-institutional.837 --output-dir demo-out | head -n 60 || true
+	@$(BIN)/edi63650 validate fixtures/scs-professional.837 fixtures/rulepack-institutional.837 --output-dir demo-out || true
+	@echo "(the whole report: every finding in full; for a long one, pipe it through less)"
 	@echo
 	@echo "== the 277CA written for scs-professional.837 (demo-out/scs-professional.837.277)"
 	@cat demo-out/scs-professional.837.277

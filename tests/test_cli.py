@@ -235,3 +235,84 @@ def test_validate_numbers_its_acknowledgments_itself(tmp_path: Path) -> None:
     assert "--control-numbers reads the inputs one after another" in err.getvalue()
     status = run(["validate", source, "--control-start", "0"], stdout=out, stderr=err)
     assert status == EXIT_USAGE
+
+
+def test_version_names_the_package_pyx12_and_the_table_vintages() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert run(["--version"], stdout=out, stderr=err) == EXIT_OK
+    text = out.getvalue() + err.getvalue()
+    assert text.startswith("edi63650 ")
+    assert "\npyx12 " in text
+    assert "ncci-ptp.xml: " in text  # the vintage of each table in use
+
+
+def test_a_bare_command_lists_the_subcommands() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert run([], stdout=out, stderr=err) == EXIT_USAGE
+    for command in ("parse", "validate", "watch", "rules", "refresh-maps", "synth"):
+        assert command in err.getvalue()
+
+
+@pytest.mark.parametrize("command", ["validate", "parse", "rules", "synth", "watch"])
+def test_every_option_has_help_and_exit_codes_are_said(command: str) -> None:
+    out = io.StringIO()
+    assert run([command, "--help"], stdout=out, stderr=io.StringIO()) == EXIT_OK
+    text = out.getvalue()
+    options = [line.split()[0] for line in text.splitlines() if line.startswith("  -")]
+    assert options
+    for line in text.splitlines():  # an option line with nothing after its name has no help
+        if line.startswith("  -") and len(line.split()) == 1:
+            index = text.splitlines().index(line)
+            following = text.splitlines()[index + 1]
+            assert following.startswith(" " * 10), (command, line)
+    if command in ("validate", "parse"):
+        assert "exit status: 0" in " ".join(text.split())
+
+
+def test_os_errors_are_one_line_naming_the_path(tmp_path: Path) -> None:
+    err = io.StringIO()
+    status = run(
+        ["synth", "--kind", "837P", "--claims", "1", "-o", str(tmp_path / "no" / "x.837")],
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert status == EXIT_USAGE
+    assert (
+        err.getvalue()
+        == f"edi63650: {tmp_path / 'no' / 'x.837'}: no such file or directory; check the path\n"
+    )
+    (tmp_path / "afile").write_text("")
+    err = io.StringIO()
+    status = run(
+        ["validate", str(FIXTURES / "bom.837"), "--output-dir", str(tmp_path / "afile")],
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert status == EXIT_USAGE
+    assert err.getvalue().strip() == (
+        f"edi63650 validate: --output-dir {tmp_path / 'afile'} is a file, not a folder"
+    )
+
+
+def test_a_temporary_output_that_cannot_be_made_names_its_folder() -> None:
+    from edi63650.cli import describe_os_error
+
+    error = PermissionError(13, "Permission denied", "ro/.bom.837.277.nx67wnot.tmp")
+    assert (
+        describe_os_error(error) == "cannot write in ro: permission denied; check its permissions"
+    )
+
+
+def test_library_misuse_says_what_was_expected() -> None:
+    import edi63650
+    from edi63650.errors import EdiUsageError
+    from edi63650.reader import Reader
+
+    with pytest.raises(EdiUsageError, match="takes bytes"):
+        Reader().feed("ISA*00")  # type: ignore[arg-type]
+    with pytest.raises(EdiUsageError, match="not a path"):
+        list(edi63650.iter_claims("claims.837"))  # type: ignore[arg-type]
+    with pytest.raises(EdiUsageError, match="open the file with 'rb'"):
+        edi63650.validate_stream(io.StringIO("ISA*00"))  # type: ignore[arg-type]
+    with pytest.raises(EdiUsageError, match="bytes or a path"):
+        edi63650.validate(5)  # type: ignore[arg-type]

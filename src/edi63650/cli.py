@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import errno
 import gc
 import json
 import os
@@ -38,10 +39,48 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+#: The exit statuses, said in the help of the commands that judge files.
+EXIT_HELP = (
+    "exit status: 0 every claim accepted; 1 something rejected (a claim, a transaction set or "
+    "an interchange); 2 a usage error or an input that could not be read"
+)
+
+
+class _Version(argparse.Action):
+    """--version: the package, pyx12 and the vintages of the rule tables in use (read only
+    when asked)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from importlib.metadata import version  # noqa: PLC0415 - only for --version
+
+        from edi63650 import __version__  # noqa: PLC0415 - only for --version
+
+        tables = Tables.load()
+        lines = [
+            f"edi63650 {__version__}",
+            f"pyx12 {version('pyx12')}",
+            "rule tables in use:",
+            f"  ICD-10-CM code list: {tables.icd10_vintage}",
+            *(f"  {name}: {vintage}" for name, (_, vintage) in sorted(tables.sources.items())),
+        ]
+        print("\n".join(lines), file=sys.stdout)  # (run() points stdout where it should go)
+        parser.exit()
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="edi63650", description="Read and validate X12 837 claims.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    parse = commands.add_parser("parse", help="print each claim as one JSON object per line")
+    parser.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        help="print the version, pyx12's and the vintages of the rule tables, then exit",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
+    )
+    parse = commands.add_parser(
+        "parse", help="print each claim as one JSON object per line", epilog=EXIT_HELP
+    )
     parse.add_argument("files", nargs="+", metavar="FILE", help="837 files, or - for stdin")
     parse.add_argument(
         "--include-phi",
@@ -58,7 +97,9 @@ def _parser() -> _Parser:
         "--verbose", "-v", action="store_true", help="also print info findings (tolerances)"
     )
     check = commands.add_parser(
-        "validate", help="validate 837 files: report, 277CA, 999 and the accepted claims"
+        "validate",
+        help="validate 837 files: report, 277CA, 999 and the accepted claims",
+        epilog=EXIT_HELP,
     )
     cli_validate.add_arguments(check)
     watch = commands.add_parser("watch", help="validate every file dropped into a folder")
@@ -110,7 +151,9 @@ def _parser() -> _Parser:
         "count up in the journal, across runs)",
     )
     rules = commands.add_parser("rules", help="list every rule with its severities and sources")
-    rules.add_argument("--format", choices=("text", "json"), default="text")
+    rules.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text (default) or JSON"
+    )
     rules.add_argument("--maps", metavar="DIR", help="read the rule tables from DIR")
     refresh = commands.add_parser(
         "refresh-maps", help="rebuild the NCCI PTP, MUE and fee-schedule tables from CMS extracts"
@@ -128,9 +171,13 @@ def _parser() -> _Parser:
         help="leave out PTP pairs deleted before this date (default: today)",
     )
     make = commands.add_parser("synth", help="write a realistic 837 file for load tests")
-    make.add_argument("--kind", choices=("837P", "837I"), required=True)
-    make.add_argument("--claims", type=int, required=True)
-    make.add_argument("--seed", type=int, default=0)
+    make.add_argument(
+        "--kind", choices=("837P", "837I"), required=True, help="professional or institutional"
+    )
+    make.add_argument("--claims", type=int, required=True, help="how many claims to write")
+    make.add_argument(
+        "--seed", type=int, default=0, help="the same seed writes the same file (default 0)"
+    )
     make.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     return parser
 
@@ -331,8 +378,12 @@ def run(
     err = stderr if stderr is not None else sys.stderr
     inp = stdin if stdin is not None else sys.stdin.buffer
     try:
+        parser = _parser()
+        if not argv:  # say what there is to do
+            print(parser.format_help().rstrip(), file=err)
+            return EXIT_USAGE
         with redirect_stdout(out):  # argparse prints --help to sys.stdout
-            args = _parser().parse_args(list(argv))
+            args = parser.parse_args(list(argv))
         if args.command == "parse":
             return _parse(args, out, err, inp)
         if args.command == "validate":
@@ -351,12 +402,44 @@ def run(
         return EXIT_USAGE
     except SystemExit as exit_:  # --help and --version exit through argparse
         return int(exit_.code or 0)
-    except (EdiError, OSError) as error:
+    except OSError as error:
+        print(f"edi63650: {describe_os_error(error)}", file=err)
+        return EXIT_USAGE
+    except EdiError as error:
         print(f"edi63650: {error}", file=err)
         return EXIT_USAGE
     except Exception as error:  # the promise is one line, never a traceback
         print(f"edi63650: internal error ({type(error).__name__}): {error}", file=err)
         return EXIT_USAGE
+
+
+_HINTS = {
+    errno.EACCES: "check its permissions",
+    errno.EPERM: "check its permissions",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.EISDIR: "it is a folder, not a file",
+    errno.ENOSPC: "free some space and run again",
+    errno.EROFS: "the file system is read-only; choose another place",
+    errno.ENAMETOOLONG: "choose a shorter name",
+}
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for an OS error: the path (the folder, for one of our temporary files), what
+    went wrong and what to do."""
+    name = error.filename
+    where = ""
+    if name is not None:
+        path = Path(os.fsdecode(name))
+        if path.name.startswith(".") and path.name.endswith(".tmp"):
+            path = path.parent  # a temporary output of ours: the folder is what matters
+            where = f"cannot write in {path}: "
+        else:
+            where = f"{path}: "
+    what = (error.strerror or str(error)).lower() if error.strerror else str(error)
+    hint = _HINTS.get(error.errno or 0)
+    return f"{where}{what}" + (f"; {hint}" if hint else "")
 
 
 #: Allocations between collections of the youngest generation (Python's default is 700). The

@@ -146,6 +146,8 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
         raise UsageError(f"edi63650 validate: --control-start must be 1 to {LAST}")
     folder = Path(args.output_dir) if args.output_dir else None
     if folder is not None:
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"edi63650 validate: --output-dir {folder} is a file, not a folder")
         folder.mkdir(parents=True, exist_ok=True)
     job = Job(
         format=args.format,

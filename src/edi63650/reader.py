@@ -15,6 +15,7 @@ import attrs
 
 from edi63650.builder import TransactionBuilder
 from edi63650.envelope import ENVELOPE_IDS, EnvelopeChecker
+from edi63650.errors import binary_stream
 from edi63650.findings import NO_SCOPE, Finding, Scope
 from edi63650.maps import Implementations
 from edi63650.model import Claim, Group, Interchange, Transaction
@@ -318,6 +319,7 @@ def iter_events(
     chunk_size: int = CHUNK_SIZE,
 ) -> Iterator[Event]:
     """Claims and findings from a binary stream, as each claim completes."""
+    binary_stream(stream, "iter_claims() and iter_events()")
     reader = Reader(implementations)
     while chunk := stream.read(chunk_size):
         yield from _events(reader.feed(chunk))

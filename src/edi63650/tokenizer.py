@@ -125,8 +125,13 @@ class Tokenizer:
         """Take the next chunk of the stream; return what it completed."""
         if self._closed:
             raise EdiUsageError("feed() called after close()")
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise EdiUsageError(
+                f"feed() takes bytes (the file read in binary mode), not {type(data).__name__}"
+                + (": open the file with 'rb'" if isinstance(data, str) else "")
+            )
         self._total += len(data)
-        self._buf += data.decode("latin-1")
+        self._buf += bytes(data).decode("latin-1")
         out: list[Token] = []
         self._drain(out, final=False)
         return out

@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import attrs
 
-from edi63650.errors import EdiUsageError
+from edi63650.errors import EdiUsageError, binary_stream
 from edi63650.findings import Finding, Severity
 from edi63650.maps import Implementations
 from edi63650.model import Interchange
@@ -291,6 +291,7 @@ class Validator:
     def outcomes(self, stream: BinaryIO) -> Iterator[Outcome]:
         """The outcomes of a binary stream, lazily, as each is decided (see
         :mod:`edi63650.outcome` for when a transaction outcome is final)."""
+        binary_stream(stream, "outcomes() and validate_stream()")
         pipeline = self.pipeline()
         while chunk := stream.read(CHUNK_SIZE):
             yield from _outcomes(pipeline.feed(chunk))
@@ -311,6 +312,7 @@ class Validator:
         of the input. (An interchange rejected at its trailer after its sets were written is
         read again from ``stream``, and the sinks are fed it as decided.) ``progress`` is
         called after each chunk with the bytes read so far and the summary."""
+        binary_stream(stream, "write()")
         summary = Summary(name)
         sink = Fanout([*sinks, summary])
         pipeline = self.pipeline(segments=sink.wants_segments)
@@ -367,6 +369,11 @@ class Validator:
     def validate(self, source: bytes | str | os.PathLike[str]) -> ValidationResult:
         if isinstance(source, bytes):
             return self.validate_stream(io.BytesIO(source))
+        if not isinstance(source, str | os.PathLike):
+            raise EdiUsageError(
+                f"validate() takes bytes or a path, not {type(source).__name__}"
+                + ("; for a stream use validate_stream()" if hasattr(source, "read") else "")
+            )
         path = Path(source)
         with path.open("rb") as stream:
             return self.validate_stream(stream, path.name)
