@@ -316,3 +316,69 @@ def test_library_misuse_says_what_was_expected() -> None:
         edi63650.validate_stream(io.StringIO("ISA*00"))  # type: ignore[arg-type]
     with pytest.raises(EdiUsageError, match="bytes or a path"):
         edi63650.validate(5)  # type: ignore[arg-type]
+
+
+PHI = ("RIVERA", "MARIA", "1EG4TE5MK73", "19541399", "19540312")
+
+
+def _with_phi_findings() -> bytes:
+    """scs-professional.837 with findings on the subscriber's NM1 and DMG."""
+    text = (FIXTURES / "scs-professional.837").read_text()
+    text = text.replace("DMG*D8*19540312*F", "DMG*D8*19541399*F", 1)
+    return text.replace("NM1*IL*1*RIVERA*MARIA****MI*", "NM1*IL*1*RIVERA*MARIA****ZZ*", 1).encode()
+
+
+def test_reports_mask_patient_data_unless_asked(tmp_path: Path) -> None:
+    source = tmp_path / "phi.837"
+    source.write_bytes(_with_phi_findings())
+    shown: dict[str, str] = {}
+    for flag in ((), ("--show-phi",)):
+        out_dir = tmp_path / ("shown" if flag else "masked")
+        texts = []
+        for form in ("text", "html"):
+            out = io.StringIO()
+            run(
+                ["validate", str(source), "--format", form, *flag], stdout=out, stderr=io.StringIO()
+            )
+            texts.append(out.getvalue())
+        run(
+            ["validate", str(source), "--output-dir", str(out_dir), "-q", *flag],
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
+        texts.append((out_dir / "phi.837.html").read_text())
+        shown["shown" if flag else "masked"] = "\n".join(texts)
+    assert "IG-INVALID-DATE" in shown["masked"]  # the findings are there
+    assert "DMG*D8*########*F" in shown["masked"]
+    assert "NM1*IL*1*######*#####****ZZ*###########" in shown["masked"]
+    for value in PHI[:4]:
+        assert value not in shown["masked"], value
+        assert value in shown["shown"], value
+
+
+def test_terminal_escapes_in_the_input_never_reach_the_terminal(tmp_path: Path) -> None:
+    text = (FIXTURES / "scs-professional.837").read_text()
+    hostile = "X\x1b[2J\x1b]0;owned\x07\x00"
+    data = text.replace("CLM*TRIAL001*", f"CLM*TRIAL{hostile}*", 1)
+    data = data.replace("NTE*", f"NTE*{hostile}", 1) if "NTE*" in data else data
+    source = tmp_path / "escape.837"
+    source.write_bytes(data.encode("latin-1"))
+    for argv in (["validate", str(source)], ["parse", "--format", "text", str(source)]):
+        out, err = io.StringIO(), io.StringIO()
+        run(argv, stdout=out, stderr=err)
+        written = out.getvalue() + err.getvalue()
+        assert "TRIAL" in written
+        assert not [c for c in written if c in "\x1b\x07\x00"], argv
+        assert "\\x1b[2J" in written, argv
+
+
+def test_json_money_always_has_two_decimals() -> None:
+    out = io.StringIO()
+    run(
+        ["validate", str(FIXTURES / "bom.837"), "--format", "json"],
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    report = json.loads(out.getvalue())
+    assert report["summary"]["rejected_amount"] == "0.00"
+    assert report["summary"]["accepted_amount"] == "120.00"

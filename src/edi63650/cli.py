@@ -28,6 +28,7 @@ from edi63650.model import Claim
 from edi63650.reader import iter_events
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
+from edi63650.writers.common import shown
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "format_finding", "main", "run"]
 
@@ -185,7 +186,7 @@ def _parser() -> _Parser:
 def format_finding(name: str, finding: Finding) -> str:
     """One line per finding, without the raw segment (it may hold patient data)."""
     where = finding.location()
-    return f"{name}: {finding.severity}: {finding.rule}: {finding.message}" + (
+    return shown(f"{name}: {finding.severity}: {finding.rule}: {finding.message}") + (
         f" ({where})" if where else ""
     )
 
@@ -202,7 +203,7 @@ def claim_line(name: str, claim: Claim) -> str:
         units = format(line.units.normalize(), "f") if line.units is not None else "?"
         lines.append(f"{code} x{units}")
     total = f"${claim.total_charge:,.2f}" if claim.total_charge is not None else "$?"
-    return (
+    return shown(
         f"{Path(name).name}  {claim.claim_id}  {claim.kind}  {total}  "
         f"billing NPI {billing}  payer {payer}  lines: {' | '.join(lines)}"
     )

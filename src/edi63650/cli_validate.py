@@ -72,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_rule_options(parser)
     parser.add_argument(
+        "--show-phi",
+        action="store_true",
+        help="show patients' names, ids, addresses and birth dates in the text and HTML "
+        "reports (masked with # by default)",
+    )
+    parser.add_argument(
         "--control-start",
         type=int,
         default=1,
@@ -160,6 +166,7 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
         timestamp=args.timestamp,
         control_start=args.control_start,
         control_numbers=args.control_numbers,
+        show_phi=args.show_phi,
     )
     shown = stderr if stderr.isatty() and not args.quiet else None
     status = EXIT_OK

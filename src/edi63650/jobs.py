@@ -56,6 +56,7 @@ class Job:
     timestamp: datetime.datetime | None
     control_start: int = 1
     control_numbers: str | None = None  # a SQLite file keeping them across runs
+    show_phi: bool = False  # patients' data unmasked in the text and HTML reports
 
 
 @attrs.frozen
@@ -111,11 +112,12 @@ class Runner:
             size = os.fstat(stream.fileno()).st_size
             report: list[Sink] = []
             if job.format == "text":
-                report.append(TextSink(out, label, colour=job.colour))
+                report.append(TextSink(out, label, colour=job.colour, show_phi=job.show_phi))
             elif job.format == "json":
                 report.append(JsonSink(out, label, when))
             elif job.output_dir is None:
-                report.append(HtmlSink(out, label, when, compact=size > COMPACT_ABOVE))
+                compact = size > COMPACT_ABOVE
+                report.append(HtmlSink(out, label, when, compact=compact, show_phi=job.show_phi))
             progress = _progress(advance)
             try:
                 if job.output_dir is not None:
@@ -127,6 +129,7 @@ class Runner:
                         size=size,
                         extra=tuple(report),
                         progress=progress,
+                        show_phi=job.show_phi,
                     )
                 else:
                     summary = self._validator.write(stream, report, label, progress=progress)

@@ -89,6 +89,7 @@ class Outputs:
         size: int,
         base: str | None = None,
         numbers: ControlNumbers | None = None,
+        show_phi: bool = False,
     ) -> None:
         base = base or (name if name != "-" else "stdin")
         numbers = numbers if numbers is not None else Counter()
@@ -99,7 +100,7 @@ class Outputs:
             Ack277Sink(files["277"], when, numbers=numbers),
             Ack999Sink(files["999"], when, numbers=numbers),
             JsonSink(files["json"], name, when),
-            HtmlSink(files["html"], name, when, compact=size > COMPACT_ABOVE),
+            HtmlSink(files["html"], name, when, compact=size > COMPACT_ABOVE, show_phi=show_phi),
             self._accepted,
         ]
 
@@ -127,6 +128,7 @@ def write_outputs(
     size: int,
     extra: tuple[Sink, ...] = (),
     progress: Callable[[int, Summary], None] | None = None,
+    show_phi: bool = False,
 ) -> Summary:
     """Validate ``stream`` (seekable, ``size`` bytes) once, writing its :class:`Outputs` into
     ``folder``; ``extra`` sinks are fed in the same pass (``progress``: see
@@ -138,6 +140,7 @@ def write_outputs(
         validator.when(),
         size=size,
         numbers=numbers if numbers is not None else Counter(validator.control_start),
+        show_phi=show_phi,
     )
     try:
         summary = validator.write(stream, [*outputs.sinks, *extra], name, progress=progress)

@@ -147,11 +147,15 @@ class ValidationResult:
         out = io.BytesIO()
         return self._render(JsonSink(out, self.name, self.validated), out).decode()
 
-    def to_text(self, *, colour: bool = False) -> str:
+    def to_text(self, *, colour: bool = False, show_phi: bool = False) -> str:
+        """The text report; patients' names, ids and birth dates masked unless ``show_phi``."""
         out = io.BytesIO()
-        return self._render(TextSink(out, self.name, colour=colour), out).decode()
+        sink = TextSink(out, self.name, colour=colour, show_phi=show_phi)
+        return self._render(sink, out).decode()
 
-    def to_html(self, data: bytes | None = None) -> str:
+    def to_html(self, data: bytes | None = None, *, show_phi: bool = False) -> str:
+        """The HTML report (the file segment by segment when given ``data``); patients' data
+        masked unless ``show_phi``."""
         out = io.BytesIO()
         sink = HtmlSink(
             out,
@@ -159,6 +163,7 @@ class ValidationResult:
             self.validated,
             segments=data is not None,
             compact=data is not None and len(data) > COMPACT_ABOVE,
+            show_phi=show_phi,
         )
         return self._render(sink, out, data).decode()
 

@@ -25,6 +25,7 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f*~:^|>\\{}']")
 #: Characters an echoed identifier escapes besides controls and non-ASCII: the delimiters of
 #: any interchange we write, and ``%``, the escape itself.
 _ID_ESCAPED = frozenset("*~:^|>\\{}'%")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ELEMENT = re.compile(r"(\d{2})(?:-(\d{2}))?$")
 
 
@@ -61,6 +62,12 @@ class Tally:
 
     def copy(self) -> Tally:
         return attrs.evolve(self)
+
+
+def shown(text: str) -> str:
+    """Text from the input as a terminal or log may show it: control characters (ESC, BEL,
+    NUL, C1 controls) escaped as ``\\x1b``, so that a file cannot drive the terminal."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
 def ascii_only(text: str) -> str:

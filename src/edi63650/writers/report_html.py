@@ -23,6 +23,7 @@ from edi63650.findings import Finding, Severity
 from edi63650.outcome import AckCode, InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.segment import Segment
 from edi63650.writers.common import Tally
+from edi63650.writers.phi import PhiMask
 from edi63650.writers.sink import Sink, Spool, Writable
 
 #: Files larger than this (bytes) show only envelopes and the claims with findings.
@@ -113,8 +114,12 @@ class HtmlSink(Sink):
         *,
         segments: bool = True,
         compact: bool = False,
+        show_phi: bool = False,
     ) -> None:
         self._out = out
+        # Unless asked, patients' names, ids, addresses and birth dates are masked as the
+        # segments arrive (the mask follows the loops, so it must see every segment).
+        self._mask = None if show_phi else PhiMask()
         self._name = name
         self._when = when
         self.wants_segments = segments
@@ -135,6 +140,10 @@ class HtmlSink(Sink):
     # -- the sink -------------------------------------------------------------------------------
 
     def segment(self, segment: Segment) -> None:
+        if self._mask is not None:
+            text = self._mask.segment(segment.text, segment.delimiters.element)
+            if text is not segment.text:
+                segment = segment._replace(text=text)
         self._buffer.append(segment)
 
     def transaction(self, outcome: TransactionOutcome) -> None:

@@ -41,7 +41,14 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
+    """An amount with two decimals (``"0.00"``, ``"120.00"``); one given with more keeps them,
+    as it came."""
+    if value is None:
+        return None
+    exponent = value.as_tuple().exponent
+    if value.is_finite() and isinstance(exponent, int) and exponent >= -2:
+        return format(value, ".2f")
+    return format(value, "f")
 
 
 def _claim(result: ClaimResult) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from decimal import Decimal
 from edi63650.findings import Finding, Severity
 from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.rules.engine import ClaimResult
-from edi63650.writers.common import Tally, element_position, split_segment
+from edi63650.writers.common import Tally, element_position, shown, split_segment
+from edi63650.writers.phi import mask_finding_segment
 from edi63650.writers.sink import Sink, Spool, Writable
 
 _COLOURS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.INFO: "\033[36m"}
@@ -23,10 +24,13 @@ class TextSink(Sink):
     """Writes the text report to ``out`` (UTF-8) at the end: the summary, the findings outside
     claims, then each claim with findings, spooled as the claims came."""
 
-    def __init__(self, out: Writable, name: str, *, colour: bool = False) -> None:
+    def __init__(
+        self, out: Writable, name: str, *, colour: bool = False, show_phi: bool = False
+    ) -> None:
         self._out = out
         self._name = name
         self._colour = colour
+        self._show_phi = show_phi  # else patients' names, ids and birth dates are masked
         self._loose: list[Finding] = []
         self._sets = _Lines()  # transaction sets' own findings
         self._claims = _Lines()
@@ -39,7 +43,7 @@ class TextSink(Sink):
         self._count += 1
         for finding in outcome.findings:
             if finding.severity is not Severity.INFO:
-                self._sets.add(_finding(finding, colour, component=":"))
+                self._sets.add(_finding(finding, colour, component=":", show_phi=self._show_phi))
         for claim_result in outcome.claims:
             self._tally.add(claim_result)
             shown = [f for f in claim_result.findings if f.severity is not Severity.INFO]
@@ -48,7 +52,7 @@ class TextSink(Sink):
             lines = _claim_header(claim_result, colour)
             component = claim_result.claim.segments[0].delimiters.component
             for finding in shown:
-                lines += _finding(finding, colour, component=component)
+                lines += _finding(finding, colour, component=component, show_phi=self._show_phi)
             lines.append("")
             self._claims.add(lines)
 
@@ -69,7 +73,7 @@ class TextSink(Sink):
         if self._loose or self._sets.lines:
             loose = [_paint("File and envelope findings", _BOLD, colour)]
             for finding in self._loose:
-                loose += _finding(finding, colour, component=":")
+                loose += _finding(finding, colour, component=":", show_phi=self._show_phi)
             parts += [loose, self._sets, [""]]
         parts.append(self._claims)
         _write(self._out, parts)
@@ -162,7 +166,7 @@ def _money(value: Decimal) -> str:
 
 def _summary(name: str, totals: Tally, transactions: int) -> list[str]:
     return [
-        f"{name}: {totals.claims} claims in {transactions} transaction "
+        f"{shown(name)}: {totals.claims} claims in {transactions} transaction "
         f"sets; {totals.accepted} accepted ({_money(totals.accepted_amount)}), "
         f"{totals.rejected} rejected ({_money(totals.rejected_amount)}), "
         f"{totals.warned} accepted with warnings",
@@ -175,7 +179,7 @@ def _claim_header(result: ClaimResult, colour: bool) -> list[str]:
     phase = f", {result.phase} implant" if result.phase else ""
     total = f"${claim.total_charge:,.2f}" if claim.total_charge is not None else "$?"
     head = (
-        f"claim {claim.claim_id} ({claim.kind}, {total}, {result.profile} profile{phase}): "
+        f"claim {shown(claim.claim_id)} ({claim.kind}, {total}, {result.profile} profile{phase}): "
         f"{verdict}"
     )
     return [_paint(head, _BOLD, colour)]
@@ -198,7 +202,7 @@ def _caret(finding: Finding, component: str) -> str | None:
     return " " * column + "^" * max(1, len(value))
 
 
-def _finding(finding: Finding, colour: bool, *, component: str) -> list[str]:
+def _finding(finding: Finding, colour: bool, *, component: str, show_phi: bool) -> list[str]:
     severity = _paint(finding.severity.value, _COLOURS[finding.severity], colour)
     where = " ".join(
         part
@@ -211,13 +215,14 @@ def _finding(finding: Finding, colour: bool, *, component: str) -> list[str]:
     )
     out = [f"  {severity} {finding.rule}  {where}".rstrip()]
     if finding.segment:
-        out.append(f"      {finding.segment}")
+        text = finding.segment if show_phi else mask_finding_segment(finding.segment, finding.path)
+        out.append(f"      {shown(text)}")
         caret = _caret(finding, component)
         if caret:
             out.append(f"      {_paint(caret, _COLOURS[finding.severity], colour)}")
-    out.append(f"    {finding.message}")
+    out.append(f"    {shown(finding.message)}")
     if finding.fix:
-        out.append(f"    fix: {finding.fix}")
+        out.append(f"    fix: {shown(finding.fix)}")
     if finding.source:
-        out.append(f"    source: {finding.source}")
+        out.append(f"    source: {shown(finding.source)}")
     return out
