@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -148,7 +149,8 @@ def _validate_into(folder: Path, *argv: str) -> tuple[int, str, str, dict[str, b
         "2026-11-26T09:30:00",
         *argv,
     )
-    return status, out, err, {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return status, out, err, {str(p.relative_to(folder)): p.read_bytes() for p in files}
 
 
 @pytest.mark.parametrize("format_", ["text", "json"])
@@ -382,3 +384,71 @@ def test_json_money_always_has_two_decimals() -> None:
     report = json.loads(out.getvalue())
     assert report["summary"]["rejected_amount"] == "0.00"
     assert report["summary"]["accepted_amount"] == "120.00"
+
+
+def test_a_directory_is_read_with_its_subfolders_and_outputs_never_collide(
+    tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "in"
+    (inbox / "clinic" / "deep").mkdir(parents=True)
+    data = (FIXTURES / "bom.837").read_bytes()
+    (inbox / "x.837").write_bytes(data)
+    (inbox / "clinic" / "x.837").write_bytes(data)
+    (inbox / "clinic" / "deep" / "y.837").write_bytes(data)
+    (inbox / ".hidden.837").write_bytes(data)
+    (inbox / "link.837").symlink_to(FIXTURES / "bom.837")  # never followed
+    out, err = tmp_path / "out", io.StringIO()
+    status = run(
+        ["validate", str(inbox), "--output-dir", str(out)], stdout=io.StringIO(), stderr=err
+    )
+    assert status == EXIT_OK
+    assert f"edi63650: {inbox}: 3 files" in err.getvalue()
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*.277"))
+    assert written == ["clinic/deep/y.837.277", "clinic/x.837.277", "x.837.277"]
+    flat = tmp_path / "flat"
+    run(
+        ["validate", str(inbox), "--no-recursive", "--output-dir", str(flat), "-q"],
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert sorted(p.name for p in flat.glob("*.277")) == ["x.837.277"]
+    # Two inputs of the same name: the second's outputs get -2.
+    same = tmp_path / "same"
+    run(
+        [
+            "validate",
+            str(inbox / "x.837"),
+            str(inbox / "clinic" / "x.837"),
+            "--output-dir",
+            str(same),
+            "-q",
+        ],
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert sorted(p.name for p in same.glob("*.277")) == ["x-2.837.277", "x.837.277"]
+
+
+def test_text_report_counts_add_up_and_end_with_a_tally_by_rule() -> None:
+    out = io.StringIO()
+    run(
+        ["validate", str(FIXTURES / "rulepack-professional.837"), str(FIXTURES / "bom.837")],
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    lines = out.getvalue().splitlines()
+    head = lines[0]
+    claims, accepted, warned, rejected = (
+        int(n) for n in re.findall(r"(\d+) (?:claims?|accepted|of them|rejected)", head)
+    )
+    assert claims == accepted + rejected  # the warned are among the accepted
+    assert warned <= accepted
+    assert " transaction set;" in head  # singular for one
+    tally = next(line for line in lines if line.startswith("errors by rule: "))
+    counts = {
+        rule: int(n) for rule, n in re.findall(r"([A-Z0-9-]+) (\d+)", tally.split(": ", 1)[1])
+    }
+    shown = sum(1 for line in lines if re.match(r"  error ", line))
+    assert sum(counts.values()) >= shown > 0
+    assert lines[-1].startswith("total: 2 files, ")
+    assert "bom.837: 1 claim in 1 transaction set; 1 accepted" in out.getvalue()

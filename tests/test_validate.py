@@ -242,8 +242,8 @@ def test_json_report_for_broken_input_conforms_too(validator: Validator) -> None
 def test_text_report_shows_the_segment_with_a_caret(validator: Validator) -> None:
     text = validator.validate(FIXTURES / "scs-professional.837").to_text()
     assert text.splitlines()[0] == (
-        "scs-professional.837: 3 claims in 1 transaction sets; 2 accepted ($5,465.00), "
-        "1 rejected ($3,045.00), 0 accepted with warnings"
+        "scs-professional.837: 3 claims in 1 transaction set; 2 accepted ($5,465.00; "
+        "0 of them with warnings), 1 rejected ($3,045.00)"
     )
     assert (
         "claim TRIAL001 (837P, $3,045.00, medicare profile, trial implant): REJECTED\n"
@@ -309,7 +309,7 @@ def call(*argv: str, stdin: bytes = b"") -> tuple[int, str, str]:
 def test_validate_exit_0_when_every_claim_is_accepted() -> None:
     status, out, err = call("validate", str(FIXTURES / "bom.837"))
     assert (status, err) == (0, "")
-    assert out.startswith("bom.837: 1 claims in 1 transaction sets; 1 accepted")
+    assert out.startswith("bom.837: 1 claim in 1 transaction set; 1 accepted")
 
 
 def test_validate_exit_1_on_a_rejection_and_json_on_stdout() -> None:

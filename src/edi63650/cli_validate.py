@@ -10,6 +10,7 @@ position like any file.
 from __future__ import annotations
 
 import argparse
+import codecs
 import datetime
 import shutil
 import tempfile
@@ -17,8 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+import attrs
+
 from edi63650.jobs import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Job, run_all
+from edi63650.writers.common import Tally
 from edi63650.writers.numbers import LAST
+from edi63650.writers.report_text import counted, summary_line
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "UsageError", "add_arguments", "run_validate"]
 
@@ -52,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "inputs",
         nargs="+",
         metavar="FILE|DIR|-",
-        help="837 files, directories of them, or - for stdin",
+        help="837 files, directories of them (subfolders too), or - for stdin",
     )
     parser.add_argument(
         "--format",
@@ -63,7 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output-dir",
         metavar="DIR",
-        help="write NAME.277, NAME.999, NAME.json, NAME.html and NAME.accepted.837 for each input",
+        help="write NAME.277, NAME.999, NAME.json, NAME.html and NAME.accepted.837 for each "
+        "input; a directory's files keep their path under it (DIR/sub/NAME.277), and inputs "
+        "that would write the same names get -2, -3... (x-2.837.277)",
+    )
+    parser.add_argument(
+        "--no-recursive",
+        action="store_true",
+        help="take only the files directly in a directory given, not its subfolders",
     )
     parser.add_argument(
         "--history",
@@ -112,16 +124,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _inputs(names: list[str]) -> Iterator[str]:
+def _inputs(names: list[str], *, recursive: bool) -> tuple[list[tuple[str, str]], list[str]]:
+    """Each input as (name, output): a directory gives its files (into subfolders unless not
+    ``recursive``; hidden names and links skipped: nothing outside what was given is read),
+    each output named by its path under the directory. Two inputs that would write the same
+    outputs get ``-2``, ``-3``... before the extension. Also the lines that say what a
+    directory held."""
+    found: list[tuple[str, str]] = []
+    notes: list[str] = []
     for name in names:
         path = Path(name)
-        if name != "-" and path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-            if not found:
-                raise UsageError(f"edi63650 validate: {name}: the directory holds no files")
-            yield from (str(p) for p in found)
-        else:
-            yield name
+        if name == "-" or not path.is_dir():
+            found.append((name, "stdin" if name == "-" else path.name))
+            continue
+        files = sorted(_walk(path, recursive=recursive))
+        if not files:
+            raise UsageError(f"edi63650 validate: {name}: the directory holds no files")
+        notes.append(f"edi63650: {name}: {len(files)} file{'s' if len(files) != 1 else ''}")
+        found += [(str(p), p.relative_to(path).as_posix()) for p in files]
+    taken: set[str] = set()
+    out = []
+    for name, output in found:
+        unique, number = output, 1
+        while unique in taken:
+            number += 1
+            stem, dot, suffix = (
+                output.rpartition(".") if "." in Path(output).name else (output, "", "")
+            )
+            unique = f"{stem}-{number}{dot}{suffix}"
+        taken.add(unique)
+        out.append((name, unique))
+    return out, notes
+
+
+def _walk(folder: Path, *, recursive: bool) -> Iterator[Path]:
+    for path in folder.iterdir():
+        if path.name.startswith(".") or path.is_symlink():
+            continue
+        if path.is_dir():
+            if recursive:
+                yield from _walk(path, recursive=True)
+        elif path.is_file():
+            yield path
 
 
 def _spool_stdin(stdin: BinaryIO, folder: Path) -> Path:
@@ -134,7 +178,10 @@ def _spool_stdin(stdin: BinaryIO, folder: Path) -> Path:
 
 
 def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin: BinaryIO) -> int:
-    inputs = list(_inputs(args.inputs))
+    inputs, notes = _inputs(args.inputs, recursive=not args.no_recursive)
+    if not args.quiet:
+        for note in notes:
+            print(note, file=stderr)
     if args.format == "html" and len(inputs) > 1 and not args.output_dir:
         raise UsageError(
             "edi63650 validate: --format html prints one report; give one input or --output-dir"
@@ -170,10 +217,14 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
     )
     shown = stderr if stderr.isatty() and not args.quiet else None
     status = EXIT_OK
-    reports: list[bytes] = []  # JSON reports, printed at the end as one document
+    reports: list[str] = []  # JSON reports (files), printed at the end as one document
+    grand, files, transactions = Tally(), 0, 0  # the total of several inputs
     with tempfile.TemporaryDirectory(prefix="edi63650-") as private:
+        # Reports wait in the private folder, never in memory: a large file's is large.
+        job = attrs.evolve(job, reports=private)
         named = [
-            (name, _spool_stdin(stdin, Path(private)) if name == "-" else None) for name in inputs
+            (name, _spool_stdin(stdin, Path(private)) if name == "-" else None, output)
+            for name, output in inputs
         ]
         for number, done in enumerate(run_all(job, named, jobs=jobs, progress=shown), 1):
             for line in done.errors:
@@ -181,25 +232,61 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
             status = max(status, done.status) if done.status != EXIT_OK else status
             if done.status == EXIT_USAGE:
                 continue
+            files += 1
+            transactions += done.transactions
+            grand = _added(grand, done.tally)
             if args.format == "json":
-                reports.append(done.report)
+                reports.append(done.report_file or "")
                 continue
-            _write(stdout, done.report)
+            _copy(stdout, done.report_file)
             if args.format == "text" and number < len(inputs):
                 stdout.write("\n")
-    if args.format == "json":
-        _print_reports(reports, stdout)
+        if args.format == "json":
+            _print_reports(reports, stdout)
+    if args.format == "text" and len(inputs) > 1:
+        stdout.write(
+            f"\ntotal: {counted(files, 'file')}, {counted(grand.claims, 'claim')} in "
+            f"{counted(transactions, 'transaction set')}; {summary_line(grand)}\n"
+        )
     return status
 
 
-def _write(stdout: TextIO, data: bytes) -> None:
-    stdout.write(data.decode())
+def _added(total: Tally, more: Tally) -> Tally:
+    return Tally(
+        accepted=total.accepted + more.accepted,
+        rejected=total.rejected + more.rejected,
+        warned=total.warned + more.warned,
+        accepted_amount=total.accepted_amount + more.accepted_amount,
+        rejected_amount=total.rejected_amount + more.rejected_amount,
+    )
 
 
-def _print_reports(reports: list[bytes], stdout: TextIO) -> None:
+def _copy(stdout: TextIO, report: str | None, *, strip: bool = False) -> None:
+    """A report file to stdout in chunks (UTF-8), then removed; ``strip``: without its final
+    line break."""
+    if not report:
+        return
+    path = Path(report)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    left = path.stat().st_size
+    with path.open("rb") as stream:
+        while chunk := stream.read(_STDIN_CHUNK):
+            left -= len(chunk)
+            if strip and not left:
+                chunk = chunk.rstrip(b"\n")
+            stdout.write(decoder.decode(chunk))
+        stdout.write(decoder.decode(b"", final=True))
+    path.unlink(missing_ok=True)
+
+
+def _print_reports(reports: list[str], stdout: TextIO) -> None:
     """One report as an object, several (or none) as an array."""
     if len(reports) == 1:
-        _write(stdout, reports[0])
+        _copy(stdout, reports[0])
         return
-    items = [report.decode().rstrip("\n") for report in reports]
-    stdout.write("[" + ",\n".join(items) + "]\n" if items else "[]\n")
+    stdout.write("[")
+    for index, report in enumerate(reports):
+        if index:
+            stdout.write(",\n")
+        _copy(stdout, report, strip=True)
+    stdout.write("]\n")

@@ -15,10 +15,11 @@ import datetime
 import io
 import multiprocessing
 import os
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Never, TextIO
+from typing import IO, Never, TextIO
 
 import attrs
 from tqdm import tqdm
@@ -28,6 +29,7 @@ from edi63650.outputs import write_outputs
 from edi63650.rules.history import HistoryStore
 from edi63650.rules.tables import Tables
 from edi63650.validate import Summary, Validator
+from edi63650.writers.common import Tally
 from edi63650.writers.numbers import StoredNumbers
 from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
 from edi63650.writers.report_json import JsonSink
@@ -37,6 +39,10 @@ from edi63650.writers.sink import Sink
 #: Exit status of validate: every claim accepted; something rejected; a usage error or an
 #: input that could not be read.
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+#: One input: its name as given, where it was spooled (stdin) or None, and the path its
+#: outputs are named after, relative to the output folder.
+Input = tuple[str, Path | None, str]
 
 #: Calls the progress display gets: (bytes read so far, claims so far).
 Advance = Callable[[int, int], None]
@@ -57,18 +63,23 @@ class Job:
     control_start: int = 1
     control_numbers: str | None = None  # a SQLite file keeping them across runs
     show_phi: bool = False  # patients' data unmasked in the text and HTML reports
+    reports: str | None = None  # a private folder for the reports on stdout (else memory)
 
 
 @attrs.frozen
 class Done:
-    """One input validated: its report for standard output (UTF-8), lines for standard
-    error, exit status, size and claims."""
+    """One input validated: its report for standard output (UTF-8: ``report``, or the file
+    ``report_file`` when the job keeps reports in a folder, so that a large one is never
+    held in memory), lines for standard error, exit status, size and claims."""
 
     report: bytes
     errors: tuple[str, ...]
     status: int
     size: int
     claims: int
+    tally: Tally = attrs.field(factory=Tally)  # what its claims came to
+    transactions: int = 0
+    report_file: str | None = None
 
 
 class Runner:
@@ -98,8 +109,15 @@ class Runner:
         if self._numbers is not None:
             self._numbers.close()
 
-    def run(self, name: str, path: Path | None, advance: Advance | None = None) -> Done:
-        """Validate ``path`` (or the file ``name``), shown as ``name``."""
+    def run(
+        self,
+        name: str,
+        path: Path | None,
+        advance: Advance | None = None,
+        output: str | None = None,
+    ) -> Done:
+        """Validate ``path`` (or the file ``name``), shown as ``name``; its outputs are named
+        after ``output`` (a path relative to the output folder; the input's name if None)."""
         try:
             stream = (path or Path(name)).open("rb")
         except OSError as error:
@@ -107,8 +125,12 @@ class Runner:
         job = self._job
         label = Path(name).name
         when = self._validator.when()
-        out = io.BytesIO()
-        with stream:
+        out: IO[bytes]
+        if job.reports is not None:  # owner-only, in the command line's private folder
+            out = tempfile.NamedTemporaryFile(dir=job.reports, suffix=".report", delete=False)  # noqa: SIM115 - closed below
+        else:
+            out = io.BytesIO()
+        with out, stream:
             size = os.fstat(stream.fileno()).st_size
             report: list[Sink] = []
             if job.format == "text":
@@ -121,11 +143,17 @@ class Runner:
             progress = _progress(advance)
             try:
                 if job.output_dir is not None:
+                    relative = Path(output or label)
+                    folder = Path(job.output_dir)
+                    for part in relative.parent.parts:  # mirrored subfolders, owner-only
+                        folder = folder / part
+                        folder.mkdir(mode=0o700, exist_ok=True)
                     summary = write_outputs(
                         self._validator,
                         stream,
                         label,
-                        Path(job.output_dir),
+                        folder,
+                        base=relative.name,
                         size=size,
                         extra=tuple(report),
                         progress=progress,
@@ -141,8 +169,18 @@ class Runner:
                 return _failed(
                     f"edi63650: {name}: internal error ({type(error).__name__}): {error}"
                 )
+            kept = out.getvalue() if isinstance(out, io.BytesIO) else b""
         status = EXIT_FINDINGS if summary.rejected else EXIT_OK
-        return Done(out.getvalue(), (), status, size, summary.tally.claims)
+        return Done(
+            kept,
+            (),
+            status,
+            size,
+            summary.tally.claims,
+            summary.tally.copy(),
+            summary.transactions,
+            report_file=None if isinstance(out, io.BytesIO) else out.name,
+        )
 
 
 def _failed(line: str) -> Done:
@@ -157,14 +195,14 @@ def _progress(advance: Advance | None) -> Callable[[int, Summary], None] | None:
 
 def run_all(
     job: Job,
-    inputs: Sequence[tuple[str, Path | None]],
+    inputs: Sequence[Input],
     *,
     jobs: int,
     progress: TextIO | None,
 ) -> Iterator[Done]:
-    """Validate every ``(name, path)`` and yield what each gave, in order. ``progress`` is
-    where the progress display goes (None: no display)."""
-    sizes = [_size(path or Path(name)) for name, path in inputs]
+    """Validate every ``(name, path, output)`` and yield what each gave, in order.
+    ``progress`` is where the progress display goes (None: no display)."""
+    sizes = [_size(path or Path(name)) for name, path, _ in inputs]
     bar: tqdm[Never] | None = (
         tqdm(
             None,
@@ -185,9 +223,9 @@ def run_all(
             runner = Runner(job)
             try:
                 done_bytes = 0
-                for (name, path), size in zip(inputs, sizes, strict=True):
+                for (name, path, output), size in zip(inputs, sizes, strict=True):
                     advance = _advancer(bar, done_bytes, claims) if bar is not None else None
-                    done = runner.run(name, path, advance)
+                    done = runner.run(name, path, advance, output)
                     done_bytes += size
                     claims += done.claims
                     _show(bar, done_bytes, claims)
@@ -238,9 +276,9 @@ def _start(job: Job) -> None:
     _runner = Runner(job)
 
 
-def _run(item: tuple[str, Path | None]) -> Done:
+def _run(item: Input) -> Done:
     """In a worker: validate one input (an error of the maps or the outputs goes back to the
     command line, which stops as it would without workers)."""
     assert _runner is not None  # noqa: S101 - _start ran first
-    name, path = item
-    return _runner.run(name, path)
+    name, path, output = item
+    return _runner.run(name, path, output=output)

@@ -129,6 +129,7 @@ def write_outputs(
     extra: tuple[Sink, ...] = (),
     progress: Callable[[int, Summary], None] | None = None,
     show_phi: bool = False,
+    base: str | None = None,
 ) -> Summary:
     """Validate ``stream`` (seekable, ``size`` bytes) once, writing its :class:`Outputs` into
     ``folder``; ``extra`` sinks are fed in the same pass (``progress``: see
@@ -139,6 +140,7 @@ def write_outputs(
         name,
         validator.when(),
         size=size,
+        base=base,
         numbers=numbers if numbers is not None else Counter(validator.control_start),
         show_phi=show_phi,
     )

@@ -7,6 +7,7 @@ offending element, the message, the fix and the source, in the manner of packagi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from edi63650.findings import Finding, Severity
@@ -36,16 +37,39 @@ class TextSink(Sink):
         self._claims = _Lines()
         self._tally = Tally()
         self._count = 0  # transaction sets
-        self._mark = (self._sets.mark(), self._claims.mark(), Tally(), 0)
+        self._errors: dict[str, int] = {}  # findings by rule, for the tally at the end
+        self._warnings: dict[str, int] = {}
+        self._mark: tuple[_Mark, _Mark, Tally, int, dict[str, int], dict[str, int]] = (
+            self._sets.mark(),
+            self._claims.mark(),
+            Tally(),
+            0,
+            {},
+            {},
+        )
+
+    def _count_rules(self, findings: Iterable[Finding]) -> None:
+        for finding in findings:
+            counts = (
+                self._errors
+                if finding.severity is Severity.ERROR
+                else self._warnings
+                if finding.severity is Severity.WARNING
+                else None
+            )
+            if counts is not None:
+                counts[finding.rule] = counts.get(finding.rule, 0) + 1
 
     def transaction(self, outcome: TransactionOutcome) -> None:
         colour = self._colour
         self._count += 1
+        self._count_rules(outcome.findings)
         for finding in outcome.findings:
             if finding.severity is not Severity.INFO:
                 self._sets.add(_finding(finding, colour, component=":", show_phi=self._show_phi))
         for claim_result in outcome.claims:
             self._tally.add(claim_result)
+            self._count_rules(claim_result.findings)
             shown = [f for f in claim_result.findings if f.severity is not Severity.INFO]
             if not shown:
                 continue
@@ -58,16 +82,26 @@ class TextSink(Sink):
 
     def interchange(self, outcome: InterchangeOutcome) -> None:
         self._loose += (f for f in outcome.findings if f.severity is not Severity.INFO)
-        self._mark = (self._sets.mark(), self._claims.mark(), self._tally.copy(), self._count)
+        self._count_rules(outcome.findings)
+        self._mark = (
+            self._sets.mark(),
+            self._claims.mark(),
+            self._tally.copy(),
+            self._count,
+            dict(self._errors),
+            dict(self._warnings),
+        )
 
     def discard(self) -> None:
-        sets, claims, tally, count = self._mark
+        sets, claims, tally, count, errors, warnings = self._mark
         self._sets.restore(sets)
         self._claims.restore(claims)
         self._tally, self._count = tally.copy(), count
+        self._errors, self._warnings = dict(errors), dict(warnings)
 
     def close(self, outcome: StreamOutcome) -> None:
         self._loose += (f for f in outcome.findings if f.severity is not Severity.INFO)
+        self._count_rules(outcome.findings)
         colour = self._colour
         parts: list[list[str] | _Lines] = [[*_summary(self._name, self._tally, self._count), ""]]
         if self._loose or self._sets.lines:
@@ -76,12 +110,19 @@ class TextSink(Sink):
                 loose += _finding(finding, colour, component=":", show_phi=self._show_phi)
             parts += [loose, self._sets, [""]]
         parts.append(self._claims)
+        tally = _by_rule(self._errors, self._warnings)
+        if tally:
+            parts.append(tally)
         _write(self._out, parts)
         self.dispose()
 
     def dispose(self) -> None:
         self._sets.close()
         self._claims.close()
+
+
+#: Where a spool of lines was (:meth:`_Lines.mark`).
+_Mark = tuple[int, list[str], int]
 
 
 class _Lines:
@@ -164,13 +205,36 @@ def _money(value: Decimal) -> str:
     return f"${value:,.2f}"
 
 
+def counted(number: int, what: str) -> str:
+    """``1 claim``, ``2 claims``."""
+    return f"{number:,} {what}" + ("" if number == 1 else "s")
+
+
+def summary_line(totals: Tally) -> str:
+    """What the claims came to, in counts that add up: the accepted include those with
+    warnings."""
+    return (
+        f"{totals.accepted:,} accepted ({_money(totals.accepted_amount)}; "
+        f"{totals.warned:,} of them with warnings), "
+        f"{totals.rejected:,} rejected ({_money(totals.rejected_amount)})"
+    )
+
+
 def _summary(name: str, totals: Tally, transactions: int) -> list[str]:
     return [
-        f"{shown(name)}: {totals.claims} claims in {transactions} transaction "
-        f"sets; {totals.accepted} accepted ({_money(totals.accepted_amount)}), "
-        f"{totals.rejected} rejected ({_money(totals.rejected_amount)}), "
-        f"{totals.warned} accepted with warnings",
+        f"{shown(name)}: {counted(totals.claims, 'claim')} in "
+        f"{counted(transactions, 'transaction set')}; {summary_line(totals)}",
     ]
+
+
+def _by_rule(errors: dict[str, int], warnings: dict[str, int]) -> list[str]:
+    """The tally by rule that ends a report: how many findings of each, most first."""
+    out = []
+    for title, counts in (("errors by rule", errors), ("warnings by rule", warnings)):
+        if counts:
+            ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+            out.append(f"{title}: " + ", ".join(f"{rule} {n:,}" for rule, n in ranked))
+    return out
 
 
 def _claim_header(result: ClaimResult, colour: bool) -> list[str]:
