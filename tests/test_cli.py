@@ -381,7 +381,7 @@ def test_json_money_always_has_two_decimals() -> None:
         stdout=out,
         stderr=io.StringIO(),
     )
-    report = json.loads(out.getvalue())
+    report = json.loads(out.getvalue())["files"][0]
     assert report["summary"]["rejected_amount"] == "0.00"
     assert report["summary"]["accepted_amount"] == "120.00"
 

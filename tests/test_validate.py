@@ -32,6 +32,9 @@ from tests.rulepack_cases import (
 NOW = datetime.datetime(2026, 11, 26, 9, 30)
 ALL_FIXTURES = sorted(FIXTURES.glob("*.837"))
 CASES = {c.claim.claim_id: c for c in PROFESSIONAL_CASES + INSTITUTIONAL_CASES}
+OUTPUT_SCHEMA = json.loads(
+    (Path(edi63650.__file__).parent / "output.schema.json").read_text(encoding="utf-8")
+)
 SCHEMA = json.loads(
     (Path(edi63650.__file__).parent / "report.schema.json").read_text(encoding="utf-8")
 )
@@ -316,8 +319,11 @@ def test_validate_exit_1_on_a_rejection_and_json_on_stdout() -> None:
     status, out, _ = call("validate", "--format", "json", str(FIXTURES / "scs-professional.837"))
     assert status == 1
     document = json.loads(out)
-    assert document["summary"]["rejected"] == 1
-    jsonschema.validate(document, SCHEMA)
+    jsonschema.validate(document, OUTPUT_SCHEMA)
+    (report,) = document["files"]
+    assert report["summary"]["rejected"] == 1
+    jsonschema.validate(report, SCHEMA)
+    assert document["totals"]["rejected"] == 1
 
 
 def test_validate_reads_stdin_and_directories(tmp_path: Path) -> None:
@@ -330,7 +336,8 @@ def test_validate_reads_stdin_and_directories(tmp_path: Path) -> None:
     (folder / ".hidden").write_bytes(b"ignored")
     status, out, _ = call("validate", "--format", "json", str(folder))
     assert status == 1
-    assert [r["file"] for r in json.loads(out)] == ["a.837", "b.837"]
+    document = json.loads(out)
+    assert [r["file"] for r in document["files"]] == ["a.837", "b.837"]
 
 
 @pytest.mark.parametrize(
@@ -425,5 +432,22 @@ def test_history_option_spans_runs(tmp_path: Path) -> None:
     # The same visit claims again: G02 still meets its procedure, now from the history.
     second.write_bytes(text.replace("CLM*G01*", "CLM*G01X*").encode())
     _, out, _ = call("validate", "--history", database, "--format", "json", str(second))
-    claims = {c["claim_id"]: c for c in json.loads(out)["claims"]}
+    claims = {c["claim_id"]: c for c in json.loads(out)["files"][0]["claims"]}
     assert [f["rule"] for f in claims["G02"]["findings"]] == ["SCS-GLOBAL-EM"]
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_json_on_stdout_has_one_shape_whatever_the_number_of_inputs(count: int) -> None:
+    paths = [
+        str(FIXTURES / n) for n in ("bom.837", "scs-professional.837", "scs-institutional.837")
+    ]
+    _, out, _ = call("validate", "--format", "json", *paths[:count])
+    document = json.loads(out)
+    jsonschema.validate(document, OUTPUT_SCHEMA)
+    assert len(document["files"]) == count
+    for report in document["files"]:
+        jsonschema.validate(report, SCHEMA)
+    totals = document["totals"]
+    assert totals["files"] == count
+    assert totals["claims"] == sum(r["summary"]["claims"] for r in document["files"])
+    assert totals["accepted"] + totals["rejected"] == totals["claims"]

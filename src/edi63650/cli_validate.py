@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import datetime
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import attrs
 from edi63650.jobs import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Job, run_all
 from edi63650.writers.common import Tally
 from edi63650.writers.numbers import LAST
+from edi63650.writers.report_json import money
 from edi63650.writers.report_text import counted, summary_line
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "UsageError", "add_arguments", "run_validate"]
@@ -242,7 +244,7 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
             if args.format == "text" and number < len(inputs):
                 stdout.write("\n")
         if args.format == "json":
-            _print_reports(reports, stdout)
+            _print_reports(reports, _totals(grand, files, transactions), stdout)
     if args.format == "text" and len(inputs) > 1:
         stdout.write(
             f"\ntotal: {counted(files, 'file')}, {counted(grand.claims, 'claim')} in "
@@ -279,14 +281,25 @@ def _copy(stdout: TextIO, report: str | None, *, strip: bool = False) -> None:
     path.unlink(missing_ok=True)
 
 
-def _print_reports(reports: list[str], stdout: TextIO) -> None:
-    """One report as an object, several (or none) as an array."""
-    if len(reports) == 1:
-        _copy(stdout, reports[0])
-        return
-    stdout.write("[")
+def _totals(grand: Tally, files: int, transactions: int) -> dict[str, object]:
+    return {
+        "files": files,
+        "claims": grand.claims,
+        "accepted": grand.accepted,
+        "rejected": grand.rejected,
+        "warned": grand.warned,
+        "accepted_amount": money(grand.accepted_amount),
+        "rejected_amount": money(grand.rejected_amount),
+        "transaction_sets": transactions,
+    }
+
+
+def _print_reports(reports: list[str], totals: dict[str, object], stdout: TextIO) -> None:
+    """One document whatever the number of inputs (output.schema.json): each report (as in
+    report.schema.json) in ``files``, then the ``totals``; the reports copied from their files."""
+    stdout.write('{"schema_version": 1, "files": [\n')
     for index, report in enumerate(reports):
         if index:
             stdout.write(",\n")
         _copy(stdout, report, strip=True)
-    stdout.write("]\n")
+    stdout.write(f'\n], "totals": {json.dumps(totals)}}}\n')

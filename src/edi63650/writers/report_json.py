@@ -40,7 +40,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
-def _money(value: Decimal | None) -> str | None:
+def money(value: Decimal | None) -> str | None:
     """An amount with two decimals (``"0.00"``, ``"120.00"``); one given with more keeps them,
     as it came."""
     if value is None:
@@ -60,7 +60,7 @@ def _claim(result: ClaimResult) -> dict[str, Any]:
         "verdict": "accepted" if result.accepted else "rejected",
         "profile": result.profile.value,
         "phase": result.phase.value if result.phase else None,
-        "total_charge": _money(claim.total_charge),
+        "total_charge": money(claim.total_charge),
         "interchange_control_number": ctx.interchange.control_number if ctx.interchange else None,
         "transaction_control_number": ctx.transaction.control_number,
         "billing_provider_npi": ctx.billing_provider.npi if ctx.billing_provider else None,
@@ -136,8 +136,8 @@ class JsonSink(Sink):
                 "accepted": tally.accepted,
                 "rejected": tally.rejected,
                 "warned": tally.warned,
-                "accepted_amount": _money(tally.accepted_amount),
-                "rejected_amount": _money(tally.rejected_amount),
+                "accepted_amount": money(tally.accepted_amount),
+                "rejected_amount": money(tally.rejected_amount),
                 "interchanges": count.interchanges,
                 "transaction_sets": count.sets,
             },
