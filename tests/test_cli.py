@@ -452,3 +452,15 @@ def test_text_report_counts_add_up_and_end_with_a_tally_by_rule() -> None:
     assert sum(counts.values()) >= shown > 0
     assert lines[-1].startswith("total: 2 files, ")
     assert "bom.837: 1 claim in 1 transaction set; 1 accepted" in out.getvalue()
+
+
+def test_findings_outside_claims_are_listed_in_file_order() -> None:
+    text = (FIXTURES / "scs-professional.837").read_text()
+    text = re.sub(r"(?m)^SE\*(\d+)\*", lambda m: f"SE*{int(m[1]) + 5}*", text, count=1)
+    text = text.replace("IEA*1*", "IEA*3*", 1)  # found at the end, after the set's SE
+    out = io.StringIO()
+    run(["validate", "-"], stdout=out, stderr=io.StringIO(), stdin=io.BytesIO(text.encode()))
+    block = out.getvalue().split("File and envelope findings\n", 1)[1].split("\n\n", 1)[0]
+    lines = [int(n) for n in re.findall(r"\(file line (\d+)\)", block)]
+    assert len(lines) >= 2, block
+    assert lines == sorted(lines), block

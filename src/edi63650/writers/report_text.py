@@ -32,15 +32,16 @@ class TextSink(Sink):
         self._name = name
         self._colour = colour
         self._show_phi = show_phi  # else patients' names, ids and birth dates are masked
+        # Findings outside claims: the file's and the transaction sets' own, few (capped per
+        # rule), shown together in file order at the end.
         self._loose: list[Finding] = []
-        self._sets = _Lines()  # transaction sets' own findings
         self._claims = _Lines()
         self._tally = Tally()
         self._count = 0  # transaction sets
         self._errors: dict[str, int] = {}  # findings by rule, for the tally at the end
         self._warnings: dict[str, int] = {}
-        self._mark: tuple[_Mark, _Mark, Tally, int, dict[str, int], dict[str, int]] = (
-            self._sets.mark(),
+        self._mark: tuple[int, _Mark, Tally, int, dict[str, int], dict[str, int]] = (
+            0,
             self._claims.mark(),
             Tally(),
             0,
@@ -64,9 +65,7 @@ class TextSink(Sink):
         colour = self._colour
         self._count += 1
         self._count_rules(outcome.findings)
-        for finding in outcome.findings:
-            if finding.severity is not Severity.INFO:
-                self._sets.add(_finding(finding, colour, component=":", show_phi=self._show_phi))
+        self._loose += (f for f in outcome.findings if f.severity is not Severity.INFO)
         for claim_result in outcome.claims:
             self._tally.add(claim_result)
             self._count_rules(claim_result.findings)
@@ -84,7 +83,7 @@ class TextSink(Sink):
         self._loose += (f for f in outcome.findings if f.severity is not Severity.INFO)
         self._count_rules(outcome.findings)
         self._mark = (
-            self._sets.mark(),
+            len(self._loose),
             self._claims.mark(),
             self._tally.copy(),
             self._count,
@@ -93,8 +92,8 @@ class TextSink(Sink):
         )
 
     def discard(self) -> None:
-        sets, claims, tally, count, errors, warnings = self._mark
-        self._sets.restore(sets)
+        loose, claims, tally, count, errors, warnings = self._mark
+        del self._loose[loose:]
         self._claims.restore(claims)
         self._tally, self._count = tally.copy(), count
         self._errors, self._warnings = dict(errors), dict(warnings)
@@ -104,11 +103,12 @@ class TextSink(Sink):
         self._count_rules(outcome.findings)
         colour = self._colour
         parts: list[list[str] | _Lines] = [[*_summary(self._name, self._tally, self._count), ""]]
-        if self._loose or self._sets.lines:
+        if self._loose:
             loose = [_paint("File and envelope findings", _BOLD, colour)]
-            for finding in self._loose:
+            in_order = sorted(self._loose, key=lambda f: (f.offset is None, f.offset or 0))
+            for finding in in_order:
                 loose += _finding(finding, colour, component=":", show_phi=self._show_phi)
-            parts += [loose, self._sets, [""]]
+            parts += [loose, [""]]
         parts.append(self._claims)
         tally = _by_rule(self._errors, self._warnings)
         if tally:
@@ -117,7 +117,6 @@ class TextSink(Sink):
         self.dispose()
 
     def dispose(self) -> None:
-        self._sets.close()
         self._claims.close()
 
 
