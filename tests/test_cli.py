@@ -464,3 +464,24 @@ def test_findings_outside_claims_are_listed_in_file_order() -> None:
     lines = [int(n) for n in re.findall(r"\(file line (\d+)\)", block)]
     assert len(lines) >= 2, block
     assert lines == sorted(lines), block
+
+
+def test_jsonl_streams_one_object_per_claim_and_one_per_file(tmp_path: Path) -> None:
+    text = (FIXTURES / "two-interchanges.837").read_text()
+    flipped = tmp_path / "flip.837"  # the first interchange is rejected only at its IEA
+    flipped.write_text(text.replace("IEA*1*000000301", "IEA*2*000000301"))
+    out = io.StringIO()
+    run(
+        ["validate", "--format", "jsonl", str(flipped), str(FIXTURES / "bom.837")],
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    files = [r for r in records if r["record"] == "file"]
+    assert [f["file"] for f in files] == ["flip.837", "bom.837"]
+    for summary in files:
+        claims = [r for r in records if r["record"] == "claim" and r["file"] == summary["file"]]
+        assert len(claims) == summary["summary"]["claims"]  # each claim once, as decided
+        assert len({c["claim_id"] for c in claims}) == len(claims)
+    assert files[0]["verdict"] == "rejected"
+    assert records[-1]["record"] == "file"

@@ -63,9 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=("text", "json", "html"),
+        choices=("text", "json", "jsonl", "html"),
         default="text",
-        help="report on stdout (default text)",
+        help="report on stdout (default text); jsonl: one JSON object per claim and per "
+        "finding outside claims, then one per file, as each interchange is decided",
     )
     parser.add_argument(
         "--output-dir",

@@ -32,7 +32,7 @@ from edi63650.validate import Summary, Validator
 from edi63650.writers.common import Tally
 from edi63650.writers.numbers import StoredNumbers
 from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
-from edi63650.writers.report_json import JsonSink
+from edi63650.writers.report_json import JsonlSink, JsonSink
 from edi63650.writers.report_text import TextSink
 from edi63650.writers.sink import Sink
 
@@ -137,6 +137,8 @@ class Runner:
                 report.append(TextSink(out, label, colour=job.colour, show_phi=job.show_phi))
             elif job.format == "json":
                 report.append(JsonSink(out, label, when))
+            elif job.format == "jsonl":
+                report.append(JsonlSink(out, label, when))
             elif job.output_dir is None:
                 compact = size > COMPACT_ABOVE
                 report.append(HtmlSink(out, label, when, compact=compact, show_phi=job.show_phi))

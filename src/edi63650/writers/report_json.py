@@ -175,3 +175,75 @@ class _Count:
 def _item(value: dict[str, Any], index: int) -> bytes:
     """One array item on a line of its own, after a comma unless it is the first."""
     return (b"\n    " if index == 0 else b",\n    ") + json.dumps(value).encode()
+
+
+class JsonlSink(Sink):
+    """JSON lines for pipelines (``--format jsonl``): one object per claim
+    (``"record": "claim"``, the fields of a claim in the JSON report) and one per finding
+    outside claims (``"record": "finding"``), written as each interchange is decided, then one
+    ``"record": "file"`` with the summary. Every line names its ``file``."""
+
+    def __init__(self, out: Writable, name: str, when: datetime.datetime) -> None:
+        self._out = out
+        self._name = name
+        self._when = when
+        self._open = Spool()  # the open interchange's lines, final at its end
+        self._tally = Tally()
+        self._sets = 0
+        self._rejected = False
+        self._mark = (Tally(), 0, False)
+
+    def _line(self, record: str, item: dict[str, Any]) -> None:
+        line = {"record": record, "file": self._name, **item}
+        self._open.write(json.dumps(line).encode() + b"\n")
+
+    def transaction(self, outcome: TransactionOutcome) -> None:
+        self._sets += 1
+        self._rejected |= outcome.ack is AckCode.REJECTED
+        for finding in outcome.findings:
+            self._line("finding", finding_json(finding))
+        for claim in outcome.claims:
+            self._line("claim", _claim(claim))
+            self._tally.add(claim)
+
+    def interchange(self, outcome: InterchangeOutcome) -> None:
+        self._rejected |= outcome.rejected
+        for finding in outcome.findings:
+            self._rejected |= finding.severity is Severity.ERROR
+            self._line("finding", finding_json(finding))
+        self._open.copy(self._out)
+        self._open.truncate(0)
+        self._mark = (self._tally.copy(), self._sets, self._rejected)
+
+    def discard(self) -> None:
+        self._open.truncate(0)
+        tally, self._sets, self._rejected = self._mark
+        self._tally = tally.copy()
+
+    def close(self, outcome: StreamOutcome) -> None:
+        for finding in outcome.findings:
+            self._rejected |= finding.severity is Severity.ERROR
+            self._line("finding", finding_json(finding))
+        tally = self._tally
+        self._line(
+            "file",
+            {
+                "schema_version": SCHEMA_VERSION,
+                "validated": self._when.isoformat(timespec="seconds"),
+                "verdict": "rejected" if self._rejected or tally.rejected else "accepted",
+                "summary": {
+                    "claims": tally.claims,
+                    "accepted": tally.accepted,
+                    "rejected": tally.rejected,
+                    "warned": tally.warned,
+                    "accepted_amount": money(tally.accepted_amount),
+                    "rejected_amount": money(tally.rejected_amount),
+                    "transaction_sets": self._sets,
+                },
+            },
+        )
+        self._open.copy(self._out)
+        self.dispose()
+
+    def dispose(self) -> None:
+        self._open.close()
