@@ -327,3 +327,12 @@ def test_every_functional_group_is_answered_even_an_empty_one(
     reply = validator.validate(alone.encode()).to_999()
     assert b"AK1*HC*602*005010X222A1~\nAK9*A*0*0*0~" in reply, reply
     accepted_by_pyx12(reply, tmp_path, "only-empty.999")
+
+
+def test_a_long_escaped_id_is_cut_between_characters_never_inside_an_escape() -> None:
+    from edi63650.writers.common import echo_id
+
+    echoed = echo_id("A*" * 30)  # each * becomes %2A: more than 50 characters in all
+    assert len(echoed) <= 50
+    assert not re.search(r"%.?$", echoed), echoed  # no escape cut short
+    assert ("A*" * 30).startswith(unquote(echoed))

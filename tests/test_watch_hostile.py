@@ -217,9 +217,7 @@ def test_a_file_deleted_while_it_is_processed_is_still_answered(
     drop(inbox / "b.837", VALID.replace(b"PROG0001", b"PROG0009"), age=10)
     validate = Watcher._validate
 
-    def validate_and_delete(
-        self: Watcher, spool: Path, row: dict[str, object], **kw: bool
-    ) -> object:
+    def validate_and_delete(self: Watcher, spool: Path, row: sqlite3.Row, **kw: bool) -> object:
         (inbox / str(row["inbox_name"])).unlink(missing_ok=True)  # taken away while we work
         return validate(self, spool, row, **kw)
 

@@ -28,7 +28,7 @@ from edi63650.model import Claim
 from edi63650.reader import iter_events
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
-from edi63650.writers.common import shown
+from edi63650.values import shown
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "format_finding", "main", "run"]
 

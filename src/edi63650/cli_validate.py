@@ -19,12 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-import attrs
-
 from edi63650.jobs import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, Job, run_all
 from edi63650.writers.common import Tally
 from edi63650.writers.numbers import LAST
-from edi63650.writers.report_json import money
+from edi63650.writers.report_json import tally_json
 from edi63650.writers.report_text import counted, summary_line
 
 __all__ = ["EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "UsageError", "add_arguments", "run_validate"]
@@ -205,26 +203,25 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
         if folder.exists() and not folder.is_dir():
             raise UsageError(f"edi63650 validate: --output-dir {folder} is a file, not a folder")
         folder.mkdir(parents=True, exist_ok=True)
-    job = Job(
-        format=args.format,
-        output_dir=str(folder) if folder is not None else None,
-        maps=args.maps,
-        profile=args.profile,
-        history=args.history,
-        syntax_policy=args.syntax_policy,
-        colour=stdout.isatty(),
-        timestamp=args.timestamp,
-        control_start=args.control_start,
-        control_numbers=args.control_numbers,
-        show_phi=args.show_phi,
-    )
     shown = stderr if stderr.isatty() and not args.quiet else None
     status = EXIT_OK
     reports: list[str] = []  # JSON reports (files), printed at the end as one document
     grand, files, transactions = Tally(), 0, 0  # the total of several inputs
     with tempfile.TemporaryDirectory(prefix="edi63650-") as private:
-        # Reports wait in the private folder, never in memory: a large file's is large.
-        job = attrs.evolve(job, reports=private)
+        job = Job(
+            format=args.format,
+            output_dir=str(folder) if folder is not None else None,
+            maps=args.maps,
+            profile=args.profile,
+            history=args.history,
+            syntax_policy=args.syntax_policy,
+            colour=stdout.isatty(),
+            timestamp=args.timestamp,
+            reports=private,  # each report waits there: a large file's is large
+            control_start=args.control_start,
+            control_numbers=args.control_numbers,
+            show_phi=args.show_phi,
+        )
         named = [
             (name, _spool_stdin(stdin, Path(private)) if name == "-" else None, output)
             for name, output in inputs
@@ -237,11 +234,11 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
                 continue
             files += 1
             transactions += done.transactions
-            grand = _added(grand, done.tally)
+            grand.merge(done.tally)
             if args.format == "json":
-                reports.append(done.report_file or "")
+                reports.append(done.report)
                 continue
-            _copy(stdout, done.report_file)
+            _copy(stdout, done.report)
             if args.format == "text" and number < len(inputs):
                 stdout.write("\n")
         if args.format == "json":
@@ -252,16 +249,6 @@ def run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO, stdin
             f"{counted(transactions, 'transaction set')}; {summary_line(grand)}\n"
         )
     return status
-
-
-def _added(total: Tally, more: Tally) -> Tally:
-    return Tally(
-        accepted=total.accepted + more.accepted,
-        rejected=total.rejected + more.rejected,
-        warned=total.warned + more.warned,
-        accepted_amount=total.accepted_amount + more.accepted_amount,
-        rejected_amount=total.rejected_amount + more.rejected_amount,
-    )
 
 
 def _copy(stdout: TextIO, report: str | None, *, strip: bool = False) -> None:
@@ -283,16 +270,7 @@ def _copy(stdout: TextIO, report: str | None, *, strip: bool = False) -> None:
 
 
 def _totals(grand: Tally, files: int, transactions: int) -> dict[str, object]:
-    return {
-        "files": files,
-        "claims": grand.claims,
-        "accepted": grand.accepted,
-        "rejected": grand.rejected,
-        "warned": grand.warned,
-        "accepted_amount": money(grand.accepted_amount),
-        "rejected_amount": money(grand.rejected_amount),
-        "transaction_sets": transactions,
-    }
+    return {"files": files, **tally_json(grand), "transaction_sets": transactions}
 
 
 def _print_reports(reports: list[str], totals: dict[str, object], stdout: TextIO) -> None:

@@ -27,14 +27,15 @@ from pathlib import Path
 
 import attrs
 
+from edi63650.values import shown
+
 #: Names skipped: uploads in progress by convention, and hidden files.
-IGNORED_SUFFIXES = (".part", ".tmp")
+IGNORED_SUFFIXES = (b".part", b".tmp")
 
 #: Longest readable part of an archive name, in characters (the rest becomes a hash).
 NAME_LIMIT = 96
 
 _READ = 1 << 20
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._+=@,-]")
 _O_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
 
@@ -76,8 +77,7 @@ class Taken:
 def printable(raw: bytes) -> str:
     """A name as it may be shown, logged and stored: undecodable bytes and control
     characters escaped (``\\xff``), as in JSON strings."""
-    text = raw.decode("utf-8", "backslashreplace")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+    return shown(raw.decode("utf-8", "backslashreplace"))
 
 
 def archive_name(raw: bytes, stamp: str) -> str:
@@ -123,7 +123,7 @@ def _walk(
         return
     for item in entries:
         name = item.name
-        if name.startswith(b".") or name.endswith(tuple(s.encode() for s in IGNORED_SUFFIXES)):
+        if name.startswith(b".") or name.endswith(IGNORED_SUFFIXES):
             continue
         try:
             info = item.stat(follow_symlinks=False)
@@ -221,11 +221,13 @@ def _copy(
         else:  # not the file it was: take all of it
             os.lseek(source, 0, os.SEEK_SET)
             whole = hashlib.sha256()
-    part = hashlib.sha256()
+    # The part taken is the whole file unless a prefix was taken before: one hash then.
+    part = hashlib.sha256() if offset else whole
     end = offset
     while chunk := os.read(source, _READ):
         whole.update(chunk)
-        part.update(chunk)
+        if part is not whole:
+            part.update(chunk)
         view = memoryview(chunk)
         while view:
             view = view[os.write(target, view) :]

@@ -12,14 +12,13 @@ when inputs are read one by one, files and claims across them with workers.
 from __future__ import annotations
 
 import datetime
-import io
 import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import IO, Never, TextIO
+from typing import Never, TextIO
 
 import attrs
 from tqdm import tqdm
@@ -60,26 +59,25 @@ class Job:
     syntax_policy: str
     colour: bool
     timestamp: datetime.datetime | None
+    reports: str  # a private folder: each report for stdout waits there, never in memory
     control_start: int = 1
     control_numbers: str | None = None  # a SQLite file keeping them across runs
     show_phi: bool = False  # patients' data unmasked in the text and HTML reports
-    reports: str | None = None  # a private folder for the reports on stdout (else memory)
 
 
 @attrs.frozen
 class Done:
-    """One input validated: its report for standard output (UTF-8: ``report``, or the file
-    ``report_file`` when the job keeps reports in a folder, so that a large one is never
-    held in memory), lines for standard error, exit status, size and claims."""
+    """One input validated: the file in the job's ``reports`` folder holding its report for
+    standard output (UTF-8; empty when there is none), lines for standard error, exit status,
+    size and claims."""
 
-    report: bytes
+    report: str
     errors: tuple[str, ...]
     status: int
     size: int
     claims: int
     tally: Tally = attrs.field(factory=Tally)  # what its claims came to
     transactions: int = 0
-    report_file: str | None = None
 
 
 class Runner:
@@ -125,11 +123,8 @@ class Runner:
         job = self._job
         label = Path(name).name
         when = self._validator.when()
-        out: IO[bytes]
-        if job.reports is not None:  # owner-only, in the command line's private folder
-            out = tempfile.NamedTemporaryFile(dir=job.reports, suffix=".report", delete=False)  # noqa: SIM115 - closed below
-        else:
-            out = io.BytesIO()
+        # Owner-only, in the command line's private folder (removed with it).
+        out = tempfile.NamedTemporaryFile(dir=job.reports, suffix=".report", delete=False)  # noqa: SIM115 - closed below
         with out, stream:
             size = os.fstat(stream.fileno()).st_size
             report: list[Sink] = []
@@ -171,22 +166,20 @@ class Runner:
                 return _failed(
                     f"edi63650: {name}: internal error ({type(error).__name__}): {error}"
                 )
-            kept = out.getvalue() if isinstance(out, io.BytesIO) else b""
         status = EXIT_FINDINGS if summary.rejected else EXIT_OK
         return Done(
-            kept,
+            out.name,
             (),
             status,
             size,
             summary.tally.claims,
             summary.tally.copy(),
             summary.transactions,
-            report_file=None if isinstance(out, io.BytesIO) else out.name,
         )
 
 
 def _failed(line: str) -> Done:
-    return Done(b"", (line,), EXIT_USAGE, 0, 0)
+    return Done("", (line,), EXIT_USAGE, 0, 0)
 
 
 def _progress(advance: Advance | None) -> Callable[[int, Summary], None] | None:

@@ -1,4 +1,5 @@
-"""Conversions of X12 element values (data types DT, TM, R, N0) that never raise."""
+"""Conversions of X12 element values (data types DT, TM, R, N0), and of input text to what a
+terminal or log may show, that never raise."""
 
 from __future__ import annotations
 
@@ -9,12 +10,20 @@ from decimal import Decimal, InvalidOperation
 
 _TIME = re.compile(r"([01][0-9]|2[0-3])[0-5][0-9]([0-5][0-9][0-9]{0,2})?")
 _DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def is_digits(value: str) -> bool:
     """ASCII digits only. (``str.isdigit`` accepts superscripts and other scripts' digits,
     which Latin-1 input can hold and ``int`` refuses.)"""
     return value.isascii() and value.isdigit()
+
+
+def shown(text: str) -> str:
+    """Text from the input as a terminal or log may show it: control characters (ESC, BEL,
+    NUL, C1 controls) escaped as ``\\x1b``, so that a file cannot drive the terminal or forge
+    a log line."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
 #: Values remembered with what they read as (a file repeats its dates and amounts; the

@@ -171,7 +171,8 @@ class Watcher:
             profile=profile,
             syntax_policy=syntax_policy,
         )
-        self._skip = (output.stat().st_dev, output.stat().st_ino)
+        made = output.stat()
+        self._skip = (made.st_dev, made.st_ino)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._seen: dict[bytes, tuple[int, int, int, float]] = {}  # inode, size, mtime, since
@@ -393,12 +394,11 @@ class Watcher:
             raise
         return self._finish(row, spool, started)
 
-    def _finish(self, row: object, spool: Path, started: float) -> Processed:
-        data: dict[str, object] = dict(row)  # type: ignore[call-overload]
-        unique = str(data["unique_name"])
-        duplicate = data["duplicate_of"] is not None
-        write = data["state"] == "started"
-        summary = self._validate(spool, data, duplicate=duplicate, write=write)
+    def _finish(self, row: sqlite3.Row, spool: Path, started: float) -> Processed:
+        unique = row["unique_name"]
+        duplicate = row["duplicate_of"] is not None
+        write = row["state"] == "started"
+        summary = self._validate(spool, row, duplicate=duplicate, write=write)
         outcome = _outcome(summary, duplicate=duplicate)
         if write:
             self._journal.advance(unique, "outputs", outcome=outcome)
@@ -408,39 +408,36 @@ class Watcher:
         target = self.output / folder / unique
         spool.chmod(0o600)
         spool.replace(target)
-        kept = self._forget_source(data)
+        kept = self._forget_source(row)
         archived_as = f"{folder}/{unique}"
         self._journal.finish(unique, outcome=outcome, archived_as=archived_as, kept=int(kept))
         tally = summary.tally
         processed = Processed(
-            name=str(data["inbox_name"]),
+            name=row["inbox_name"],
             outcome=outcome,
             claims=tally.claims,
             accepted=tally.accepted if outcome != "duplicate" else 0,
             rejected=tally.rejected if outcome != "duplicate" else tally.claims,
             seconds=time.monotonic() - started,
             archived_as=archived_as,
-            reason=_reason(summary, outcome, data),
+            reason=_reason(summary, outcome, row),
         )
         self._emit(processed)
         return processed
 
-    def _source(self, row: object) -> Path:
-        data: dict[str, object] = dict(row)  # type: ignore[call-overload]
-        raw = data["inbox_raw"]
-        name = os.fsdecode(raw) if isinstance(raw, bytes) else str(data["inbox_name"])
-        return self.inbox / name
+    def _source(self, row: sqlite3.Row) -> Path:
+        raw = row["inbox_raw"]
+        return self.inbox / (os.fsdecode(raw) if isinstance(raw, bytes) else row["inbox_name"])
 
-    def _forget_source(self, row: object) -> bool:
+    def _forget_source(self, row: sqlite3.Row) -> bool:
         """Remove the inbox's copy of what was taken, if it is unchanged; True if it was left
         because it grew (what it holds beyond what was taken is new)."""
-        data: dict[str, object] = dict(row)  # type: ignore[call-overload]
-        if data["inbox_raw"] is None or data["inode"] is None:
+        if row["inbox_raw"] is None or row["inode"] is None:
             return False
         source = self._source(row)
-        identity = (int(str(data["device"])), int(str(data["inode"])))
-        end = int(str(data["offset"])) + int(str(data["size"]))
-        if inbox.unchanged(source, identity, end, int(str(data["mtime_ns"]))):
+        identity = (row["device"], row["inode"])
+        end = row["offset"] + row["size"]
+        if inbox.unchanged(source, identity, end, row["mtime_ns"]):
             source.unlink(missing_ok=True)
             return False
         try:
@@ -449,13 +446,11 @@ class Watcher:
             return False
         return (now_stat.st_dev, now_stat.st_ino) == identity and now_stat.st_size > end
 
-    def _validate(
-        self, spool: Path, row: dict[str, object], *, duplicate: bool, write: bool
-    ) -> Summary:
+    def _validate(self, spool: Path, row: sqlite3.Row, *, duplicate: bool, write: bool) -> Summary:
         """Validate the spool once; with ``write``, its outputs go to ``OUT/<unique>/``: a
         duplicate gets its 277CA and a note, a file that is not X12 its JSON and HTML."""
         validator = self._plain if duplicate else self._validator
-        unique, name = str(row["unique_name"]), str(row["inbox_name"])
+        unique, name = row["unique_name"], row["inbox_name"]
         with spool.open("rb") as stream:
             if not write:
                 return validator.write(stream, [], name)
@@ -553,7 +548,7 @@ def _outcome(summary: Summary, *, duplicate: bool) -> str:
     return "rejected" if summary.rejected else "accepted"
 
 
-def _reason(summary: Summary, outcome: str, row: dict[str, object]) -> str:
+def _reason(summary: Summary, outcome: str, row: sqlite3.Row) -> str:
     """Why, in a few words: the rules that rejected, the original of a duplicate."""
     if outcome == "duplicate":
         return f"duplicate of {row['duplicate_of']}"

@@ -21,11 +21,7 @@ from edi63650.model import Group, Interchange, Transaction
 from edi63650.outcome import AckCode, InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.values import is_digits
 from edi63650.writers import x12
-from edi63650.writers.common import (
-    Replies,
-    clean,
-    echo_id,
-)
+from edi63650.writers.common import Replies, clean, echo_id
 from edi63650.writers.numbers import ControlNumbers, Counter
 from edi63650.writers.sink import Sink, Spool, Writable
 from edi63650.writers.x12 import Elements
@@ -87,7 +83,6 @@ class Ack999Sink(Sink):
         ta1 = _ta1(outcome.interchange, ta1_code)
         if ta1 is not None:
             # Rejected at the interchange: the TA1 says so, alone; no 999 for its groups.
-            self._replies.discard()
             self._replies.commit_alone(outcome.interchange, ta1)
         else:
             for number, header in outcome.empty_groups:  # answered too: AK1 and AK9 alone

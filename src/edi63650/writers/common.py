@@ -25,7 +25,6 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f*~:^|>\\{}']")
 #: Characters an echoed identifier escapes besides controls and non-ASCII: the delimiters of
 #: any interchange we write, and ``%``, the escape itself.
 _ID_ESCAPED = frozenset("*~:^|>\\{}'%")
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _ELEMENT = re.compile(r"(\d{2})(?:-(\d{2}))?$")
 
 
@@ -60,14 +59,16 @@ class Tally:
             self.add(result)
         return self
 
+    def merge(self, other: Tally) -> None:
+        """Count ``other``'s claims too (the total over several inputs)."""
+        self.accepted += other.accepted
+        self.rejected += other.rejected
+        self.warned += other.warned
+        self.accepted_amount += other.accepted_amount
+        self.rejected_amount += other.rejected_amount
+
     def copy(self) -> Tally:
         return attrs.evolve(self)
-
-
-def shown(text: str) -> str:
-    """Text from the input as a terminal or log may show it: control characters (ESC, BEL,
-    NUL, C1 controls) escaped as ``\\x1b``, so that a file cannot drive the terminal."""
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
 def ascii_only(text: str) -> str:
@@ -95,7 +96,8 @@ def echo_id(text: str, limit: int = 50) -> str:
     itself: as it is when every character may appear in an element we write; otherwise each
     character that may not (a delimiter, ``%``, a control or non-ASCII character, a leading
     or trailing space) as ``%XX``, its UTF-8 bytes in hexadecimal, as in a URL. Reversible,
-    so two ids never collapse into one; at most ``limit`` characters."""
+    so two ids never collapse into one; at most ``limit`` characters, cut between characters
+    (never inside an escape)."""
     if (
         text.isascii()
         and text.isprintable()
@@ -105,13 +107,19 @@ def echo_id(text: str, limit: int = 50) -> str:
     ):
         return text[:limit]
     last = len(text) - 1
-    escaped = [
-        "".join(f"%{byte:02X}" for byte in char.encode())
-        if not (" " <= char <= "~") or char in _ID_ESCAPED or (char == " " and index in (0, last))
-        else char
-        for index, char in enumerate(text)
-    ]
-    return "".join(escaped)[:limit]
+    out, size = [], 0
+    for index, char in enumerate(text):
+        plain = " " <= char <= "~" and char not in _ID_ESCAPED
+        piece = (
+            char
+            if plain and not (char == " " and index in (0, last))
+            else "".join(f"%{byte:02X}" for byte in char.encode())
+        )
+        if size + len(piece) > limit:
+            break  # cut between characters, never inside an escape
+        out.append(piece)
+        size += len(piece)
+    return "".join(out)
 
 
 def reply_envelope(

@@ -51,6 +51,19 @@ def money(value: Decimal | None) -> str | None:
     return format(value, "f")
 
 
+def tally_json(tally: Tally) -> dict[str, Any]:
+    """What claims came to, as every JSON summary says it (the report's, a JSON line's, the
+    totals over several inputs)."""
+    return {
+        "claims": tally.claims,
+        "accepted": tally.accepted,
+        "rejected": tally.rejected,
+        "warned": tally.warned,
+        "accepted_amount": money(tally.accepted_amount),
+        "rejected_amount": money(tally.rejected_amount),
+    }
+
+
 def _claim(result: ClaimResult) -> dict[str, Any]:
     claim = result.claim
     ctx = claim.context
@@ -132,12 +145,7 @@ class JsonSink(Sink):
             "validated": self._when.isoformat(timespec="seconds"),
             "verdict": "rejected" if rejected else "accepted",
             "summary": {
-                "claims": tally.claims,
-                "accepted": tally.accepted,
-                "rejected": tally.rejected,
-                "warned": tally.warned,
-                "accepted_amount": money(tally.accepted_amount),
-                "rejected_amount": money(tally.rejected_amount),
+                **tally_json(tally),
                 "interchanges": count.interchanges,
                 "transaction_sets": count.sets,
             },
@@ -231,15 +239,7 @@ class JsonlSink(Sink):
                 "schema_version": SCHEMA_VERSION,
                 "validated": self._when.isoformat(timespec="seconds"),
                 "verdict": "rejected" if self._rejected or tally.rejected else "accepted",
-                "summary": {
-                    "claims": tally.claims,
-                    "accepted": tally.accepted,
-                    "rejected": tally.rejected,
-                    "warned": tally.warned,
-                    "accepted_amount": money(tally.accepted_amount),
-                    "rejected_amount": money(tally.rejected_amount),
-                    "transaction_sets": self._sets,
-                },
+                "summary": {**tally_json(tally), "transaction_sets": self._sets},
             },
         )
         self._open.copy(self._out)

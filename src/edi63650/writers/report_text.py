@@ -13,7 +13,8 @@ from decimal import Decimal
 from edi63650.findings import Finding, Severity
 from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.rules.engine import ClaimResult
-from edi63650.writers.common import Tally, element_position, shown, split_segment
+from edi63650.values import shown
+from edi63650.writers.common import Tally, element_position, split_segment
 from edi63650.writers.phi import mask_finding_segment
 from edi63650.writers.sink import Sink, Spool, Writable
 
