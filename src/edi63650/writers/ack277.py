@@ -36,6 +36,9 @@ VERSION = "005010X214"
 
 #: "Returned to Entity" (ECL 508 code 23), entity 41 (submitter): a duplicate batch's claims.
 _RETURNED = ClaimStatus("A3", "23", "41")
+#: "Acknowledgement/Acceptance into adjudication system" (ECL 507 A2), "Accepted for
+#: processing" (ECL 508 code 20): an accepted claim's STC01.
+ACCEPTED = ClaimStatus("A2", "20")
 
 
 class Ack277Sink(Sink):
@@ -279,6 +282,25 @@ def _errors(findings: Sequence[Finding]) -> list[Finding]:
     return out
 
 
+def _first_of_each_rule(errors: Sequence[Finding]) -> list[Finding]:
+    """One claim-level STC per rule: its first rejecting finding."""
+    seen: set[str] = set()
+    out = []
+    for finding in errors:
+        if finding.rule not in seen:
+            seen.add(finding.rule)
+            out.append(finding)
+    return out
+
+
+def claim_statuses(result: ClaimResult) -> list[tuple[ClaimStatus, ...]]:
+    """The claim-level STC composites the 277CA gives a claim, one tuple per STC segment:
+    A2:20 when it is accepted, else the codes of its first rejecting finding of each rule."""
+    if result.accepted:
+        return [(ACCEPTED,)]
+    return [tuple(f.statuses[:3]) for f in _first_of_each_rule(_errors(result.findings))]
+
+
 def _claim(
     result: ClaimResult,
     hl: int,
@@ -300,13 +322,9 @@ def _claim(
     if duplicate:
         out.append(_stc([_RETURNED], when, charge, "duplicate of a file already received"))
     elif result.accepted:
-        out.append(["STC", ("A2", "20"), _day(when), "WQ", charge])
+        out.append(["STC", (ACCEPTED.category, ACCEPTED.code), _day(when), "WQ", charge])
     else:
-        seen_rules: set[str] = set()
-        for finding in errors:
-            if finding.rule in seen_rules:
-                continue
-            seen_rules.add(finding.rule)
+        for finding in _first_of_each_rule(errors):
             out.append(_stc(finding.statuses, when, charge, f"{finding.rule}: {finding.message}"))
     out.append(["REF", "D9", clean(trace, 50)])
     if isinstance(claim, InstitutionalClaim) and claim.type_of_bill:

@@ -1,14 +1,19 @@
 """The HTML report: one self-contained file, written as the input is read.
 
-A summary table, the findings that belong to no segment, then the 837 segment by segment with
-each finding beside the segment it points to; rejected claims are highlighted. No scripts, no
-external resources: it opens anywhere, and holds patient data like the 837 itself.
+At the top, what a coder acts on first: the summary (claims by verdict with their charges,
+errors and warnings counted by rule, each linking to its first finding) and the table of
+rejected claims, each linking to its claim. Then the file segment by segment with each finding
+beside the segment it points to; each claim (with the hierarchy segments that lead to it) is
+one block headed by its verdict, charge, profile, phase and 277CA codes, collapsed when it has
+no findings. Filters by verdict, rule and severity, and printing with every claim open, are an
+inline script; style is inline too: no external resources, it opens anywhere, and holds patient
+data like the 837 itself (names and ids masked unless asked).
 
 The rows of a transaction set are rendered when it ends, from the segments the reader returned
 in the same pass (or, without them, from the claims' own segments). Segments outside
 transaction sets wait for the end of their interchange, since a missing trailer is reported at
-its header. The rows are spooled; the summary, which needs the totals, is written before them
-at the end.
+its header. The rows and the rejected claims are spooled; the summary, which needs the totals,
+is written before them at the end.
 """
 
 from __future__ import annotations
@@ -18,10 +23,15 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal
 from html import escape
+from importlib import resources
+
+import attrs
 
 from edi63650.findings import Finding, Severity
 from edi63650.outcome import AckCode, InterchangeOutcome, StreamOutcome, TransactionOutcome
+from edi63650.rules.engine import ClaimResult
 from edi63650.segment import Segment
+from edi63650.writers.ack277 import claim_statuses
 from edi63650.writers.common import Tally
 from edi63650.writers.phi import PhiMask
 from edi63650.writers.sink import Sink, Spool, Writable
@@ -36,30 +46,16 @@ HELD_LIMIT = 10_000
 _ENVELOPES = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _PLAIN = re.compile("[^&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*")
+_NOT_ID = re.compile("[^A-Za-z0-9_-]")
+_PAGE = resources.files("edi63650.writers") / "page"
+_STYLE = (_PAGE / "report.css").read_text(encoding="utf-8")
+_SCRIPT = (_PAGE / "report.js").read_text(encoding="utf-8")
+_COLUMNS = '<colgroup><col class="no"><col class="seg"><col></colgroup>'
+_SEVERITIES = (Severity.ERROR, Severity.WARNING, Severity.INFO)
 
 # Where a finding comes from, which orders the findings beside one segment: the claims' first,
 # then the transaction sets' own, then the rest (as the report has always listed them).
 _CLAIM, _SET, _LOOSE = 0, 1, 2
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-h1 { font-size: 1.4em; }
-table.summary td, table.summary th { padding: 0.2em 1em; text-align: left; }
-table.segments { border-collapse: collapse; width: 100%; }
-table.segments td { vertical-align: top; padding: 0.1em 0.6em; border-bottom: 1px solid #eee; }
-td.gap { color: #888; font-style: italic; }
-td.no { color: #888; text-align: right; font-family: monospace; }
-td.seg { font-family: monospace; white-space: pre-wrap; word-break: break-all; }
-tr.rejected td.seg { background: #fde8e8; }
-tr.claim-start td { border-top: 2px solid #999; }
-.finding { margin: 0.1em 0; padding: 0.1em 0.4em; border-left: 4px solid; font-size: 0.9em; }
-.error { border-color: #c0392b; background: #fdecea; }
-.warning { border-color: #d68910; background: #fef5e7; }
-.info { border-color: #2874a6; background: #eaf2f8; }
-.rule { font-weight: bold; }
-.verdict-rejected { color: #c0392b; font-weight: bold; }
-.verdict-accepted { color: #1e8449; font-weight: bold; }
-"""
 
 # A finding waiting for its row: (where it comes from, its order of arrival, the finding).
 _Waiting = tuple[int, int, Finding]
@@ -73,18 +69,13 @@ def _text(text: str) -> str:
     return escape(_NOT_XML.sub("\ufffd", text), quote=False)
 
 
-def _block(finding: Finding) -> str:
-    severity = finding.severity.value
-    parts = [
-        f'<div class="finding {severity}"><span class="rule">{_text(finding.rule)}</span>',
-        _text(f" {severity}: {finding.message}"),
-    ]
-    if finding.fix:
-        parts.append("<br>" + _text(f"fix: {finding.fix}"))
-    if finding.source:
-        parts.append("<br>" + _text(f"source: {finding.source}"))
-    parts.append("</div>")
-    return "".join(parts)
+def _attribute(text: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", text), quote=True)
+
+
+def _anchor(rule: str) -> str:
+    """The id of a rule's first finding (rule ids are letters, digits and hyphens)."""
+    return "r-" + _NOT_ID.sub("_", rule)
 
 
 def _gap(count: int) -> str:
@@ -94,8 +85,85 @@ def _gap(count: int) -> str:
     )
 
 
-def _money(value: Decimal) -> str:
-    return f"${value:,.2f}"
+def _money(value: Decimal | None) -> str:
+    return f"${value:,.2f}" if value is not None else "$?"
+
+
+def _verdict(result: ClaimResult) -> str:
+    """``rejected``, ``warned`` (accepted with warnings) or ``accepted``."""
+    if not result.accepted:
+        return "rejected"
+    if any(f.severity is Severity.WARNING for f in result.findings):
+        return "warned"
+    return "accepted"
+
+
+_SAID = {"rejected": "rejected", "warned": "accepted with warnings", "accepted": "accepted"}
+
+
+def _codes(result: ClaimResult) -> str:
+    """The claim's 277CA STC01 composites, one group per STC segment."""
+    return ", ".join(" ".join(map(str, stc)) for stc in claim_statuses(result))
+
+
+def _initials(result: ClaimResult) -> str:
+    """The patient's initials (first name, last name): all of the name a summary shows."""
+    ctx = result.claim.context
+    person = ctx.patient.person if ctx.patient and ctx.patient.person else None
+    if person is None and ctx.subscriber is not None:
+        person = ctx.subscriber.person
+    if person is None:
+        return ""
+    return "".join(name[:1].upper() + "." for name in (person.first_name, person.last_name) if name)
+
+
+def _claim_head(result: ClaimResult, verdict: str) -> str:
+    claim = result.claim
+    phase = f", {result.phase} implant" if result.phase else ""
+    return (
+        f'<span class="verdict-{verdict}">{_text(f"claim {claim.claim_id}: {_SAID[verdict]}")}'
+        f"</span> \u2014 {_money(claim.total_charge)}, {result.profile} profile{phase}, "
+        f'277CA <span class="codes">{_codes(result)}</span>'
+    )
+
+
+@attrs.define
+class _Rows:
+    """Segments of one block (a claim, or a run outside claims) with their findings, and the
+    rules and severities of those findings (what the filters select on)."""
+
+    rows: list[tuple[Segment, list[_Waiting] | None]] = attrs.Factory(list)
+    rules: set[str] = attrs.Factory(set)
+    severities: set[str] = attrs.Factory(set)
+    found: bool = False
+
+    def add(self, segment: Segment, found: list[_Waiting] | None) -> None:
+        self.rows.append((segment, found))
+        if found:
+            self.found = True
+            for _, _, finding in found:
+                self.rules.add(finding.rule)
+                self.severities.add(finding.severity.value)
+
+    def take(self, other: _Rows) -> None:
+        self.rows += other.rows
+        self.rules |= other.rules
+        self.severities |= other.severities
+        self.found |= other.found
+
+
+@attrs.define
+class _Mark:
+    """What the sink knew when an interchange ended (:meth:`HtmlSink.discard` goes back)."""
+
+    tally: Tally
+    sets: int
+    rejected: bool
+    arrivals: int
+    rules: dict[tuple[str, str], int]
+    anchored: frozenset[str]
+    claims: int
+    listed: int
 
 
 class HtmlSink(Sink):
@@ -103,7 +171,8 @@ class HtmlSink(Sink):
 
     ``segments``: the reader's segments are fed in (every segment is shown); without them,
     only the claims' own segments are. ``compact``: show only envelopes and the claims with
-    findings (what a large file needs; :data:`COMPACT_ABOVE`).
+    findings (what a large file needs; :data:`COMPACT_ABOVE`); otherwise claims without
+    findings are collapsed.
     """
 
     def __init__(
@@ -124,8 +193,9 @@ class HtmlSink(Sink):
         self._when = when
         self.wants_segments = segments
         self._compact = compact
-        self._body = Spool()  # the rows of the interchanges that ended
-        self._open = Spool()  # the rows of the open interchange's transaction sets
+        self._body = Spool()  # the blocks of the interchanges that ended
+        self._open = Spool()  # the blocks of the open interchange's transaction sets
+        self._listed = Spool()  # the rows of the rejected-claims table
         self._records: list[tuple[int, int, int] | Segment] = []  # the open interchange's
         self._buffer: list[Segment] = []  # segments not yet placed
         self._waiting: dict[int, list[_Waiting]] = {}  # findings by offset, for rows to come
@@ -135,7 +205,22 @@ class HtmlSink(Sink):
         self._tally = Tally()
         self._sets = 0
         self._rejected = False  # a transaction set rejected, or an error outside them
-        self._mark = (Tally(), 0, False, 0)  # what the sink knew when an interchange ended
+        self._rules: dict[tuple[str, str], int] = {}  # findings by (rule, severity)
+        self._anchored: set[str] = set()  # rules whose first finding carries its anchor
+        self._claims = 0  # claim blocks so far, which number their anchors
+        self._mark = self._now()
+
+    def _now(self) -> _Mark:
+        return _Mark(
+            self._tally.copy(),
+            self._sets,
+            self._rejected,
+            self._arrivals,
+            dict(self._rules),
+            frozenset(self._anchored),
+            self._claims,
+            self._listed.size,
+        )
 
     # -- the sink -------------------------------------------------------------------------------
 
@@ -163,7 +248,7 @@ class HtmlSink(Sink):
             self._tally.add(claim)
             self._sort(claim.findings, _CLAIM, beside)
         self._sort(outcome.findings, _SET, beside)
-        text, trailing = self._rows(rows, outcome, beside)
+        text, trailing = self._blocks(rows, outcome, beside)
         for offset, found in beside.items():  # no row of the set: a row yet to come, or none
             self._wait(offset, found)
         begin = self._open.size
@@ -175,15 +260,21 @@ class HtmlSink(Sink):
         self._records += self._buffer
         self._buffer = []
         self._flush()
-        self._mark = (self._tally.copy(), self._sets, self._rejected, self._arrivals)
+        self._mark = self._now()
 
     def discard(self) -> None:
-        tally, self._sets, self._rejected, arrivals = self._mark
-        self._tally = tally.copy()
+        mark = self._mark
+        self._tally = mark.tally.copy()
+        self._sets, self._rejected, self._claims = mark.sets, mark.rejected, mark.claims
+        self._rules = dict(mark.rules)
+        self._anchored = set(mark.anchored)
+        self._listed.truncate(mark.listed)
         self._open.truncate(0)
         self._records = []
         self._buffer = []
         # The findings of the discarded sets come again with them.
+        arrivals = mark.arrivals
+        self._arrivals = arrivals
         for offset, found in list(self._waiting.items()):
             kept = [entry for entry in found if entry[1] <= arrivals]
             if kept:
@@ -198,26 +289,30 @@ class HtmlSink(Sink):
         self._buffer = []
         self._flush()
         if self._skipped:
-            self._body.write(_gap(self._skipped).encode())
+            self._body.write(_other([_gap(self._skipped)], _Rows()).encode())
         left = sorted(self._nowhere)
         by_offset = sorted(self._waiting.values(), key=min)
         left += [waiting for found in by_offset for waiting in sorted(found)]
         self._head([finding for _, _, finding in left])
         self._body.copy(self._out)
-        self._out.write(b"</table></body></html>")
+        self._out.write(f"<script>{_SCRIPT}</script></body></html>".encode())
         self.dispose()
 
     def dispose(self) -> None:
         self._body.close()
         self._open.close()
+        self._listed.close()
 
-    # -- rows ----------------------------------------------------------------------------------
+    # -- findings ------------------------------------------------------------------------------
 
     def _sort(
         self, findings: Iterable[Finding], source: int, beside: dict[int, list[_Waiting]]
     ) -> None:
+        rules = self._rules
         for finding in findings:
             self._arrivals += 1
+            key = (finding.rule, finding.severity.value)
+            rules[key] = rules.get(key, 0) + 1
             entry = (source, self._arrivals, finding)
             if finding.offset is None:
                 self._nowhere.append(entry)
@@ -225,6 +320,7 @@ class HtmlSink(Sink):
                 beside.setdefault(finding.offset, []).append(entry)
 
     def _loose(self, findings: Iterable[Finding]) -> None:
+        findings = list(findings)
         beside: dict[int, list[_Waiting]] = {}
         for finding in findings:
             self._rejected |= finding.severity is Severity.ERROR
@@ -239,93 +335,171 @@ class HtmlSink(Sink):
         else:
             waiting += found
 
-    def _notes(self, offset: int, beside: dict[int, list[_Waiting]]) -> list[str]:
-        found = beside.pop(offset, None)
-        waiting = self._waiting.pop(offset, None)
-        if waiting:
-            found = sorted((found or []) + waiting)
-        return [_block(finding) for _, _, finding in found or ()]
+    def _found(self, offset: int, beside: dict[int, list[_Waiting]]) -> list[_Waiting] | None:
+        """The findings beside the segment at ``offset``, in order (taken: shown once)."""
+        found = beside.pop(offset, None) if beside else None
+        if self._waiting:
+            more = self._waiting.pop(offset, None)
+            if more:
+                found = sorted((found or []) + more)
+        return found
 
-    def _rows(
+    def _finding(self, finding: Finding) -> str:
+        severity = finding.severity.value
+        anchor = ""
+        if finding.rule not in self._anchored:  # a rule's first finding: the summary links here
+            self._anchored.add(finding.rule)
+            anchor = f' id="{_attribute(_anchor(finding.rule))}"'
+        parts = [
+            f'<div class="finding {severity}"{anchor}>'
+            f'<span class="rule">{_text(finding.rule)}</span>',
+            _text(f" {severity}: {finding.message}"),
+        ]
+        if finding.fix:
+            parts.append("<br>" + _text(f"fix: {finding.fix}"))
+        if finding.source:
+            parts.append("<br>" + _text(f"source: {finding.source}"))
+        parts.append("</div>")
+        return "".join(parts)
+
+    # -- blocks --------------------------------------------------------------------------------
+
+    def _blocks(
         self,
         segments: list[Segment],
         outcome: TransactionOutcome,
         beside: dict[int, list[_Waiting]],
     ) -> tuple[str, int]:
-        """The rows of a transaction set, and how many segments at its end were left out.
-        (The hot loop of the report: one row per segment of the file.)"""
-        rejected: list[tuple[int, int]] = []
-        starts = {}
-        shown: set[int] = set()
-        compact = self._compact
-        for result in outcome.claims:
-            claim = result.claim
-            starts[claim.position.offset] = result
-            if not result.accepted and claim.segments:
-                last = claim.lines[-1].segments if claim.lines else claim.segments
-                rejected.append((claim.segments[0].offset, last[-1].offset))
-            if compact and result.findings:
-                shown.update(s.offset for s in claim.all_segments())
-        waiting = self._waiting
-        out = []
-        skipped = 0
-        ranges = iter(rejected)  # in file order, as the rows are: one pass over both
-        current = next(ranges, None)
+        """The blocks of a transaction set, and how many segments at its end were left out.
+
+        A claim's block runs from the HL that leads to it (the billing provider's or the
+        subscriber's, whichever comes first after the previous claim) to its last segment;
+        the rest are runs outside claims. (The hot loop of the report: one row per segment.)
+        """
+        claims = [
+            (c.claim.segments[0].offset, _last_offset(c), c)
+            for c in outcome.claims
+            if c.claim.segments
+        ]
+        out: list[str] = []
+        # Segments left out before this set are the body's to count, not the set's.
+        before, self._skipped = self._skipped, 0
+        plain, held, block = _Rows(), _Rows(), _Rows()
+        current: tuple[int, int, ClaimResult] | None = None
+        following = iter(claims)  # in file order, as the segments are: one pass over both
+        upcoming = next(following, None)
         for segment in segments:
             offset = segment.offset
-            while current is not None and current[1] < offset:
-                current = next(ranges, None)
-            found = beside.pop(offset, None)
-            if waiting:
-                more = waiting.pop(offset, None)
-                if more:
-                    found = sorted((found or []) + more)
-            if compact and not found and offset not in shown and segment.id not in _ENVELOPES:
-                skipped += 1
-                continue
-            if skipped:
-                out.append(_gap(skipped))
-                skipped = 0
-            notes = "".join([_block(f) for _, _, f in found]) if found else ""
-            inside = current is not None and current[0] <= offset
-            starting = starts.get(offset)
-            if starting is None:
-                classes = "rejected" if inside else ""
+            if current is not None and offset > current[1]:
+                self._claim(current[2], block, out)
+                current, block = None, _Rows()
+            if current is None and upcoming is not None and offset >= upcoming[0]:
+                current, block, held = upcoming, held, _Rows()
+                upcoming = next(following, None)
+            found = self._found(offset, beside)
+            if current is not None:
+                block.add(segment, found)
+            elif held.rows or segment.id == "HL":
+                if plain.rows:
+                    self._run(plain, out)
+                    plain = _Rows()
+                held.add(segment, found)
             else:
-                classes = "rejected claim-start" if inside else "claim-start"
-                verdict = "accepted" if starting.accepted else "rejected"
-                notes = (
-                    f'<div class="verdict-{verdict}">'
-                    f"{_text(f'claim {starting.claim.claim_id}: {verdict}')}</div>{notes}"
-                )
-            out.append(
-                f'<tr class="{classes}"><td class="no">{segment.line}</td>'
-                f'<td class="seg">{_text(segment.text)}</td><td>{notes}</td></tr>'
-            )
-        return "".join(out), skipped
+                plain.add(segment, found)
+        if current is not None:
+            self._claim(current[2], block, out)
+        plain.take(held)
+        if plain.rows:
+            self._run(plain, out)
+        trailing, self._skipped = self._skipped, before
+        return "".join(out), trailing
+
+    def _gap_first(self) -> list[str]:
+        if not self._skipped:
+            return []
+        gap, self._skipped = _gap(self._skipped), 0
+        return [gap]
+
+    def _run(self, run: _Rows, out: list[str]) -> None:
+        """Segments outside claims (in compact mode, only envelopes and those with findings)."""
+        rows: list[str] = []
+        for segment, found in run.rows:
+            if self._compact and not found and segment.id not in _ENVELOPES:
+                self._skipped += 1
+                continue
+            rows += self._gap_first()
+            rows.append(self._row(segment, found))
+        if rows:
+            out.append(_other(rows, run))
+
+    def _claim(self, result: ClaimResult, block: _Rows, out: list[str]) -> None:
+        if self._compact and not result.findings and not block.found:
+            self._skipped += len(block.rows)
+            return
+        self._claims += 1
+        anchor = f"c{self._claims}"
+        verdict = _verdict(result)
+        rules = block.rules | {f.rule for f in result.findings}
+        severities = block.severities | {f.severity.value for f in result.findings}
+        rows = self._gap_first()
+        rows += [self._row(segment, found) for segment, found in block.rows]
+        opened = " open" if result.findings or block.found else ""
+        out.append(
+            f'<details class="claim {verdict}" id="{anchor}" data-verdict="{verdict}" '
+            f'data-rules="{_attribute(" ".join(sorted(rules)))}" '
+            f'data-severities="{" ".join(sorted(severities))}"{opened}>'
+            f"<summary>{_claim_head(result, verdict)}</summary>"
+            f'<table class="segments">{_COLUMNS}{"".join(rows)}</table></details>'
+        )
+        if verdict == "rejected":
+            self._list(result, anchor)
+
+    def _list(self, result: ClaimResult, anchor: str) -> None:
+        """A row of the rejected-claims table."""
+        claim = result.claim
+        first = next((f.rule for f in result.findings if f.severity is Severity.ERROR), "")
+        self._listed.write(
+            (
+                f'<tr><td><a href="#{anchor}">{_text(claim.claim_id)}</a></td>'
+                f"<td>{_text(_initials(result))}</td>"
+                f'<td class="money">{_money(claim.total_charge)}</td>'
+                f"<td>{_text(first)}</td>"
+                f'<td class="codes">{_codes(result)}</td></tr>'
+            ).encode()
+        )
+
+    def _row(self, segment: Segment, found: list[_Waiting] | None) -> str:
+        notes = "".join([self._finding(f) for _, _, f in found]) if found else ""
+        return (
+            f'<tr><td class="no">{segment.line}</td>'
+            f'<td class="seg">{_text(segment.text)}</td><td>{notes}</td></tr>'
+        )
 
     def _flush(self) -> None:
-        """The open interchange ended: its rows, in order, go to the body."""
+        """The open interchange ended: its blocks, in order, go to the body."""
         body = self._body
+        run = _Rows()
         for record in self._records:
             if isinstance(record, Segment):
-                notes = self._notes(record.offset, {})
-                if self._compact and not notes and record.id not in _ENVELOPES:
-                    self._skipped += 1
-                    continue
-                if self._skipped:
-                    body.write(_gap(self._skipped).encode())
-                    self._skipped = 0
-                body.write(_row(record, "", notes).encode())
+                run.add(record, self._found(record.offset, {}))
                 continue
+            if run.rows:
+                out: list[str] = []
+                self._run(run, out)
+                body.write("".join(out).encode())
+                run = _Rows()
             start, end, trailing = record
             if start == end:
                 self._skipped += trailing
                 continue
             if self._skipped:
-                body.write(_gap(self._skipped).encode())
+                body.write(_other(self._gap_first(), _Rows()).encode())
             self._open.copy(body, start, end)
             self._skipped = trailing
+        if run.rows:
+            out = []
+            self._run(run, out)
+            body.write("".join(out).encode())
         self._records = []
         self._open.truncate(0)
 
@@ -336,31 +510,92 @@ class HtmlSink(Sink):
         verdict = "rejected" if self._rejected or tally.rejected else "accepted"
         name = _text(self._name)
         findings = (
-            "<div>" + "".join(_block(f) for f in elsewhere) + "</div>"
+            "<div>" + "".join(self._finding(f) for f in elsewhere) + "</div>"
             if elsewhere
             else "<p>none</p>"
         )
+        warned = f", of which {tally.warned:,} with warnings" if tally.warned else ""
         summary = (
-            f"<tr><th>claims</th><td>{tally.claims}</td></tr>"
-            f"<tr><th>accepted</th><td>{tally.accepted} ({_money(tally.accepted_amount)})</td></tr>"
-            f"<tr><th>rejected</th><td>{tally.rejected} ({_money(tally.rejected_amount)})</td></tr>"
-            f"<tr><th>transaction sets</th><td>{self._sets}</td></tr>"
-            f"<tr><th>validated</th><td>{self._when.isoformat(timespec='seconds')}</td></tr>"
+            f'<tr><th>claims</th><td class="count">{tally.claims:,}</td><td></td></tr>'
+            f'<tr><th>accepted</th><td class="count">{tally.accepted:,}</td>'
+            f'<td class="money">{_money(tally.accepted_amount)}</td><td>{warned}</td></tr>'
+            f'<tr><th>rejected</th><td class="count">{tally.rejected:,}</td>'
+            f'<td class="money">{_money(tally.rejected_amount)}</td><td></td></tr>'
+            f'<tr><th>transaction sets</th><td class="count">{self._sets:,}</td><td></td></tr>'
+            f'<tr><th>validated</th><td colspan="3">'
+            f"{self._when.isoformat(timespec='seconds')}</td></tr>"
         )
-        head = (
-            "<!DOCTYPE html>\n"
-            f'<html><head><meta charset="utf-8"><title>edi63650 report: {name}</title>'
-            f"<style>{_STYLE}</style></head><body>"
-            f'<h1>{name}: <span class="verdict-{verdict}">{verdict}</span></h1>'
-            f'<table class="summary">{summary}</table>'
-            f"<h2>Findings between segments</h2>{findings}"
-            '<h2>The file, segment by segment</h2><table class="segments">'
+        counted = sorted(
+            ((rule, severity, n) for (rule, severity), n in self._rules.items()),
+            key=lambda entry: (_SEVERITIES.index(Severity(entry[1])), -entry[2], entry[0]),
         )
-        self._out.write(head.encode())
+        by_rule = "".join(
+            f'<tr><td><a href="#{_attribute(_anchor(rule))}" data-rule="{_attribute(rule)}">'
+            f'{_text(rule)}</a></td><td>{severity}</td><td class="count">{n:,}</td></tr>'
+            for rule, severity, n in counted
+            if severity != Severity.INFO.value
+        )
+        rules_table = (
+            '<table class="list"><tr><th>rule</th><th>severity</th><th>findings</th></tr>'
+            f"{by_rule}</table>"
+            if by_rule
+            else "<p>no errors or warnings</p>"
+        )
+        options = "".join(
+            f'<option value="{_attribute(rule)}">{_text(rule)}</option>'
+            for rule in sorted({rule for rule, _ in self._rules})
+        )
+        out = self._out
+        out.write(
+            (
+                "<!DOCTYPE html>\n"
+                f'<html lang="en"><head><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f"<title>edi63650 report: {name}</title><style>{_STYLE}</style></head><body>"
+                f'<h1>{name}: <span class="verdict-{verdict}">{verdict}</span></h1>'
+                '<div class="overview" id="summary">'
+                f'<section><h2>Summary</h2><table class="summary">{summary}</table></section>'
+                f"<section><h2>Errors and warnings by rule</h2>{rules_table}</section></div>"
+            ).encode()
+        )
+        if tally.rejected:
+            out.write(
+                f'<section id="rejected"><h2>Rejected claims ({tally.rejected:,})</h2>'
+                '<table class="list"><tr><th>claim (CLM01)</th><th>patient</th><th>charge</th>'
+                "<th>first rule</th><th>277CA status</th></tr>".encode()
+            )
+            self._listed.copy(out)
+            out.write(b"</table></section>")
+        out.write(
+            (
+                f'<section id="elsewhere"><h2>Findings between segments</h2>{findings}</section>'
+                '<form id="filters" hidden><label>verdict <select id="f-verdict">'
+                '<option value="">all claims</option><option value="rejected">rejected</option>'
+                '<option value="warned">accepted with warnings</option>'
+                '<option value="accepted">accepted, no findings</option></select></label>'
+                '<label>rule <select id="f-rule"><option value="">any rule</option>'
+                f"{options}</select></label>"
+                '<label>severity <select id="f-severity"><option value="">any severity</option>'
+                '<option value="error">error</option><option value="warning">warning</option>'
+                '<option value="info">info</option></select></label>'
+                '<span id="shown"></span></form>'
+                '<h2 id="file">The file, segment by segment</h2>'
+            ).encode()
+        )
 
 
-def _row(segment: Segment, classes: str, notes: list[str]) -> str:
-    return (
-        f'<tr class="{classes}"><td class="no">{segment.line}</td>'
-        f'<td class="seg">{_text(segment.text)}</td><td>{"".join(notes)}</td></tr>'
+def _last_offset(result: ClaimResult) -> int:
+    claim = result.claim
+    last = claim.lines[-1].segments if claim.lines and claim.lines[-1].segments else claim.segments
+    return last[-1].offset
+
+
+def _other(rows: list[str], run: _Rows) -> str:
+    """A table of segments outside claims; the filters keep it when it holds findings."""
+    found = (
+        f' data-rules="{_attribute(" ".join(sorted(run.rules)))}"'
+        f' data-severities="{" ".join(sorted(run.severities))}"'
+        if run.found
+        else ""
     )
+    return f'<table class="segments other"{found}>{_COLUMNS}{"".join(rows)}</table>'
