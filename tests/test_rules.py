@@ -91,7 +91,7 @@ def test_a_finding_carries_everything_a_277ca_and_a_person_need(
     assert finding.severity is Severity.ERROR
     assert finding.claim_id == "P02"
     assert finding.line == 2
-    assert finding.path == "2000B/2300/2400[2]/SV1"
+    assert finding.path == "2000A/2000B/2300/2400[2]/SV1"
     assert finding.segment_id == "SV1"
     assert finding.segment == "SV1*HC:77003*95.00*UN*1***1"
     assert finding.element == "SV101-02"

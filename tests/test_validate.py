@@ -248,12 +248,28 @@ def test_text_report_shows_the_segment_with_a_caret(validator: Validator) -> Non
     )
     assert (
         "claim TRIAL001 (837P, $3,045.00, medicare profile, trial implant): REJECTED\n"
-        "  error SCS-IMAGING  2000B/2300/2400[2]/SV1 line 2 (file line 33)\n"
+        "  error SCS-IMAGING  2000A/2000B/2300/2400[2]/SV1 (file line 33)\n"
         "      SV1*HC:77003:26*145.00*UN*1***1\n"
         "             ^^^^^\n"
     ) in text
     assert "\033[" not in text
     assert "\033[31m" in validator.validate(FIXTURES / "scs-professional.837").to_text(colour=True)
+
+
+def test_a_file_on_one_line_gives_segment_ordinals_and_byte_offsets(validator: Validator) -> None:
+    data = (FIXTURES / "scs-professional.837").read_bytes().replace(b"~\n", b"~")
+    offset = data.index(b"SV1*HC:77003")
+    text = validator.validate(data).to_text()
+    assert (
+        "  error SCS-IMAGING  2000A/2000B/2300/2400[2]/SV1 "
+        f"(segment 31 of its transaction set, byte {offset:,})\n"
+    ) in text
+    assert "file line" not in text
+    html = validator.validate(data).to_html(data)
+    tree = etree.fromstring(html.removeprefix("<!DOCTYPE html>\n"), etree.HTMLParser())
+    numbers = [td.text for td in tree.iter("td") if td.get("class") == "no"]
+    assert numbers[:4] == ["1", None, "#1", "#2"]  # ISA, GS (outside a set), ST, BHT
+    assert "#31" in numbers
 
 
 def test_html_report_is_one_well_formed_document(validator: Validator) -> None:

@@ -23,6 +23,7 @@ import enum
 from decimal import Decimal
 
 from edi63650.findings import Finding, Scope, Severity
+from edi63650.loops import LINE_LOOP, hierarchy, line_loop
 from edi63650.model import (
     Address,
     Attachment,
@@ -77,8 +78,13 @@ class _Problems:
         self.findings: list[Finding] = []
         self.claim_id: str | None = None
         self.line: int | None = None
+        self.patient = False  # the claim sits in a patient loop (2000C)
 
-    def add(self, rule: BuildRule, message: str, segment: Segment, element: str, path: str) -> None:
+    def add(self, rule: BuildRule, message: str, segment: Segment, element: str, loop: str) -> None:
+        """A finding on ``segment`` of the claim loop or (``loop`` 2400) its service line."""
+        where = [*hierarchy(self.patient), "2300"]
+        if loop == LINE_LOOP:
+            where.append(line_loop(self.line))
         self.findings.append(
             Finding.at(
                 segment,
@@ -86,8 +92,8 @@ class _Problems:
                 Severity.ERROR,
                 message,
                 element=element,
-                source=f"TR3 {path} {element}",
-                path=path,
+                source=f"TR3 {loop} {element}",
+                path="/".join([*where, segment.id]),
                 claim_id=self.claim_id,
                 line=self.line,
                 scope=self.scope,
@@ -373,6 +379,7 @@ class TransactionBuilder:
             :10
         ]
         problems.claim_id = claim_id
+        problems.patient = self._patient is not None
         total = problems.number(clm, 2, "2300", charge)
         facility = place.split(clm.delimiters.component) if place else []
         facility += [""] * (3 - len(facility))
@@ -477,7 +484,7 @@ class TransactionBuilder:
         raw_number = lx.get(1)
         number = int(raw_number) if is_digits(raw_number) else None
         problems.line = number
-        path = "2400"
+        path = LINE_LOOP
         service: Segment | None = None
         dates: list[DatePeriod] = []
         references: list[Reference] = []

@@ -21,6 +21,7 @@ import attrs
 
 from edi63650.errors import MapError
 from edi63650.findings import ClaimStatus, Finding, Severity
+from edi63650.loops import claim_path
 from edi63650.model import Claim, ServiceLine
 from edi63650.rules.services import ServiceHistory
 from edi63650.rules.tables import RuleInfo, Tables
@@ -145,13 +146,16 @@ def service_segment(line: ServiceLine) -> Segment | None:
 
 
 def loop_path(claim: Claim, line: ServiceLine | None, segment: Segment | None) -> str:
-    """A loop path such as ``2000B/2300/2400[3]/SV1``."""
-    parts = ["2000C" if claim.context.patient else "2000B", "2300"]
-    if line is not None:
-        parts.append(f"2400[{line.number}]")
-    if segment is not None:
-        parts.append(segment.id)
-    return "/".join(parts)
+    """A segment's loop path such as ``2000A/2000B/2300/2400[3]/SV1`` (:mod:`edi63650.loops`)."""
+    sid = segment.id if segment is not None else ""
+    return claim_path(
+        claim.kind,
+        claim.context.patient is not None,
+        line=line.number if line is not None else None,
+        in_line=line is not None,
+        segment_id=sid,
+        entity=segment.get(1) if segment is not None and sid == "NM1" else "",
+    )
 
 
 class Dispatcher:

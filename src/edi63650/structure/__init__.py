@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from edi63650.findings import Finding, Scope, Severity, SyntaxDetail
+from edi63650.loops import plain
 from edi63650.maps import Implementation
 from edi63650.segment import Delimiters, Segment
 from edi63650.structure.codes import ElementCode, SegmentCode
@@ -215,7 +216,7 @@ class TransactionCheck:
             Severity.ERROR,
             problem.message,
             fix=_FIXES[problem.code],
-            source=f"{self._source} {problem.path}",
+            source=f"{self._source} {plain(problem.path)}",
             path=problem.path,
             claim_id=problem.claim_id,
             syntax=SyntaxDetail(
@@ -237,7 +238,7 @@ class TransactionCheck:
             element=ref,
             fix=_ELEMENT_FIXES[issue.code],
             source=f"{self._source} {spec.path} {ref}",
-            path=spec.path,
+            path=self._walker.path(spec.path),
             claim_id=claim_id,
             syntax=SyntaxDetail(
                 segment_code=SegmentCode.ELEMENT_ERRORS.value,

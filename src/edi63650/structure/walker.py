@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 import attrs
 
+from edi63650.loops import LINE_LOOP, indexed
 from edi63650.structure.codes import SegmentCode
 from edi63650.structure.grammar import Grammar, LoopSpec, SegmentSpec
 
@@ -285,6 +286,8 @@ class Walker:
         self._counts: list[dict[object, int]] = [{start: 1}]
         self._claim_id: str | None = None
         self._claim_depth = 0  # depth of the open 2300 loop, 0 when none
+        self._line: str | None = None  # LX01 of the open 2400 loop
+        self._line_depth = 0
         self._lost = False
         self._row: Row = {}  # the lane's row of _row_of (the place where run last stopped)
         self._row_of: SegmentSpec | None = None
@@ -296,6 +299,10 @@ class Walker:
     @property
     def claim_id(self) -> str | None:
         return self._claim_id
+
+    def path(self, path: str) -> str:
+        """A guide path with the open service line marked (``2400[3]``, :mod:`edi63650.loops`)."""
+        return indexed(path, self._line) if self._line_depth else path
 
     def walk(
         self, sid: str, elements: tuple[str, ...], component: str
@@ -321,7 +328,7 @@ class Walker:
                         None,
                         _MESSAGES[code].format(sid=sid, where=where),
                         claim,
-                        self._node.path,
+                        self.path(self._node.path),
                     )
                 ],
             )
@@ -344,7 +351,13 @@ class Walker:
                     else None
                 )
                 closed.append(
-                    Problem(SegmentCode.MISSING, missing, f"{what} is missing", claim, missing.path)
+                    Problem(
+                        SegmentCode.MISSING,
+                        missing,
+                        f"{what} is missing",
+                        claim,
+                        self.path(missing.path),
+                    )
                 )
         seen = self._take(step, target, lambda: elements[1] if len(elements) > 1 else "")
         own: list[Problem] = []
@@ -452,11 +465,11 @@ class Walker:
         self._take(step, entry.target, lambda: _element(part, lane.sep, 1))
         return True
 
-    def _take(self, step: Step, target: SegmentSpec, claim_id: Callable[[], str]) -> int:
+    def _take(self, step: Step, target: SegmentSpec, first: Callable[[], str]) -> int:
         """Move to ``target``: leave the loops the step leaves, enter (or repeat) the one it
         enters, and count the use. Returns that count (of the segment here, or of the loop in
-        its parent), for the caller to hold against its limit. ``claim_id`` reads CLM01, when
-        the step starts a claim."""
+        its parent), for the caller to hold against its limit. ``first`` reads the segment's
+        first element: CLM01 when the step starts a claim, LX01 when it starts a line."""
         counts = self._counts
         loops = self._loops
         if step.pops:
@@ -464,6 +477,8 @@ class Walker:
             del counts[-step.pops :]
             if self._claim_depth >= len(loops):
                 self._claim_id, self._claim_depth = None, 0
+            if self._line_depth >= len(loops):
+                self._line, self._line_depth = None, 0
         loop = step.enters
         counted: SegmentSpec | LoopSpec = target if loop is None else loop
         here = counts[-1]
@@ -473,13 +488,16 @@ class Walker:
             loops.append(loop)
             counts.append({target: 1})
             if loop.id == CLAIM_LOOP:
-                self._claim_id = claim_id()
+                self._claim_id = first()
                 self._claim_depth = len(loops) - 1
+            elif loop.id == LINE_LOOP:
+                self._line = first()
+                self._line_depth = len(loops) - 1
         self._node = target
         return seen
 
     def _problem(self, code: SegmentCode, segment: SegmentSpec, message: str) -> Problem:
-        return Problem(code, segment, message, self._claim_id, segment.path)
+        return Problem(code, segment, message, self._claim_id, self.path(segment.path))
 
 
 _REPORTED = "reported missing"

@@ -471,7 +471,7 @@ class HtmlSink(Sink):
     def _row(self, segment: Segment, found: list[_Waiting] | None) -> str:
         notes = "".join([self._finding(f) for _, _, f in found]) if found else ""
         return (
-            f'<tr><td class="no">{segment.line}</td>'
+            f'<tr><td class="no">{_number(segment)}</td>'
             f'<td class="seg">{_text(segment.text)}</td><td>{notes}</td></tr>'
         )
 
@@ -582,6 +582,15 @@ class HtmlSink(Sink):
                 '<h2 id="file">The file, segment by segment</h2>'
             ).encode()
         )
+
+
+def _number(segment: Segment) -> str:
+    """The row's number: the segment's line or, where segments share lines (a file on one
+    line), its ordinal in its transaction set (``#12``, as the 999's IK302 counts)."""
+    line, ordinal = segment.line, segment.ordinal
+    if line < ordinal or (line == 1 and segment.offset > 0):
+        return f"#{ordinal}" if ordinal else ""
+    return str(line)
 
 
 def _last_offset(result: ClaimResult) -> int:

@@ -266,14 +266,31 @@ def _caret(finding: Finding, component: str) -> str | None:
     return " " * column + "^" * max(1, len(value))
 
 
+def _position(finding: Finding) -> str:
+    """Where the segment is in the file: its line, where each segment starts a line of its
+    own; where segments share lines (a file on one line), its byte offset and its ordinal in
+    its transaction set (ST is 1, as the 999's IK302 counts)."""
+    line, ordinal, offset = finding.line_no, finding.ordinal or 0, finding.offset
+    if line is None:
+        return ""
+    if offset is not None and (line < ordinal or (line == 1 and offset > 0)):
+        return (
+            f"(segment {ordinal:,} of its transaction set, byte {offset:,})"
+            if ordinal
+            else f"(byte {offset:,})"
+        )
+    return f"(file line {line})"
+
+
 def _finding(finding: Finding, colour: bool, *, component: str, show_phi: bool) -> list[str]:
     severity = _paint(finding.severity.value, _COLOURS[finding.severity], colour)
     where = " ".join(
         part
         for part in (
             finding.path,
-            f"line {finding.line}" if finding.line is not None else "",
-            f"(file line {finding.line_no})" if finding.line_no is not None else "",
+            # (the service line, unless the path shows it: ``2400[2]``)
+            f"line {finding.line}" if finding.line is not None and "[" not in finding.path else "",
+            _position(finding),
         )
         if part
     )
