@@ -320,12 +320,14 @@ def test_refresh_maps_rebuilds_the_checked_in_tables(tmp_path: Path) -> None:
         "2024-04-01",
     )
     assert (status, err) == (0, "")
-    assert out == "ncci-ptp.xml: 2218 pairs\nmue.xml: 91 edits\nfee-schedule.xml: 14 codes\n"
+    assert out == "ncci-ptp.xml: 2218 pairs\nmue.xml: 131 edits\nfee-schedule.xml: 14 codes\n"
     for name, tag in (("ncci-ptp.xml", "pair"), ("mue.xml", "mue"), ("fee-schedule.xml", "code")):
         assert _table(tmp_path / name, tag) == _table(default_maps_dir() / name, tag), name
 
 
-def test_refresh_maps_keeps_the_latest_mue_and_drops_deleted_pairs(tmp_path: Path) -> None:
+def test_refresh_maps_keeps_each_mue_vintage_and_drops_pairs_deleted_before_as_of(
+    tmp_path: Path,
+) -> None:
     ptp = tmp_path / "ptp.csv"
     ptp.write_text(
         "column_1,column_2,prior_to_1996,deletion_date,modifier_indicator,rationale\n"
@@ -338,7 +340,8 @@ def test_refresh_maps_keeps_the_latest_mue_and_drops_deleted_pairs(tmp_path: Pat
         "63650,Practitioner,3,3,x,old,MCR_MUE_Eff_04-01-2024.csv\n"
         "63650,Practitioner,2,3,x,new,MCR_MUE_Eff_04-01-2026.csv\n"
     )
-    shutil.copy(default_maps_dir() / "maps.xsd", tmp_path / "maps.xsd")
+    maps = tmp_path / "maps"
+    shutil.copytree(default_maps_dir(), maps)
     status, out, _ = call(
         "refresh-maps",
         "--ptp",
@@ -346,7 +349,7 @@ def test_refresh_maps_keeps_the_latest_mue_and_drops_deleted_pairs(tmp_path: Pat
         "--mue",
         str(mue),
         "--output",
-        str(tmp_path),
+        str(maps),
         "--source",
         "s",
         "--vintage",
@@ -355,14 +358,22 @@ def test_refresh_maps_keeps_the_latest_mue_and_drops_deleted_pairs(tmp_path: Pat
         "2026-01-01",
     )
     assert status == 0
-    assert out == "ncci-ptp.xml: 1 pairs\nmue.xml: 1 edits\n"
-    (pair,) = _table(tmp_path / "ncci-ptp.xml", "pair")
+    assert out == "ncci-ptp.xml: 1 pairs\nmue.xml: 2 edits\n"
+    (pair,) = _table(maps / "ncci-ptp.xml", "pair")
     assert ("column2", "77003") in pair
-    (edit,) = _table(tmp_path / "mue.xml", "mue")
-    assert ("value", "2") in edit
-    assert (
-        call("refresh-maps", "--output", str(tmp_path), "--source", "s", "--vintage", "v")[0] == 2
-    )
+    edits = {dict(e)["effective"]: dict(e)["value"] for e in _table(maps / "mue.xml", "mue")}
+    assert edits == {"2024-04-01": "3", "2026-04-01": "2"}
+    loaded = Tables.load(maps)
+    values = [
+        edit.value if edit else None
+        for edit in (
+            loaded.mue("63650", "practitioner", datetime.date(2025, 1, 1)),
+            loaded.mue("63650", "practitioner", datetime.date(2026, 5, 1)),
+            loaded.mue("63650", "practitioner"),  # undated: the latest
+        )
+    ]
+    assert values == [3, 2, 2]
+    assert call("refresh-maps", "--output", str(maps), "--source", "s", "--vintage", "v")[0] == 2
 
 
 def test_a_trigger_never_skips_a_rule_that_had_something_to_say(tables: Tables) -> None:

@@ -17,13 +17,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from edi63650 import cli_validate
 from edi63650.cli_validate import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from edi63650.errors import EdiError, EdiUsageError
 from edi63650.findings import Finding, Severity
-from edi63650.maps import Implementations, load_xml
+from edi63650.maps import Implementations
 from edi63650.model import Claim
 from edi63650.reader import iter_events
 from edi63650.rules.pack import Engine
@@ -159,8 +159,20 @@ def _parser() -> _Parser:
     refresh = commands.add_parser(
         "refresh-maps", help="rebuild the NCCI PTP, MUE and fee-schedule tables from CMS extracts"
     )
-    refresh.add_argument("--ptp", metavar="CSV", help="NCCI PTP extract")
-    refresh.add_argument("--mue", metavar="CSV", help="MUE extract")
+    refresh.add_argument(
+        "--ptp",
+        metavar="CSV",
+        action="append",
+        help="NCCI PTP extract; repeat for several quarters, oldest first (merged into one "
+        "table dated by each pair's effective and deletion dates)",
+    )
+    refresh.add_argument(
+        "--mue",
+        metavar="CSV",
+        action="append",
+        help="MUE extract; repeat for several quarters, oldest first (each value kept with "
+        "its vintage)",
+    )
     refresh.add_argument("--fee-schedule", metavar="CSV", help="PPRRVU extract")
     refresh.add_argument("--output", metavar="DIR", required=True, help="maps folder to write")
     refresh.add_argument("--source", required=True, help="where the extracts come from")
@@ -168,8 +180,8 @@ def _parser() -> _Parser:
     refresh.add_argument(
         "--as-of",
         type=datetime.date.fromisoformat,
-        default=datetime.date.today(),
-        help="leave out PTP pairs deleted before this date (default: today)",
+        help="leave out PTP pairs deleted before this date (default: keep every period, "
+        "since claims are judged by their dates of service)",
     )
     make = commands.add_parser("synth", help="write a realistic 837 file for load tests")
     make.add_argument(
@@ -322,34 +334,26 @@ def _refresh(args: argparse.Namespace, stdout: TextIO) -> int:
 
     if not (args.ptp or args.mue or args.fee_schedule):
         raise UsageError("edi63650 refresh-maps: give --ptp, --mue or --fee-schedule")
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    written = []
+    tables: dict[str, Any] = {}  # file name -> the lxml root to install
+    written: list[str] = []
+    inputs: list[Path] = []
+    where = {"source": args.source, "vintage": args.vintage}
     if args.ptp:
-        count = refresh.write_ptp(
-            Path(args.ptp),
-            output / "ncci-ptp.xml",
-            source=args.source,
-            vintage=args.vintage,
-            as_of=args.as_of,
-        )
+        inputs += map(Path, args.ptp)
+        root, count = refresh.build_ptp(list(map(Path, args.ptp)), as_of=args.as_of, **where)
+        tables["ncci-ptp.xml"] = root
         written.append(f"ncci-ptp.xml: {count} pairs")
     if args.mue:
-        count = refresh.write_mue(
-            Path(args.mue), output / "mue.xml", source=args.source, vintage=args.vintage
-        )
+        inputs += map(Path, args.mue)
+        root, count = refresh.build_mue(list(map(Path, args.mue)), **where)
+        tables["mue.xml"] = root
         written.append(f"mue.xml: {count} edits")
     if args.fee_schedule:
-        count = refresh.write_fee_schedule(
-            Path(args.fee_schedule),
-            output / "fee-schedule.xml",
-            source=args.source,
-            vintage=args.vintage,
-        )
+        inputs.append(Path(args.fee_schedule))
+        root, count = refresh.build_fee_schedule(Path(args.fee_schedule), **where)
+        tables["fee-schedule.xml"] = root
         written.append(f"fee-schedule.xml: {count} codes")
-    for name in ("ncci-ptp.xml", "mue.xml", "fee-schedule.xml"):
-        if (output / name).exists() and (output / "maps.xsd").exists():
-            load_xml(name, output)  # a refreshed table must still pass the schema
+    refresh.install(Path(args.output), tables, inputs)  # all or nothing, checked first
     stdout.write("\n".join(written) + "\n")
     return EXIT_OK
 

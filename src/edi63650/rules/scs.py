@@ -73,7 +73,7 @@ def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
         return
     bypass = tables.modifiers_with("ptp-bypass")
     imaging = tables.family("imaging-guidance")
-    for lines in _by_date_and_provider(claim).values():
+    for (day, _), lines in _by_date_and_provider(claim).items():
         by_code: dict[str, list[ServiceLine]] = {}
         for line in lines:
             by_code.setdefault(_code(line), []).append(line)
@@ -88,9 +88,9 @@ def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
             )
             plain = [first for first in firsts if not _modifiers(first) & bypass]
             for second in seconds:
-                pair = pairs[_code(second)]
-                if pair.indicator == "9" or firsts == [second]:
-                    continue
+                pair = next((p for p in pairs[_code(second)] if p.in_force(day)), None)
+                if pair is None or pair.indicator == "9" or firsts == [second]:
+                    continue  # no edit in force on the date of service
                 if pair.column1 == "63650" and pair.column2 in imaging:
                     continue  # SCS-IMAGING says it better
                 citation = (
@@ -169,8 +169,8 @@ def mue(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     for line, code, day in _coded_lines(claim):
         if line.units is not None and context.tables.mue(code, setting) is not None:
             groups[(code, day)].append(line)
-    for (code, _), lines in groups.items():
-        edit = context.tables.mue(code, setting)
+    for (code, day), lines in groups.items():
+        edit = context.tables.mue(code, setting, day)  # the vintage in force on the date
         assert edit is not None  # noqa: S101 - grouped only when present
         citation = f"MUE {code} = {edit.value}, MAI {edit.mai} ({setting}; {edit.rationale})"
         if edit.mai == 1:

@@ -8,10 +8,11 @@ device a requirement names exists) is checked here and reported as :class:`MapEr
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
@@ -40,17 +41,33 @@ def _attr(element: etree._Element, name: str, default: str = "") -> str:
 
 @attrs.frozen
 class PtpPair:
-    """An NCCI procedure-to-procedure edit: column 2 is not paid with column 1."""
+    """An NCCI procedure-to-procedure edit: column 2 is not paid with column 1, for dates of
+    service from ``effective`` through ``deleted`` (None: since before any claim, and still in
+    force). The CMS files date each edit so; a deletion date is the last day of a quarter, the
+    last day the edit applies (NCCI PTP file layout: effective and deletion dates)."""
 
     column1: str
     column2: str
     indicator: str  # 0 never bypassed, 1 a PTP-associated modifier may bypass, 9 not applicable
     rationale: str
+    effective: datetime.date | None = None
+    deleted: datetime.date | None = None
+
+    def in_force(self, day: datetime.date | None) -> bool:
+        """Whether the edit applies to a service on ``day`` (an undated one: if in force now,
+        that is, not deleted)."""
+        if day is None:
+            return self.deleted is None
+        return (self.effective is None or self.effective <= day) and (
+            self.deleted is None or day <= self.deleted
+        )
 
 
 @attrs.frozen
 class Mue:
-    """A medically unlikely edit: at most ``value`` units (per line for MAI 1, else per date)."""
+    """A medically unlikely edit: at most ``value`` units (per line for MAI 1, else per date),
+    from the quarter ``effective`` (None: undated) until a later vintage of the same code and
+    setting replaces it."""
 
     code: str
     setting: str
@@ -58,6 +75,48 @@ class Mue:
     mai: int
     rationale: str
     source: str
+    effective: datetime.date | None = None
+
+
+def _in_force(vintages: tuple[Mue, ...], day: datetime.date | None) -> Mue:
+    """Of a code's MUE vintages (by effective date, undated first), the one in force on
+    ``day``: the latest that took effect by then; the latest of all for an undated service;
+    the earliest known for a date before every vintage (MUE values rarely change, and one
+    known value is a better guess than none)."""
+    if day is None:
+        return vintages[-1]
+    found = vintages[0]
+    for vintage in vintages[1:]:
+        if vintage.effective is not None and vintage.effective > day:
+            break
+        found = vintage
+    return found
+
+
+def _date(element: etree._Element, name: str) -> datetime.date | None:
+    value = element.get(name)
+    return datetime.date.fromisoformat(value) if value else None
+
+
+_Dated = TypeVar("_Dated", PtpPair, Mue)
+
+
+def _dated(
+    entries: Iterable[tuple[tuple[str, str], _Dated]], what: str
+) -> dict[tuple[str, str], tuple[_Dated, ...]]:
+    """Entries grouped by key, each group by effective date (undated first); a key with two
+    entries of one effective date is a broken table."""
+    out: dict[tuple[str, str], list[_Dated]] = {}
+    for key, entry in entries:
+        out.setdefault(key, []).append(entry)
+    grouped = {}
+    for key, found in out.items():
+        found.sort(key=lambda e: e.effective or datetime.date.min)
+        dates = [e.effective for e in found]
+        if len(set(dates)) != len(dates):
+            raise MapError(f"{what}: {' '.join(key)} is listed twice with one effective date")
+        grouped[key] = tuple(found)
+    return grouped
 
 
 @attrs.frozen
@@ -161,8 +220,8 @@ class CodeFamily:
 class Tables:
     """Everything the rules read, loaded from one maps folder."""
 
-    ptp: Mapping[tuple[str, str], PtpPair]
-    mues: Mapping[tuple[str, str], Mue]
+    ptp: Mapping[tuple[str, str], tuple[PtpPair, ...]]  # (column 1, column 2) -> by date
+    mues: Mapping[tuple[str, str], tuple[Mue, ...]]  # (code, setting) -> vintages by date
     fee_schedule: Mapping[str, FeeSchedule]
     families: Mapping[str, CodeFamily]
     devices: Mapping[str, Device]
@@ -174,7 +233,8 @@ class Tables:
     places_of_service: Mapping[str, str]
     rules: tuple[RuleInfo, ...]
     ptp_column1: frozenset[str]  # codes that are column 1 of a pair: a cheap guard
-    ptp_by_column1: Mapping[str, Mapping[str, PtpPair]]  # column 1 -> column 2 -> the pair
+    # column 1 -> column 2 -> the pair's periods (:meth:`ptp_pair` picks the one in force)
+    ptp_by_column1: Mapping[str, Mapping[str, tuple[PtpPair, ...]]]
     roles: Mapping[str, frozenset[str]]  # modifier role -> modifier codes
     device_kinds: Mapping[str, frozenset[str]]  # device kind -> device codes
     icd10: frozenset[str]
@@ -212,24 +272,29 @@ class Tables:
                 _attr(e, "column2"),
                 _attr(e, "indicator"),
                 _attr(e, "rationale"),
+                effective=_date(e, "effective"),
+                deleted=_date(e, "deleted"),
             )
             for e in _children(roots["ncci-ptp.xml"], "pair")
         ]
+        ptp = _dated((((p.column1, p.column2), p) for p in pairs), "ncci-ptp.xml")
+        mues = [
+            Mue(
+                code=_attr(e, "code"),
+                setting=_attr(e, "setting"),
+                value=int(_attr(e, "value")),
+                mai=int(_attr(e, "mai")),
+                rationale=_attr(e, "rationale"),
+                source=_attr(e, "source", _attr(roots["mue.xml"], "source")),
+                effective=_date(e, "effective"),
+            )
+            for e in _children(roots["mue.xml"], "mue")
+        ]
         tables = cls(
-            ptp={(p.column1, p.column2): p for p in pairs},
+            ptp=ptp,
             ptp_column1=frozenset(p.column1 for p in pairs),
-            ptp_by_column1=_by_column1(pairs),
-            mues={
-                (_attr(e, "code"), _attr(e, "setting")): Mue(
-                    code=_attr(e, "code"),
-                    setting=_attr(e, "setting"),
-                    value=int(_attr(e, "value")),
-                    mai=int(_attr(e, "mai")),
-                    rationale=_attr(e, "rationale"),
-                    source=_attr(e, "source", _attr(roots["mue.xml"], "source")),
-                )
-                for e in _children(roots["mue.xml"], "mue")
-            },
+            ptp_by_column1=_by_column1(ptp),
+            mues=_dated((((m.code, m.setting), m) for m in mues), "mue.xml"),
             fee_schedule={
                 _attr(e, "value"): FeeSchedule(
                     code=_attr(e, "value"),
@@ -354,14 +419,25 @@ class Tables:
             )
         return found
 
-    def mue(self, code: str, setting: str) -> Mue | None:
-        return self.mues.get((code, setting))
+    def mue(self, code: str, setting: str, day: datetime.date | None = None) -> Mue | None:
+        """The MUE of ``code`` in ``setting`` in force on ``day`` (see :func:`_in_force`)."""
+        vintages = self.mues.get((code, setting))
+        return _in_force(vintages, day) if vintages else None
+
+    def ptp_pair(self, column1: str, column2: str, day: datetime.date | None) -> PtpPair | None:
+        """The PTP edit of the two codes in force on ``day``, if any."""
+        for pair in self.ptp.get((column1, column2), ()):
+            if pair.in_force(day):
+                return pair
+        return None
 
 
-def _by_column1(pairs: list[PtpPair]) -> dict[str, dict[str, PtpPair]]:
-    out: dict[str, dict[str, PtpPair]] = {}
-    for pair in pairs:
-        out.setdefault(pair.column1, {})[pair.column2] = pair
+def _by_column1(
+    ptp: Mapping[tuple[str, str], tuple[PtpPair, ...]],
+) -> dict[str, dict[str, tuple[PtpPair, ...]]]:
+    out: dict[str, dict[str, tuple[PtpPair, ...]]] = {}
+    for (column1, column2), periods in ptp.items():
+        out.setdefault(column1, {})[column2] = periods
     return out
 
 
