@@ -236,7 +236,15 @@ PROFESSIONAL_CASES = [
     ),
     Case(claim("G03", line("99213", "110.00", 1, "24", day=D(2026, 10, 6))), "G1", "MB", True),
     Case(claim("G04", line("99214", "165.00", 1, "25")), "G1", "MB", True),
-    Case(claim("G05", line("99214", "165.00")), "G1", "MB", False, rules(("SCS-GLOBAL-EM", 1))),
+    # (G01's 63650 is on the same date: the E/M without 25 is also an NCCI PTP pair split
+    # over claims, and G04 billed 99214 for the date already: a suspected duplicate)
+    Case(
+        claim("G05", line("99214", "165.00")),
+        "G1",
+        "MB",
+        False,
+        rules(("SCS-GLOBAL-EM", 1), ("SCS-PTP", 1), ("DUP-SUSPECT", 1)),
+    ),
     Case(
         claim("G06", line("99213", "110.00", 1, "57", day=D(2026, 10, 3))),
         "G1",
@@ -365,6 +373,80 @@ PROFESSIONAL_CASES = [
 ]
 
 
+UNKNOWN_PHASE = rules(("SCS-PHASE-UNKNOWN", None))  # a removal (63661) is neither phase
+
+# Across claims: each pair of claims is one patient's, by one provider on one date; the later
+# claim completes the violation and is the one rejected.
+PROFESSIONAL_CASES += [
+    # imaging guidance on its own claim, after the claim with 63650
+    Case(claim("X01", line("63650", "1450.00"), notes=TRIAL), "X1", "MB", True, phase="trial"),
+    Case(claim("X02", line("77003", "95.00")), "X1", "MB", False, rules(("SCS-IMAGING", 1))),
+    # a PTP pair (63650/36000, modifier indicator 1) split over two claims; with 59, accepted
+    Case(claim("X03", line("63650", "1450.00"), notes=TRIAL), "X2", "MB", True, phase="trial"),
+    Case(claim("X04", line("36000", "40.00")), "X2", "MB", False, rules(("SCS-PTP", 1))),
+    Case(claim("X05", line("36000", "40.00", 1, "59")), "X2", "MB", True),
+    # MUE 63650 = 2 per date (MAI 3): 2 units, then 1 more on another claim
+    Case(claim("X06", line("63650", "2900.00", 2), notes=TRIAL), "X3", "MB", True, phase="trial"),
+    Case(
+        claim("X07", line("63650", "1450.00", 1, "76"), notes=TRIAL),
+        "X3",
+        "MB",
+        False,
+        rules(("SCS-MUE", 1), ("DUP-SUSPECT", 1)),
+        "trial",
+    ),
+    # MUE 63661 = 1 per date (MAI 2, policy): a second removal on another claim
+    Case(claim("X08", line("63661", "700.00")), "X4", "MB", True, UNKNOWN_PHASE, "unknown"),
+    Case(
+        claim("X09", line("63661", "650.00")),
+        "X4",
+        "MB",
+        False,
+        rules(("SCS-MUE", 1), ("DUP-SUSPECT", 1), ("SCS-PHASE-UNKNOWN", None)),
+        "unknown",
+    ),
+    # the same claim twice (another CLM01): rejected as a duplicate, and only as that
+    Case(claim("X10", line("63650", "2900.00", 2), notes=TRIAL), "X5", "MB", True, phase="trial"),
+    Case(
+        claim("X11", line("63650", "2900.00", 2), notes=TRIAL),
+        "X5",
+        "MB",
+        False,
+        rules(("DUP-EXACT", None)),
+        "trial",
+    ),
+    # the same procedure, patient, provider and date at another charge: a suspected duplicate
+    Case(claim("X12", line("99213", "110.00")), "X6", "MB", True),
+    Case(claim("X13", line("99213", "95.00")), "X6", "MB", True, rules(("DUP-SUSPECT", 1))),
+    # a replacement (7) takes its original's place: its units do not count twice
+    Case(claim("X14", line("63650", "2900.00", 2), notes=TRIAL), "X7", "MB", True, phase="trial"),
+    Case(
+        claim(
+            "X15",
+            line("63650", "2800.00", 2),
+            notes=TRIAL,
+            frequency="7",
+            original_reference="X14",
+        ),
+        "X7",
+        "MB",
+        True,
+        phase="trial",
+    ),
+    # a void (8) takes its original out: a later removal of the date is the only one
+    Case(claim("X16", line("63661", "700.00")), "X8", "MB", True, UNKNOWN_PHASE, "unknown"),
+    Case(
+        claim("X17", line("63661", "700.00"), frequency="8", original_reference="X16"),
+        "X8",
+        "MB",
+        True,
+        UNKNOWN_PHASE,
+        "unknown",
+    ),
+    Case(claim("X18", line("63661", "650.00")), "X8", "MB", True, UNKNOWN_PHASE, "unknown"),
+]
+
+
 def device(
     code: str, charge: str, units: int = 1, *mods: str, day: datetime.date = DAY
 ) -> LineSpec:
@@ -403,6 +485,8 @@ VARIANTS = {
     "SCS-PHASE-UNKNOWN": ("I02", "I13"),
     "SCS-GENERATOR-ALONE": ("P20", "G08"),
     "SCS-INDICATION": ("P21", "P01"),
+    "DUP-EXACT": ("X11", "X15"),
+    "DUP-SUSPECT": ("X13", "X12"),
 }
 
 INSTITUTIONAL_CASES = [

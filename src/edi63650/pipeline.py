@@ -116,7 +116,7 @@ class _Checkpoint:
     history and the file's finding counts as they were."""
 
     start: InterchangeStart
-    history: int
+    history: tuple[int, int]  # Engine.mark
     counts: dict[str, int]
 
 

@@ -63,6 +63,7 @@ class ClaimSpec:
     frequency: str = "1"
     total_charge: Decimal | None = None
     prior_authorization: str = ""
+    original_reference: str = ""  # REF*F8: the claim a replacement (7) or void (8) replaces
     notes: tuple[str, ...] = ()
     attachments: tuple[str, ...] = ()  # PWK01 report type codes
     rendering_npi: str = ""
@@ -223,6 +224,8 @@ def _claim(claim: ClaimSpec, institutional: bool) -> list[Elements]:
         out.append(["PWK", report, "FX", "", "", "AC", f"ATT{claim.claim_id}"])
     if claim.prior_authorization:
         out.append(["REF", "G1", claim.prior_authorization])
+    if claim.original_reference:
+        out.append(["REF", "F8", claim.original_reference])
     for note in claim.notes:
         out.append(["NTE", "ADD", note])
     if institutional and claim.diagnoses:

@@ -23,6 +23,7 @@ from edi63650.errors import MapError
 from edi63650.findings import ClaimStatus, Finding, Severity
 from edi63650.loops import claim_path
 from edi63650.model import Claim, ServiceLine
+from edi63650.rules.sameday import Earlier
 from edi63650.rules.services import ServiceHistory
 from edi63650.rules.tables import RuleInfo, Tables
 from edi63650.segment import Segment
@@ -82,7 +83,9 @@ class RuleContext:
 
     ``codes`` holds the claim's procedure codes, so a rule can return at once when none of
     the codes it is about is billed; ``phase`` is the claim's trial/permanent classification;
-    ``reach`` is the longest global period, in days (how far back the history is asked).
+    ``reach`` is the longest global period, in days (how far back the history is asked);
+    ``patient`` is the claim's patient key (:class:`~edi63650.rules.history.PatientKeys`);
+    ``earlier`` the accepted claims before it (the edits across claims).
     """
 
     tables: Tables
@@ -92,6 +95,8 @@ class RuleContext:
     codes: frozenset[str] = frozenset()
     phase: Phase | None = None
     reach: int = 0
+    patient: str = ""
+    earlier: Earlier | None = None
 
 
 RuleCheck = Callable[[RuleContext, Claim], Iterable[Hit]]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from edi63650.errors import EdiUsageError
 from edi63650.model import Claim
-from edi63650.rules import scs, snip
+from edi63650.rules import duplicates, scs, snip
 from edi63650.rules.engine import (
     ClaimResult,
     Dispatcher,
@@ -16,7 +16,8 @@ from edi63650.rules.engine import (
     iter_batches,
     profile_for,
 )
-from edi63650.rules.history import HistoryStore, services_of
+from edi63650.rules.history import HistoryStore, PatientKeys, Service, services_of
+from edi63650.rules.sameday import Earlier, SameDay, fingerprint
 from edi63650.rules.services import ServiceHistory
 from edi63650.rules.tables import RuleInfo, Tables
 
@@ -53,19 +54,26 @@ DEFAULT_RULES = RuleSet(
         "SCS-PHASE-UNKNOWN": scs.phase_unknown,
         "SCS-GENERATOR-ALONE": scs.generator_alone,
         "SCS-INDICATION": scs.indication,
+        "DUP-EXACT": duplicates.exact,
+        "DUP-SUSPECT": duplicates.suspected,
     },
     scs.TRIGGERS,
 )
 
 
+#: CLM05-3 claim frequency codes that replace or void an earlier claim (X12 code source 235).
+REPLACEMENT, VOID = "7", "8"
+
+
 class Engine:
     """Runs the rule set over claims, one transaction set at a time.
 
-    Claims of one transaction set are indexed before any rule runs, so cross-claim rules
-    (global period, repeat procedures) see every claim of the set whatever its order; claims of
-    earlier transaction sets and, with a :class:`HistoryStore`, of earlier submissions are
-    seen too. Accepted claims' spinal-cord-stimulator procedures are recorded in the store.
-    One engine per input file; it keeps that file's services in memory.
+    Claims of one transaction set are indexed before any rule runs, so the global-period and
+    repeat-procedure rules see every claim of the set whatever its order; claims of earlier
+    transaction sets and, with a :class:`HistoryStore`, of earlier submissions are seen too.
+    The edits across claims (PTP, MUE, duplicates) see the accepted claims before each claim
+    (:class:`~edi63650.rules.sameday.SameDay`). Accepted claims go to the store. One engine
+    per input file; it keeps that file's services in memory (or a temporary database).
     """
 
     def __init__(
@@ -85,6 +93,7 @@ class Engine:
         self._dispatcher = Dispatcher(self.tables, rules)
         self._profile = profile
         self._store = history
+        self._keys = history.keys if history is not None else PatientKeys()
         tables = self.tables
         self._reach = scs.max_global_days(tables)
         self._history = ServiceHistory(
@@ -93,6 +102,7 @@ class Engine:
             counted=tables.lifetime_limits.keys(),
             run=run,
         )
+        self._sameday = SameDay(history, run=run)
         self._today = today or datetime.date.today()
 
     @property
@@ -103,60 +113,108 @@ class Engine:
     def check(self, claims: Iterable[Claim], *, record: bool = True) -> Iterator[ClaimResult]:
         """A :class:`ClaimResult` for each claim, in order.
 
-        With ``record`` (the default) the accepted claims' SCS procedures go to the history
-        store at the end of each transaction set; a caller that may still reject claims for
-        other reasons passes ``record=False`` and calls :meth:`record` with the final verdicts.
+        With ``record`` (the default) the accepted claims go to the history store at the end
+        of each transaction set; a caller that may still reject claims for other reasons
+        passes ``record=False`` and calls :meth:`record` with the final verdicts.
         """
         tables = self.tables
         procedures = tables.family("scs-procedure")
         for batch in iter_batches(claims):
-            services = [services_of(claim, procedures) for claim in batch]
+            patients = [self._keys.key(claim) for claim in batch]
+            services = [
+                services_of(claim, procedures, patient)
+                for claim, patient in zip(batch, patients, strict=True)
+            ]
             for found in services:
                 self._history.add(found)
             accepted = []
-            for claim, found in zip(batch, services, strict=True):
-                profile = profile_for(claim, self._profile)
-                codes = frozenset(line.procedure.code for line in claim.lines if line.procedure)
-                phase = scs.classify_phase(tables, claim, codes)
-                context = RuleContext(
-                    tables, profile, self._history, self._today, codes, phase, self._reach
-                )
-                result = ClaimResult(
-                    claim=claim,
-                    findings=tuple(self._dispatcher.run(context, claim)),
-                    profile=profile,
-                    phase=phase,
-                )
+            for claim, patient in zip(batch, patients, strict=True):
+                result = self._check(claim, patient)
                 if result.accepted:
-                    accepted += found
+                    accepted.append(result)
                 yield result
             if record and self._store is not None:
-                self._store.record(accepted)
+                self._record(accepted)
+
+    def _check(self, claim: Claim, patient: str) -> ClaimResult:
+        """One claim's verdict, seeing the accepted claims before it; if it is accepted, it
+        joins them (a replacement or void first takes out its original)."""
+        tables = self.tables
+        profile = profile_for(claim, self._profile)
+        codes = frozenset(line.procedure.code for line in claim.lines if line.procedure)
+        phase = scs.classify_phase(tables, claim, codes)
+        originals = _originals(claim)
+        print_ = fingerprint(claim, patient)
+        skip = originals | {claim.claim_id}
+        repeats = self._sameday.duplicate(print_, skip) if not originals else None
+        earlier = Earlier(self._sameday, patient, skip, repeats)
+        context = RuleContext(
+            tables, profile, self._history, self._today, codes, phase, self._reach, patient, earlier
+        )
+        result = ClaimResult(
+            claim=claim,
+            findings=tuple(self._dispatcher.run(context, claim)),
+            profile=profile,
+            phase=phase,
+        )
+        if result.accepted:
+            if originals:
+                self._sameday.withdraw(patient, originals)
+            if claim.frequency != VOID:
+                self._sameday.add(
+                    patient, claim.claim_id, services_of(claim, None, patient), print_
+                )
+        return result
 
     def record(self, results: Iterable[ClaimResult], *, batch: str = "") -> int:
-        """Store the SCS procedures of the accepted results; returns how many were new.
+        """Store the accepted results (their SCS procedures, lines and fingerprints; the
+        originals they replace or void taken out); returns how many procedures were new.
         ``batch`` names them for :meth:`forget`."""
+        return self._record(results, batch=batch)
+
+    def _record(self, results: Iterable[ClaimResult], *, batch: str = "") -> int:
         if self._store is None:
             return 0
         procedures = self.tables.family("scs-procedure")
+        services: list[Service] = []
+        lines: list[Service] = []
+        claims: list[tuple[str, str, str]] = []
+        withdrawn: list[tuple[str, str]] = []
+        for result in results:
+            if not result.accepted:
+                continue
+            claim = result.claim
+            patient = self._keys.key(claim)
+            withdrawn += [(patient, original) for original in sorted(_originals(claim))]
+            if claim.frequency == VOID:
+                continue
+            services += services_of(claim, procedures, patient)
+            lines += services_of(claim, None, patient)
+            claims.append((fingerprint(claim, patient), patient, claim.claim_id))
         return self._store.record(
-            (
-                service
-                for result in results
-                if result.accepted
-                for service in services_of(result.claim, procedures)
-            ),
-            batch=batch,
+            services, batch=batch, lines=lines, claims=claims, withdrawn=withdrawn
         )
 
     def forget(self, batch: str) -> int:
         """Take back what :meth:`record` stored as ``batch``."""
         return self._store.forget(batch) if self._store is not None else 0
 
-    def mark(self) -> int:
+    def mark(self) -> tuple[int, int]:
         """A point in this file's history (an interchange's start) to :meth:`rewind` to."""
-        return self._history.mark()
+        return self._history.mark(), self._sameday.mark()
 
-    def rewind(self, mark: int) -> None:
+    def rewind(self, mark: tuple[int, int]) -> None:
         """Forget this file's services since ``mark``, to read an interchange again."""
-        self._history.rewind(mark)
+        self._history.rewind(mark[0])
+        self._sameday.rewind(mark[1])
+
+
+def _originals(claim: Claim) -> frozenset[str]:
+    """The CLM01s a replacement or void claim takes the place of: its own (a corrected claim
+    keeps its patient control number) and REF*F8's, when it gives one (X12 code source 235;
+    TR3 2300 REF*F8 Payer Claim Control Number, which submitters also use for the original's
+    CLM01)."""
+    if claim.frequency not in (REPLACEMENT, VOID):
+        return frozenset()
+    original = next((r.value for r in claim.references if r.qualifier == "F8"), None)
+    return frozenset(filter(None, (claim.claim_id, original)))

@@ -20,7 +20,8 @@ from edi63650.model import (
     ServiceLine,
 )
 from edi63650.rules.engine import Hit, Phase, RuleContext, Trigger
-from edi63650.rules.history import line_date, patient_key, rendering_provider
+from edi63650.rules.history import line_date, rendering_provider
+from edi63650.rules.sameday import Day
 from edi63650.rules.tables import Tables
 
 #: Type of bill facility codes the OPPS device edits apply to: 13x hospital outpatient,
@@ -69,11 +70,11 @@ def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     the lines are grouped by code, so a claim of thousands of lines costs no more per line.
     """
     tables = context.tables
-    if not context.codes & tables.ptp_column1:
-        return
     bypass = tables.modifiers_with("ptp-bypass")
     imaging = tables.family("imaging-guidance")
-    for (day, _), lines in _by_date_and_provider(claim).items():
+    groups = _by_date_and_provider(claim)
+    yield from _ptp_across(context, claim, groups, bypass)
+    for (day, _), lines in groups.items():
         by_code: dict[str, list[ServiceLine]] = {}
         for line in lines:
             by_code.setdefault(_code(line), []).append(line)
@@ -120,25 +121,104 @@ def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
                     )
 
 
+def _ptp_across(
+    context: RuleContext,
+    claim: Claim,
+    groups: dict[tuple[datetime.date | None, str], list[ServiceLine]],
+    bypass: frozenset[str],
+) -> Iterator[Hit]:
+    """SCS-PTP across claims: a line of this claim and one of an earlier accepted claim of the
+    same patient, rendering provider and date form a pair in force (NCCI PTP edits apply to
+    the beneficiary's services by one provider on one date, however they are split). This
+    claim completes the violation, so its line is reported, naming the earlier one."""
+    earlier, tables = context.earlier, context.tables
+    if earlier is None or earlier.duplicate_of is not None:
+        return  # a claim sent again is said once, as a duplicate
+    imaging = tables.family("imaging-guidance")
+    for (day, provider), lines in groups.items():
+        if day is None:
+            continue
+        before = earlier.day(provider, day)
+        for line in lines:
+            code = _code(line)
+            # (column 1, column 2, whether this line is the column-2 one)
+            partners = [(code, other, False) for other in tables.ptp_by_column1.get(code, ())]
+            partners += [(other, code, True) for other in tables.ptp_by_column2.get(code, ())]
+            for column1, column2, second in partners:
+                other = column1 if second else column2
+                if not before.has(other):
+                    continue
+                pair = tables.ptp_pair(column1, column2, day)
+                if pair is None or pair.indicator == "9":
+                    continue
+                if column1 == "63650" and column2 in imaging:
+                    continue  # SCS-IMAGING says it better
+                found = before.lines(other)
+                if pair.indicator == "1":  # a PTP modifier on the column-2 line bypasses it
+                    if second and _modifiers(line) & bypass:
+                        continue
+                    if not second:
+                        found = [s for s in found if not s.modifiers & bypass]
+                if not found:
+                    continue
+                prior = found[0]
+                where = f"claim {prior.claim_id} line {prior.line}"
+                bundled = (
+                    f"{code} is bundled into {other} billed on {where}"
+                    if second
+                    else f"{code} bundles {other} billed on {where}"
+                )
+                fix = (
+                    "the pair is never paid together: bill one of them"
+                    if pair.indicator == "0"
+                    else "append a PTP-associated modifier (59, XE, XS, XP, XU) to the column-2 "
+                    "line if the services were distinct and documented"
+                )
+                yield Hit(
+                    f"{bundled}, for the same patient, provider and date of service "
+                    f"({day.isoformat()})",
+                    fix=f"{fix}; splitting the pair over claims does not lift the edit",
+                    line=line,
+                    element=_element(claim),
+                    source=f"NCCI PTP {pair.column1}/{pair.column2}, modifier indicator "
+                    f"{pair.indicator} ({pair.rationale}); the edit applies across claims of "
+                    "one beneficiary, provider and date",
+                )
+                break  # one finding per line is enough to reject it
+
+
 def imaging(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-IMAGING: fluoroscopic guidance with 63650 is included in 63650."""
-    if "63650" not in context.codes:
-        return
+    """SCS-IMAGING: fluoroscopic guidance with 63650 is included in 63650, on one claim or
+    split over claims of the same patient, provider and date (the later claim is reported)."""
     tables = context.tables
     guidance = tables.family("imaging-guidance")
     distinct = tables.modifiers_with("distinct-service")
-    for lines in _by_date_and_provider(claim).values():
-        if not any(_code(line) == "63650" for line in lines):
-            continue
+    for (day, provider), lines in _by_date_and_provider(claim).items():
+        before = (
+            context.earlier.day(provider, day)
+            if context.earlier is not None
+            and context.earlier.duplicate_of is None
+            and day is not None
+            else None
+        )
+        if any(_code(line) == "63650" for line in lines):
+            leads = ""  # the 63650 is on this claim
+        elif before is not None and before.has("63650") and before.lines("63650"):
+            first = before.lines("63650")[0]
+            leads = f" billed on claim {first.claim_id} line {first.line}"
+        else:
+            leads = None
         for line in lines:
             code = _code(line)
-            if code not in guidance:
+            if code == "63650" and before is not None and leads == "":
+                yield from _imaging_before(claim, line, before, guidance.codes, distinct)
+            if code not in guidance or leads is None:
                 continue
             citation = f"NCCI PTP 63650/{code}, modifier indicator 1; NCCI Policy Manual ch. IV"
             if _modifiers(line) & distinct:
                 yield Hit(
-                    f"{code} with 63650: imaging guidance is part of 63650; accepted because of "
-                    "the distinct-service modifier",
+                    f"{code} with 63650{leads}: imaging guidance is part of 63650; accepted "
+                    "because of the distinct-service modifier",
                     fix="confirm the imaging was a separate procedure, documented as such",
                     line=line,
                     element=_element(claim),
@@ -147,14 +227,41 @@ def imaging(context: RuleContext, claim: Claim) -> Iterator[Hit]:
                 )
             else:
                 yield Hit(
-                    f"{code} is imaging guidance, which is included in 63650 (percutaneous "
-                    "epidural electrode placement)",
+                    f"{code} is imaging guidance, which is included in 63650{leads} "
+                    "(percutaneous epidural electrode placement)",
                     fix=f"remove {code}; only a separate, documented imaging procedure may be "
-                    "billed, with 59 or XS/XU",
+                    "billed, with 59 or XS/XU"
+                    + ("; splitting it onto another claim does not lift the edit" if leads else ""),
                     line=line,
                     element=_element(claim),
                     source=citation,
                 )
+
+
+def _imaging_before(
+    claim: Claim,
+    line: ServiceLine,
+    before: Day,
+    guidance: frozenset[str],
+    distinct: frozenset[str],
+) -> Iterator[Hit]:
+    """63650 on this claim after imaging guidance on an earlier one: this claim completes the
+    pair, so its 63650 line is reported."""
+    for code in sorted(guidance):
+        if not before.has(code):
+            continue
+        plain = [s for s in before.lines(code) if not s.modifiers & distinct]
+        if plain:
+            yield Hit(
+                f"63650 includes the imaging guidance {code} billed on claim {plain[0].claim_id} "
+                f"line {plain[0].line} for the same patient, provider and date",
+                fix=f"the {code} line must be removed (a replacement claim without it), or carry "
+                "59 or XS/XU if it was a separate, documented procedure",
+                line=line,
+                element=_element(claim),
+                source=f"NCCI PTP 63650/{code}, modifier indicator 1; NCCI Policy Manual ch. IV",
+            )
+            return
 
 
 # -- units --------------------------------------------------------------------------------------
@@ -185,14 +292,56 @@ def mue(context: RuleContext, claim: Claim) -> Iterator[Hit]:
                     )
             continue
         total = sum((line.units or Decimal(0) for line in lines), Decimal(0))
+        element = "SV104" if isinstance(claim, ProfessionalClaim) else "SV205"
         if total > edit.value:
             yield Hit(
                 f"{total} units of {code} on one date across {len(lines)} line(s); the MUE "
                 f"allows {edit.value} per date",
                 fix=f"bill at most {edit.value} units of {code} for the date",
                 line=lines[-1],
-                element="SV104" if isinstance(claim, ProfessionalClaim) else "SV205",
+                element=element,
                 source=citation,
+            )
+        elif context.earlier is not None and not context.earlier.duplicate_of and day is not None:
+            yield from _mue_across(
+                context, claim, lines, code=code, day=day, limit=edit.value, citation=citation
+            )
+
+
+def _mue_across(
+    context: RuleContext,
+    claim: Claim,
+    lines: list[ServiceLine],
+    *,
+    code: str,
+    day: datetime.date,
+    limit: int,
+    citation: str,
+) -> Iterator[Hit]:
+    """SCS-MUE across claims (MAI 2 and 3 are date-of-service edits): this claim's units of
+    ``code`` on ``day`` and those of earlier accepted claims of the patient by the same
+    provider, together over the limit; this claim, which goes over, is reported."""
+    assert context.earlier is not None  # noqa: S101 - the caller checked
+    by_provider: dict[str, list[ServiceLine]] = defaultdict(list)
+    for line in lines:
+        by_provider[rendering_provider(claim, line)].append(line)
+    for provider, own in by_provider.items():
+        before = context.earlier.day(provider, day)
+        if not before.has(code):
+            continue
+        prior = before.units(code)
+        here = sum((line.units or Decimal(0) for line in own), Decimal(0))
+        if prior and prior + here > limit:
+            first = before.lines(code)[:1]
+            named = f" (first on claim {first[0].claim_id} line {first[0].line})" if first else ""
+            yield Hit(
+                f"{here} units of {code} here and {prior} on earlier claims{named} for the "
+                f"same patient, provider and date ({day.isoformat()}): {prior + here}; the MUE "
+                f"allows {limit} per date",
+                fix=f"bill at most {limit} units of {code} for the date across all claims",
+                line=own[-1],
+                element="SV104" if isinstance(claim, ProfessionalClaim) else "SV205",
+                source=f"{citation}; a date-of-service MUE counts every claim of the date",
             )
 
 
@@ -337,11 +486,9 @@ def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     if not any(code in visits for code in context.codes):
         return
     reach = datetime.timedelta(days=context.reach)
-    patient: str | None = None
     for line, code, day in _coded_lines(claim):
         if code not in visits or day is None:
             continue
-        patient = patient or patient_key(claim)
         provider = rendering_provider(claim, line)
 
         def touches(date: datetime.date, days: int, day: datetime.date = day) -> bool:
@@ -351,7 +498,11 @@ def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
             return 0 <= offset <= days or (days == 90 and offset == -1)
 
         service = context.history.earliest(
-            patient, day - reach, day + datetime.timedelta(days=1), touches, provider=provider
+            context.patient,
+            day - reach,
+            day + datetime.timedelta(days=1),
+            touches,
+            provider=provider,
         )
         if service is None:
             continue
@@ -404,15 +555,13 @@ def global_repeat(context: RuleContext, claim: Claim) -> Iterator[Hit]:
         return
     allowed = tables.modifiers_with("global-repeat")
     reach = datetime.timedelta(days=context.reach)
-    patient: str | None = None
     for line, code, day in _coded_lines(claim):
         if global_days(tables, code) is None or day is None:
             continue
         if _modifiers(line) & allowed:
             continue
-        patient = patient or patient_key(claim)
         service = context.history.earliest(
-            patient,
+            context.patient,
             day - reach,
             day - datetime.timedelta(days=1),
             lambda date, days, day=day: _after(date, days, day),  # type: ignore[misc]
@@ -437,7 +586,7 @@ def lifetime(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     limits = context.tables.lifetime_limits
     if context.codes.isdisjoint(limits):
         return
-    patient = patient_key(claim)
+    patient = context.patient
     for line, code, day in _coded_lines(claim):
         if code not in limits or day is None:
             continue
@@ -615,7 +764,7 @@ def generator_alone(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     generator_lines = [line for line in claim.lines if _code(line) in generators]
     if not generator_lines or any(_code(line) in leads for line in claim.lines):
         return
-    if context.history.has(patient_key(claim), leads.codes):
+    if context.history.has(context.patient, leads.codes):
         return
     for line in generator_lines:
         yield Hit(
@@ -677,8 +826,12 @@ def _visits(tables: Tables, codes: frozenset[str]) -> bool:
 #: For the rules whose first lines return unless the claim bills certain codes, that test
 #: (never stricter than the rule's own): the engine calls the rule only for such claims.
 TRIGGERS: dict[str, Trigger] = {
-    "SCS-PTP": lambda tables, codes: not codes.isdisjoint(tables.ptp_column1),
-    "SCS-IMAGING": lambda tables, codes: "63650" in codes,
+    "SCS-PTP": lambda tables, codes: (
+        not codes.isdisjoint(tables.ptp_column1) or not codes.isdisjoint(tables.ptp_by_column2)
+    ),
+    "SCS-IMAGING": lambda tables, codes: (
+        "63650" in codes or any(code in tables.family("imaging-guidance") for code in codes)
+    ),
     "SCS-MUE": _any_mue,
     "SCS-ASSISTANT": lambda tables, codes: not codes.isdisjoint(tables.fee_schedule),
     "SCS-CO-SURGEON": lambda tables, codes: not codes.isdisjoint(tables.fee_schedule),

@@ -235,6 +235,7 @@ class Tables:
     ptp_column1: frozenset[str]  # codes that are column 1 of a pair: a cheap guard
     # column 1 -> column 2 -> the pair's periods (:meth:`ptp_pair` picks the one in force)
     ptp_by_column1: Mapping[str, Mapping[str, tuple[PtpPair, ...]]]
+    ptp_by_column2: Mapping[str, frozenset[str]]  # column 2 -> its column-1 codes
     roles: Mapping[str, frozenset[str]]  # modifier role -> modifier codes
     device_kinds: Mapping[str, frozenset[str]]  # device kind -> device codes
     icd10: frozenset[str]
@@ -294,6 +295,7 @@ class Tables:
             ptp=ptp,
             ptp_column1=frozenset(p.column1 for p in pairs),
             ptp_by_column1=_by_column1(ptp),
+            ptp_by_column2=_by_column2(ptp),
             mues=_dated((((m.code, m.setting), m) for m in mues), "mue.xml"),
             fee_schedule={
                 _attr(e, "value"): FeeSchedule(
@@ -439,6 +441,13 @@ def _by_column1(
     for (column1, column2), periods in ptp.items():
         out.setdefault(column1, {})[column2] = periods
     return out
+
+
+def _by_column2(ptp: Mapping[tuple[str, str], tuple[PtpPair, ...]]) -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for column1, column2 in ptp:
+        out.setdefault(column2, set()).add(column1)
+    return {code: frozenset(firsts) for code, firsts in out.items()}
 
 
 def _rule(element: etree._Element) -> RuleInfo:

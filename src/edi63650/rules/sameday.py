@@ -1,0 +1,358 @@
+"""The accepted claims before this one: what the edits across claims ask about.
+
+Payers apply NCCI PTP pairs and date-of-service MUEs (MAI 2 and 3) to a beneficiary's services
+by one provider on one date, however they are split across claims, and reject a claim sent
+twice. :class:`SameDay` keeps, for the claims accepted so far in this file, every dated
+procedure line by patient, provider and date, and each claim's fingerprint; with a
+:class:`~edi63650.rules.history.HistoryStore` it asks the store for those of earlier
+submissions too. A claim sees only the claims before it (the later claim is the one that
+completes a violation), never itself, and not the original it replaces or voids.
+
+Up to :data:`MEMORY_LIMIT` lines are kept in memory; the rest go to a temporary SQLite
+database (owner-only, deleted at the end), so a file of any size runs in bounded memory.
+:meth:`SameDay.mark` and :meth:`SameDay.rewind` take back what was added (and withdrawn)
+since an interchange began, to read it again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+import attrs
+
+from edi63650.model import Claim
+from edi63650.rules.history import (
+    LINES_PER_DAY,
+    HistoryStore,
+    Service,
+    line_date,
+    rendering_provider,
+)
+
+#: Lines kept in memory before the index goes on in a temporary database.
+MEMORY_LIMIT = 20_000
+
+_Day = tuple[str, str, datetime.date]  # patient, provider, date of service
+
+_SCHEMA = """
+CREATE TABLE lines (
+    patient TEXT NOT NULL, provider TEXT NOT NULL, day INTEGER NOT NULL, code TEXT NOT NULL,
+    modifiers TEXT NOT NULL, units TEXT NOT NULL, claim_id TEXT NOT NULL, line INTEGER NOT NULL,
+    seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX lines_by_day ON lines (patient, provider, day);
+CREATE INDEX lines_by_claim ON lines (patient, claim_id);
+CREATE TABLE prints (
+    fingerprint TEXT NOT NULL, patient TEXT NOT NULL, claim_id TEXT NOT NULL,
+    seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX prints_by_print ON prints (fingerprint);
+CREATE INDEX prints_by_claim ON prints (patient, claim_id);
+"""
+
+
+def fingerprint(claim: Claim, patient: str) -> str:
+    """What makes two claims the same claim: the patient, the billing provider, and each
+    line's rendering provider, date, procedure with modifiers (in any order), units and
+    charge; CLM01 may differ. Lines in any order."""
+    billing = claim.context.billing_provider
+    parts = [patient, billing.npi or "" if billing else "", str(claim.total_charge or "")]
+    lines = []
+    for line in claim.lines:
+        procedure = line.procedure
+        day = line_date(claim, line)
+        lines.append(
+            "\x1e".join(
+                (
+                    rendering_provider(claim, line),
+                    day.isoformat() if day else "",
+                    procedure.qualifier or "" if procedure else "",
+                    procedure.code if procedure else "",
+                    " ".join(sorted(procedure.modifiers)) if procedure else "",
+                    format(line.units.normalize(), "f") if line.units is not None else "",
+                    format(line.charge.normalize(), "f") if line.charge is not None else "",
+                )
+            )
+        )
+    parts += sorted(lines)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+#: Lines of one code on one day a query looks through for one with a property (no bypass
+#: modifier), at most: enough for any real day, and a bound for a hostile one.
+SCAN = 64
+
+
+@attrs.frozen
+class Day:
+    """The accepted lines before a claim of its patient by one provider on one date, by
+    code: what one group of the claim's lines is checked against."""
+
+    here: dict[str, dict[int, Service]]  # this file's, in memory (shared: read only)
+    more: dict[str, list[Service]]  # this file's beyond memory, and the store's
+    units_here: dict[str, Decimal]  # running sums of ``here`` (shared: read only)
+    skip: frozenset[str]
+    skipped: dict[str, Decimal]  # units of the skipped claims' lines in ``here``, by code
+
+    def has(self, code: str) -> bool:
+        """Whether a line of ``code`` may be there (:meth:`lines` says which, if any)."""
+        return bool(self.here.get(code)) or code in self.more
+
+    def lines(self, code: str) -> list[Service]:
+        """Up to :data:`SCAN` lines of ``code``, this file's first, in the order they came."""
+        out = []
+        for service in (*self.here.get(code, {}).values(), *self.more.get(code, ())):
+            if service.claim_id not in self.skip:
+                out.append(service)
+                if len(out) == SCAN:
+                    break
+        return out
+
+    def units(self, code: str) -> Decimal:
+        total = self.units_here.get(code, Decimal(0)) - self.skipped.get(code, Decimal(0))
+        return total + sum(
+            (s.units for s in self.more.get(code, ()) if s.claim_id not in self.skip), Decimal(0)
+        )
+
+
+_EMPTY_DAY = Day({}, {}, {}, frozenset(), {})
+
+
+@attrs.frozen
+class Earlier:
+    """The claims before one claim, as its rules see them: those of its patient, less the
+    claim itself and what it replaces (``skip``: their CLM01s); ``duplicate_of`` names the one
+    it repeats exactly (the edits across claims then leave it to the duplicate rule)."""
+
+    index: SameDay
+    patient: str
+    skip: frozenset[str]
+    duplicate_of: str | None = None  # the CLM01 of an earlier accepted claim it repeats
+
+    def day(self, provider: str, day: datetime.date) -> Day:
+        """Lines of earlier accepted claims of this patient by ``provider`` on ``day``."""
+        return self.index.day(self.patient, provider, day, self.skip)
+
+
+class SameDay:
+    """This file's accepted claims (and, with ``store``, earlier submissions' ones) by patient,
+    provider and date. ``run`` names this reading in the store, whose rows of it are left
+    out (they are this file's own, read again)."""
+
+    def __init__(
+        self, store: HistoryStore | None = None, *, run: str = "", limit: int | None = None
+    ) -> None:
+        self._store = store
+        self._run = run
+        self._limit = MEMORY_LIMIT if limit is None else limit
+        # (patient, provider, day) -> code -> line number in this index -> the line (dicts keep
+        # their order), with the units of each code
+        self._lines: dict[_Day, dict[str, dict[int, Service]]] = {}
+        self._units: dict[_Day, dict[str, Decimal]] = {}
+        self._prints: dict[str, dict[tuple[str, str], None]] = {}  # -> (patient, CLM01)
+        # (patient, CLM01) -> where its lines and fingerprints are, for withdraw
+        self._claims: dict[tuple[str, str], list[tuple[_Day, int] | str]] = {}
+        self._kept = 0  # lines and fingerprints in memory
+        self._seq = 0
+        self._undo: list[Callable[[], object]] = []
+        self._mark = 0
+        self._db: sqlite3.Connection | None = None
+
+    # -- adding and taking out ----------------------------------------------------------------
+
+    def add(self, patient: str, claim_id: str, lines: Iterable[Service], print_: str) -> None:
+        """An accepted claim: its dated lines and its fingerprint."""
+        self._seq += 1
+        owner = (patient, claim_id)
+        owned = self._claims.setdefault(owner, [])
+        beyond = []
+        for service in lines:
+            if self._kept >= self._limit:
+                beyond.append(service)
+                continue
+            self._kept += 1
+            day = (service.patient, service.provider, service.date)
+            number = self._kept
+            self._put(day, number, service)
+            owned.append((day, number))
+            self._undo.append(lambda day=day, number=number: self._take(day, number))  # type: ignore[misc]
+        if beyond:
+            self._database().executemany(
+                "INSERT INTO lines (patient, provider, day, code, modifiers, units, claim_id, "
+                "line, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        s.patient,
+                        s.provider,
+                        s.date.toordinal(),
+                        s.code,
+                        " ".join(sorted(s.modifiers)),
+                        str(s.units),
+                        s.claim_id,
+                        s.line,
+                        self._seq,
+                    )
+                    for s in beyond
+                ],
+            )
+        if self._kept < self._limit:
+            self._kept += 1
+            self._prints.setdefault(print_, {})[owner] = None
+            owned.append(print_)
+            self._undo.append(lambda: self._prints[print_].pop(owner))
+        else:
+            self._database().execute(
+                "INSERT INTO prints (fingerprint, patient, claim_id, seq) VALUES (?, ?, ?, ?)",
+                (print_, patient, claim_id, self._seq),
+            )
+        self._undo.append(owned.clear)  # its entries are taken back one by one above
+
+    def withdraw(self, patient: str, claim_ids: Iterable[str]) -> None:
+        """Take out the claims ``claim_ids`` of ``patient`` (a replacement or void accepted):
+        they no longer count."""
+        self._seq += 1
+        for claim_id in claim_ids:
+            owner = (patient, claim_id)
+            places = self._claims.pop(owner, [])
+            if places:
+                self._undo.append(
+                    lambda owner=owner, places=places: self._claims.update(  # type: ignore[misc]
+                        {owner: places}
+                    )
+                )
+            for place in places:
+                if isinstance(place, str):
+                    self._prints[place].pop(owner, None)
+                    self._undo.append(
+                        lambda print_=place, owner=owner: self._prints[print_].update({owner: None})  # type: ignore[misc]
+                    )
+                    continue
+                day, number = place
+                service = self._take(day, number)
+                if service is not None:
+                    self._undo.append(
+                        lambda day=day, number=number, service=service: self._put(  # type: ignore[misc]
+                            day, number, service
+                        )
+                    )
+            if self._db is not None:
+                for table in ("lines", "prints"):
+                    self._db.execute(
+                        f"UPDATE {table} SET gone = ? WHERE patient = ? AND claim_id = ? "  # noqa: S608 - our table names
+                        "AND gone = 0",
+                        (self._seq, patient, claim_id),
+                    )
+
+    def _put(self, day: _Day, number: int, service: Service) -> None:
+        self._lines.setdefault(day, {}).setdefault(service.code, {})[number] = service
+        units = self._units.setdefault(day, {})
+        units[service.code] = units.get(service.code, Decimal(0)) + service.units
+
+    def _take(self, day: _Day, number: int) -> Service | None:
+        for code, numbered in self._lines.get(day, {}).items():
+            service = numbered.pop(number, None)
+            if service is not None:
+                self._units[day][code] -= service.units
+                return service
+        return None
+
+    def _database(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._file = tempfile.NamedTemporaryFile(suffix=".sqlite")  # noqa: SIM115 - closed by close()
+            self._db = sqlite3.connect(self._file.name, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=OFF")
+            self._db.execute("PRAGMA synchronous=OFF")
+            self._db.executescript(_SCHEMA)
+        return self._db
+
+    # -- marks ----------------------------------------------------------------------------------
+
+    def mark(self) -> int:
+        """Remember this point (an interchange's start) for :meth:`rewind`."""
+        self._undo = []
+        self._mark = self._seq
+        return self._mark
+
+    def rewind(self, mark: int) -> None:
+        """Forget what was added and withdrawn since ``mark``."""
+        if mark != self._mark:
+            return
+        for undo in reversed(self._undo):
+            undo()
+        self._undo = []
+        if self._db is not None:
+            for table in ("lines", "prints"):
+                self._db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - our table names
+                self._db.execute(f"UPDATE {table} SET gone = 0 WHERE gone > ?", (mark,))  # noqa: S608 - our table names
+        self._seq = mark
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def day(self, patient: str, provider: str, day: datetime.date, skip: frozenset[str]) -> Day:
+        """The accepted lines of ``patient`` by ``provider`` on ``day`` (less those of the
+        claims ``skip``): this file's, in the order they came, then the store's."""
+        key = (patient, provider, day)
+        here = self._lines.get(key)
+        more: dict[str, list[Service]] = {}
+        if self._db is not None:
+            rows = self._db.execute(
+                "SELECT code, modifiers, units, claim_id, line FROM lines WHERE patient = ? "
+                "AND provider = ? AND day = ? AND gone = 0 ORDER BY seq LIMIT ?",
+                (patient, provider, day.toordinal(), LINES_PER_DAY),
+            )
+            for code, mods, units, claim_id, number in rows:
+                more.setdefault(code, []).append(
+                    Service(
+                        patient,
+                        provider,
+                        code,
+                        frozenset(mods.split()),
+                        day,
+                        Decimal(units),
+                        claim_id,
+                        number,
+                    )
+                )
+        if self._store is not None:
+            for service in self._store.lines_on(patient, provider, day, skip=self._run):
+                more.setdefault(service.code, []).append(service)
+        if not here and not more:
+            return _EMPTY_DAY
+        skipped: dict[str, Decimal] = {}
+        for claim_id in skip:
+            for place in self._claims.get((patient, claim_id), ()):
+                if not isinstance(place, str) and place[0] == key:
+                    for numbered in (here or {}).values():
+                        found = numbered.get(place[1])
+                        if found is not None:
+                            skipped[found.code] = skipped.get(found.code, Decimal(0)) + found.units
+        return Day(here or {}, more, self._units.get(key, {}), skip, skipped)
+
+    def duplicate(self, print_: str, skip: frozenset[str]) -> str | None:
+        """The CLM01 of an accepted claim with fingerprint ``print_`` (not one of ``skip``)."""
+        for _, claim_id in self._prints.get(print_, {}):
+            if claim_id not in skip:
+                return claim_id
+        if self._db is not None:
+            for (claim_id,) in self._db.execute(
+                "SELECT claim_id FROM prints WHERE fingerprint = ? AND gone = 0 ORDER BY seq",
+                (print_,),
+            ):
+                if claim_id not in skip:
+                    return str(claim_id)
+        if self._store is not None:
+            found = self._store.claim_with(print_, skip=self._run)
+            if found is not None and found not in skip:
+                return found
+        return None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._file.close()
+            self._db = None
