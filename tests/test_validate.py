@@ -314,16 +314,16 @@ def test_html_summary_counts_warnings_and_rules(validator: Validator) -> None:
         ]
         for row in tree.findall(".//table[@class='summary']/tr")
     }
-    assert summary["claims"][0] == "41"
-    assert summary["accepted"] == ["17", "$25,920.00", ", of which 7 with warnings"]
-    assert summary["rejected"][:2] == ["24", "$40,800.00"]
+    assert summary["claims"][0] == "59"
+    assert summary["accepted"] == ["30", "$43,315.00", ", of which 8 with warnings"]
+    assert summary["rejected"][:2] == ["29", "$45,935.00"]
     verdicts = [c.get("data-verdict") for c in tree.findall(".//details[@data-verdict]")]
     assert (verdicts.count("rejected"), verdicts.count("warned"), verdicts.count("accepted")) == (
-        24,
-        7,
-        10,
+        29,
+        8,
+        22,
     )
-    assert len(tree.findall(".//section[@id='rejected']//tr")) == 1 + 24
+    assert len(tree.findall(".//section[@id='rejected']//tr")) == 1 + 29
     counted = {
         (row[0].findtext("a"), row[1].text): int(row[2].text or "0")
         for row in tree.findall(".//div[@id='summary']//table[@class='list']/tr")[1:]

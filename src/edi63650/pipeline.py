@@ -285,9 +285,17 @@ class Pipeline:
         self._pending = []
         claims, syntax = self._claims, self._claim_findings
         self._claims, self._claim_findings = [], []
-        results = list(self._engine.check(claims, record=False))
         errors = any(f.severity is Severity.ERROR for f in own) or end.transaction.kind is None
         claim_syntax = any(f.severity is Severity.ERROR for found in syntax for f in found)
+        # Claims rejected whatever the rules say (a rejected set or interchange, their own
+        # syntax errors): the claims after them must not take them for accepted ones.
+        whole = (
+            errors
+            or (claim_syntax and self._policy is SyntaxPolicy.TRANSACTION)
+            or (end.scope.interchange in self._errors and end.interchange is not None)
+        )
+        refused = [whole or any(f.severity is Severity.ERROR for f in found) for found in syntax]
+        results = list(self._engine.check(claims, record=False, refused=refused))
         if errors or (claim_syntax and self._policy is SyntaxPolicy.TRANSACTION):
             ack = AckCode.REJECTED
         elif claim_syntax:
@@ -335,6 +343,10 @@ class Pipeline:
         retracts = rejected and number in self._yielded
         if retracts and number in self._recorded:
             self._engine.forget(self._batch(number))
+        checkpoint = self._checkpoint
+        if rejected and checkpoint is not None and checkpoint.start.number == number:
+            # Its claims were not accepted after all: the claims after them must not see them.
+            self._engine.unaccept(checkpoint.history)
         outcome = InterchangeOutcome(
             interchange=end.interchange,
             number=number,

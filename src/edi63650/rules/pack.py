@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from edi63650.errors import EdiUsageError
 from edi63650.model import Claim
@@ -110,13 +110,22 @@ class Engine:
         """The rules this engine runs, in order."""
         return self._dispatcher.catalogue
 
-    def check(self, claims: Iterable[Claim], *, record: bool = True) -> Iterator[ClaimResult]:
+    def check(
+        self,
+        claims: Iterable[Claim],
+        *,
+        record: bool = True,
+        refused: Sequence[bool] | None = None,
+    ) -> Iterator[ClaimResult]:
         """A :class:`ClaimResult` for each claim, in order.
 
         With ``record`` (the default) the accepted claims go to the history store at the end
         of each transaction set; a caller that may still reject claims for other reasons
-        passes ``record=False`` and calls :meth:`record` with the final verdicts.
+        passes ``record=False`` and calls :meth:`record` with the final verdicts. ``refused``
+        (one flag per claim, in order) marks the claims the caller rejects whatever the rules
+        say: the claims after them do not count them as accepted.
         """
+        refusals = iter(refused) if refused is not None else None
         tables = self.tables
         procedures = tables.family("scs-procedure")
         for batch in iter_batches(claims):
@@ -129,16 +138,16 @@ class Engine:
                 self._history.add(found)
             accepted = []
             for claim, patient in zip(batch, patients, strict=True):
-                result = self._check(claim, patient)
+                result = self._check(claim, patient, refusals is not None and next(refusals))
                 if result.accepted:
                     accepted.append(result)
                 yield result
             if record and self._store is not None:
                 self._record(accepted)
 
-    def _check(self, claim: Claim, patient: str) -> ClaimResult:
-        """One claim's verdict, seeing the accepted claims before it; if it is accepted, it
-        joins them (a replacement or void first takes out its original)."""
+    def _check(self, claim: Claim, patient: str, refused: bool = False) -> ClaimResult:
+        """One claim's verdict, seeing the accepted claims before it; if it is accepted (and
+        not ``refused``), it joins them (a replacement or void first takes out its original)."""
         tables = self.tables
         profile = profile_for(claim, self._profile)
         codes = frozenset(line.procedure.code for line in claim.lines if line.procedure)
@@ -157,7 +166,7 @@ class Engine:
             profile=profile,
             phase=phase,
         )
-        if result.accepted:
+        if result.accepted and not refused:
             if originals:
                 self._sameday.withdraw(patient, originals)
             if claim.frequency != VOID:
@@ -202,6 +211,11 @@ class Engine:
     def mark(self) -> tuple[int, int]:
         """A point in this file's history (an interchange's start) to :meth:`rewind` to."""
         return self._history.mark(), self._sameday.mark()
+
+    def unaccept(self, mark: tuple[int, int]) -> None:
+        """The claims accepted since ``mark`` were rejected after all (their interchange's
+        trailer was wrong): the edits across claims no longer count them."""
+        self._sameday.rewind(mark[1])
 
     def rewind(self, mark: tuple[int, int]) -> None:
         """Forget this file's services since ``mark``, to read an interchange again."""

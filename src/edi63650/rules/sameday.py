@@ -35,7 +35,10 @@ from edi63650.rules.history import (
 )
 
 #: Lines kept in memory before the index goes on in a temporary database.
-MEMORY_LIMIT = 20_000
+MEMORY_LIMIT = 5_000
+
+#: Rows written to that database together (one transaction).
+_BATCH = 2_000
 
 _Day = tuple[str, str, datetime.date]  # patient, provider, date of service
 
@@ -88,6 +91,24 @@ def fingerprint(claim: Claim, patient: str) -> str:
 SCAN = 64
 
 
+class _Seen:
+    """Whether a key may have been added: a one-hash Bloom filter of fixed size (1 MiB), so
+    the database is asked only about keys it may hold, in memory that does not grow."""
+
+    _BITS = 1 << 23
+
+    def __init__(self) -> None:
+        self._bits = bytearray(self._BITS // 8)
+
+    def add(self, key: object) -> None:
+        bit = hash(key) & (self._BITS - 1)
+        self._bits[bit >> 3] |= 1 << (bit & 7)
+
+    def __contains__(self, key: object) -> bool:
+        bit = hash(key) & (self._BITS - 1)
+        return bool(self._bits[bit >> 3] & (1 << (bit & 7)))
+
+
 @attrs.frozen
 class Day:
     """The accepted lines before a claim of its patient by one provider on one date, by
@@ -98,6 +119,10 @@ class Day:
     units_here: dict[str, Decimal]  # running sums of ``here`` (shared: read only)
     skip: frozenset[str]
     skipped: dict[str, Decimal]  # units of the skipped claims' lines in ``here``, by code
+
+    @property
+    def empty(self) -> bool:
+        return not self.here and not self.more
 
     def has(self, code: str) -> bool:
         """Whether a line of ``code`` may be there (:meth:`lines` says which, if any)."""
@@ -162,6 +187,9 @@ class SameDay:
         self._undo: list[Callable[[], object]] = []
         self._mark = 0
         self._db: sqlite3.Connection | None = None
+        self._seen: _Seen | None = None  # the days and fingerprints the database may hold
+        self._pending_lines: list[tuple[object, ...]] = []  # rows for the database, batched
+        self._pending_prints: list[tuple[object, ...]] = []
 
     # -- adding and taking out ----------------------------------------------------------------
 
@@ -169,7 +197,7 @@ class SameDay:
         """An accepted claim: its dated lines and its fingerprint."""
         self._seq += 1
         owner = (patient, claim_id)
-        owned = self._claims.setdefault(owner, [])
+        owned: list[tuple[_Day, int] | str] = []  # what of it is kept in memory
         beyond = []
         for service in lines:
             if self._kept >= self._limit:
@@ -182,35 +210,37 @@ class SameDay:
             owned.append((day, number))
             self._undo.append(lambda day=day, number=number: self._take(day, number))  # type: ignore[misc]
         if beyond:
-            self._database().executemany(
-                "INSERT INTO lines (patient, provider, day, code, modifiers, units, claim_id, "
-                "line, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        s.patient,
-                        s.provider,
-                        s.date.toordinal(),
-                        s.code,
-                        " ".join(sorted(s.modifiers)),
-                        str(s.units),
-                        s.claim_id,
-                        s.line,
-                        self._seq,
-                    )
-                    for s in beyond
-                ],
-            )
+            seen = self._database()
+            for service in beyond:
+                seen.add((service.patient, service.provider, service.date))
+            self._pending_lines += [
+                (
+                    s.patient,
+                    s.provider,
+                    s.date.toordinal(),
+                    s.code,
+                    " ".join(sorted(s.modifiers)),
+                    str(s.units),
+                    s.claim_id,
+                    s.line,
+                    self._seq,
+                )
+                for s in beyond
+            ]
         if self._kept < self._limit:
             self._kept += 1
             self._prints.setdefault(print_, {})[owner] = None
             owned.append(print_)
             self._undo.append(lambda: self._prints[print_].pop(owner))
         else:
-            self._database().execute(
-                "INSERT INTO prints (fingerprint, patient, claim_id, seq) VALUES (?, ?, ?, ?)",
-                (print_, patient, claim_id, self._seq),
-            )
-        self._undo.append(owned.clear)  # its entries are taken back one by one above
+            self._database().add(print_)
+            self._pending_prints.append((print_, patient, claim_id, self._seq))
+        if len(self._pending_lines) + len(self._pending_prints) >= _BATCH:
+            self._flush()
+        if owned:  # (its entries are taken back one by one above)
+            kept = self._claims.setdefault(owner, [])
+            kept += owned
+            self._undo.append(lambda: kept.__delitem__(slice(len(kept) - len(owned), None)))
 
     def withdraw(self, patient: str, claim_ids: Iterable[str]) -> None:
         """Take out the claims ``claim_ids`` of ``patient`` (a replacement or void accepted):
@@ -241,6 +271,7 @@ class SameDay:
                         )
                     )
             if self._db is not None:
+                self._flush()
                 for table in ("lines", "prints"):
                     self._db.execute(
                         f"UPDATE {table} SET gone = ? WHERE patient = ? AND claim_id = ? "  # noqa: S608 - our table names
@@ -261,14 +292,34 @@ class SameDay:
                 return service
         return None
 
-    def _database(self) -> sqlite3.Connection:
-        if self._db is None:
+    def _database(self) -> _Seen:
+        """The database (made on first use), and what it may hold."""
+        if self._db is None or self._seen is None:
             self._file = tempfile.NamedTemporaryFile(suffix=".sqlite")  # noqa: SIM115 - closed by close()
             self._db = sqlite3.connect(self._file.name, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=OFF")
             self._db.execute("PRAGMA synchronous=OFF")
             self._db.executescript(_SCHEMA)
-        return self._db
+            self._seen = _Seen()
+        return self._seen
+
+    def _flush(self) -> None:
+        """Write the rows waiting for the database, in one transaction."""
+        db = self._db
+        if db is None or not (self._pending_lines or self._pending_prints):
+            return
+        db.execute("BEGIN")
+        db.executemany(
+            "INSERT INTO lines (patient, provider, day, code, modifiers, units, claim_id, line, "
+            "seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._pending_lines,
+        )
+        db.executemany(
+            "INSERT INTO prints (fingerprint, patient, claim_id, seq) VALUES (?, ?, ?, ?)",
+            self._pending_prints,
+        )
+        db.execute("COMMIT")
+        self._pending_lines, self._pending_prints = [], []
 
     # -- marks ----------------------------------------------------------------------------------
 
@@ -286,6 +337,7 @@ class SameDay:
             undo()
         self._undo = []
         if self._db is not None:
+            self._flush()
             for table in ("lines", "prints"):
                 self._db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - our table names
                 self._db.execute(f"UPDATE {table} SET gone = 0 WHERE gone > ?", (mark,))  # noqa: S608 - our table names
@@ -299,7 +351,8 @@ class SameDay:
         key = (patient, provider, day)
         here = self._lines.get(key)
         more: dict[str, list[Service]] = {}
-        if self._db is not None:
+        if self._db is not None and self._seen is not None and key in self._seen:
+            self._flush()
             rows = self._db.execute(
                 "SELECT code, modifiers, units, claim_id, line FROM lines WHERE patient = ? "
                 "AND provider = ? AND day = ? AND gone = 0 ORDER BY seq LIMIT ?",
@@ -338,7 +391,8 @@ class SameDay:
         for _, claim_id in self._prints.get(print_, {}):
             if claim_id not in skip:
                 return claim_id
-        if self._db is not None:
+        if self._db is not None and self._seen is not None and print_ in self._seen:
+            self._flush()
             for (claim_id,) in self._db.execute(
                 "SELECT claim_id FROM prints WHERE fingerprint = ? AND gone = 0 ORDER BY seq",
                 (print_,),

@@ -139,6 +139,8 @@ def _ptp_across(
         if day is None:
             continue
         before = earlier.day(provider, day)
+        if before.empty:
+            continue  # (most claims: nothing else of the patient's on the date)
         for line in lines:
             code = _code(line)
             # (column 1, column 2, whether this line is the column-2 one)

@@ -1,0 +1,222 @@
+"""Edits across claims through the history (several files), the MAI 1 exception, the keyed
+patient hashes, and the in-file index beyond memory. The one-file cases are rule-pack cases
+(tests/rulepack_cases.py, X01-X18)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+import edi63650
+from edi63650.cli import run
+from edi63650.errors import EdiError
+from edi63650.maps import default_maps_dir
+from edi63650.rules import sameday
+from edi63650.rules.engine import ClaimResult
+from edi63650.rules.history import HistoryStore
+from edi63650.rules.pack import Engine
+from edi63650.rules.tables import Tables
+from edi63650.testing import ClaimSpec, ProviderSpec, SubscriberSpec, interchange
+from tests.rulepack_cases import TODAY, TRIAL, claim, line
+
+D = datetime.date
+
+
+def file_of(*claims: ClaimSpec, member: str = "M1", control: str = "1") -> bytes:
+    subscriber = SubscriberSpec(member, claims=claims)
+    return interchange(
+        "837P", providers=[ProviderSpec(subscribers=(subscriber,))], control_number=control
+    )
+
+
+def validate(path: Path, history: Path) -> tuple[int, dict[str, set[str]]]:
+    """Exit status and each claim's rules, from ``validate --format json --history``."""
+    out, err = io.StringIO(), io.StringIO()
+    status = run(
+        ["validate", "--format", "json", "--history", str(history), str(path)],
+        stdout=out,
+        stderr=err,
+        stdin=io.BytesIO(),
+    )
+    assert status in (0, 1), err.getvalue()
+    (report,) = json.loads(out.getvalue())["files"]
+    rules = {c["claim_id"]: {f["rule"] for f in c["findings"]} for c in report["claims"]}
+    verdicts = {c["claim_id"]: c["verdict"] for c in report["claims"]}
+    return status, {k: rules[k] | {verdicts[k]} for k in rules}
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_a_pair_split_over_two_files_is_caught_through_the_history(tmp_path: Path) -> None:
+    history = tmp_path / "history.sqlite"
+    first = write(tmp_path, "a.837", file_of(claim("A1", line("63650", "1450.00"), notes=TRIAL)))
+    second = write(tmp_path, "b.837", file_of(claim("B1", line("77003", "95.00")), control="2"))
+    third = write(tmp_path, "c.837", file_of(claim("C1", line("36000", "40.00")), control="3"))
+    assert validate(first, history) == (0, {"A1": {"accepted"}})
+    status, rules = validate(second, history)
+    assert (status, rules["B1"]) == (1, {"rejected", "SCS-IMAGING"})
+    status, rules = validate(third, history)
+    assert (status, rules["C1"]) == (1, {"rejected", "SCS-PTP"})
+
+
+def test_duplicates_across_files(tmp_path: Path) -> None:
+    history = tmp_path / "history.sqlite"
+    original = claim("D1", line("63650", "2900.00", 2), notes=TRIAL)
+    assert validate(write(tmp_path, "a.837", file_of(original)), history)[0] == 0
+    again = claim("D2", line("63650", "2900.00", 2), notes=TRIAL)  # another CLM01, same claim
+    status, rules = validate(write(tmp_path, "b.837", file_of(again, control="2")), history)
+    assert (status, rules["D2"]) == (1, {"rejected", "DUP-EXACT"})
+    visit = claim("D3", line("99213", "110.00", day=D(2026, 10, 20)))
+    assert validate(write(tmp_path, "c.837", file_of(visit, control="3")), history)[0] == 0
+    other = claim("D4", line("99213", "95.00", day=D(2026, 10, 20)))
+    status, rules = validate(write(tmp_path, "d.837", file_of(other, control="4")), history)
+    assert (status, rules["D4"]) == (0, {"accepted", "DUP-SUSPECT"})
+
+
+def test_a_replacement_and_a_void_take_their_original_out_of_the_history(tmp_path: Path) -> None:
+    history = tmp_path / "history.sqlite"
+    original = claim("R1", line("63650", "2900.00", 2), notes=TRIAL)
+    assert validate(write(tmp_path, "a.837", file_of(original)), history)[0] == 0
+    # The replacement bills the same two units: the original's do not count beside them.
+    replacement = claim(
+        "R1", line("63650", "2800.00", 2), notes=TRIAL, frequency="7", original_reference="R1"
+    )
+    status, rules = validate(write(tmp_path, "b.837", file_of(replacement, control="2")), history)
+    assert (status, rules) == (0, {"R1": {"accepted"}})
+    with sqlite3.connect(history) as db:
+        assert db.execute("SELECT COUNT(*) FROM claims").fetchone() == (1,)
+        assert db.execute("SELECT SUM(units) FROM lines").fetchone() == (2,)
+    removal = claim("V1", line("63661", "700.00", day=D(2026, 10, 9)))
+    # (another patient: a removal inside the 63650's global period would be a repeat)
+    assert (
+        validate(write(tmp_path, "c.837", file_of(removal, member="M2", control="3")), history)[0]
+        == 0
+    )
+    void = claim(
+        "V1", line("63661", "700.00", day=D(2026, 10, 9)), frequency="8", original_reference="V1"
+    )
+    assert (
+        validate(write(tmp_path, "d.837", file_of(void, member="M2", control="4")), history)[0] == 0
+    )
+    # With the removal voided, another removal of that date is the only one (MUE 1, MAI 2).
+    again = claim("V2", line("63661", "650.00", day=D(2026, 10, 9)))
+    status, rules = validate(
+        write(tmp_path, "e.837", file_of(again, member="M2", control="5")), history
+    )
+    assert (status, rules) == (0, {"V2": {"accepted", "SCS-PHASE-UNKNOWN"}})
+
+
+def test_an_mai_1_code_split_over_claims_stays_accepted(tmp_path: Path) -> None:
+    maps = tmp_path / "maps"
+    shutil.copytree(default_maps_dir(), maps)
+    text = (maps / "mue.xml").read_text()
+    (maps / "mue.xml").write_text(
+        text.replace(
+            'code="63650" setting="practitioner" value="2" mai="3"',
+            'code="63650" setting="practitioner" value="2" mai="1"',
+        )
+    )
+    tables = Tables.load(maps)
+    assert {m.mai for m in tables.mues[("63650", "practitioner")]} == {1}
+    data = file_of(
+        claim("M1", line("63650", "2900.00", 2), notes=TRIAL),
+        claim("M2", line("63650", "2900.00", 2, "76"), notes=TRIAL),
+    )
+    results = check(Engine(tables, today=TODAY), data)
+    assert [r.accepted for r in results] == [True, True]
+    assert {f.rule for f in results[1].findings} == {"DUP-SUSPECT"}  # a warning, no MUE
+
+
+def check(engine: Engine, data: bytes) -> list[ClaimResult]:
+    return list(engine.check(edi63650.iter_claims(io.BytesIO(data))))
+
+
+# -- patient keys ------------------------------------------------------------------------------
+
+
+def test_patients_are_keyed_with_a_secret_kept_beside_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    store = HistoryStore(path)
+    engine = Engine(history=store, today=TODAY)
+    check(engine, file_of(claim("K1", line("63650", "1450.00"), notes=TRIAL), member="SECRET1"))
+    store.close()
+    key = tmp_path / "history.sqlite.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert len(key.read_bytes()) == 32
+    with sqlite3.connect(path) as db:
+        (patient,) = {row[0] for row in db.execute("SELECT patient_key FROM procedures")}
+    for guess in ("MBRSECRET1", "SECRET1"):  # what hashing candidate ids would find
+        assert patient != hashlib.sha256(guess.encode()).hexdigest()
+    # The same secret on the next opening: the patient is found again.
+    store = HistoryStore(path)
+    assert store.services_for(patient)
+    store.close()
+
+
+def test_a_history_without_its_key_or_unkeyed_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    HistoryStore(path).close()
+    (tmp_path / "history.sqlite.key").unlink()
+    with pytest.raises(EdiError, match="missing"):
+        HistoryStore(path)
+    legacy = tmp_path / "legacy.sqlite"
+    with sqlite3.connect(legacy) as db:
+        db.execute(
+            "CREATE TABLE procedures (patient_key TEXT NOT NULL, provider TEXT NOT NULL, code "
+            "TEXT NOT NULL, modifiers TEXT NOT NULL, service_date TEXT NOT NULL, units TEXT NOT "
+            "NULL, claim_id TEXT NOT NULL, line INTEGER NOT NULL, recorded_at TEXT NOT NULL)"
+        )
+        db.execute(
+            "INSERT INTO procedures VALUES "
+            "('x', 'p', '63650', '', '2026-10-01', '1', 'C', 1, 'now')"
+        )
+    with pytest.raises(EdiError, match="older edi63650"):
+        HistoryStore(legacy)
+    linked = tmp_path / "linked.sqlite"
+    (tmp_path / "linked.sqlite.key").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(EdiError):
+        HistoryStore(linked)
+    assert not (tmp_path / "elsewhere").exists()  # never written through the link
+
+
+# -- the in-file index beyond memory -----------------------------------------------------------
+
+
+def test_the_index_on_disk_gives_the_same_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.rulepack_cases import PROFESSIONAL
+
+    data = PROFESSIONAL.read_bytes()
+    in_memory = [
+        (r.claim.claim_id, r.accepted, {(f.rule, f.line) for f in r.findings})
+        for r in check(Engine(today=TODAY), data)
+    ]
+    monkeypatch.setattr(sameday, "MEMORY_LIMIT", 3)
+    on_disk = [
+        (r.claim.claim_id, r.accepted, {(f.rule, f.line) for f in r.findings})
+        for r in check(Engine(today=TODAY), data)
+    ]
+    assert on_disk == in_memory
+
+
+def test_a_retracted_interchange_does_not_count_as_earlier_claims(tmp_path: Path) -> None:
+    """The first interchange's trailer is wrong, so its claims are rejected; the same claim in
+    the second interchange is then the first accepted one, not a duplicate."""
+    first = file_of(claim("T1", line("63650", "2900.00", 2), notes=TRIAL), control="1")
+    first = first.replace(b"IEA*1*000000001", b"IEA*1*000000009")
+    second = file_of(claim("T2", line("63650", "2900.00", 2), notes=TRIAL), control="2")
+    result = edi63650.validate(first + second)
+    verdicts = {c.claim.claim_id: (c.accepted, {f.rule for f in c.findings}) for c in result.claims}
+    assert verdicts["T1"][0] is False
+    assert verdicts["T2"] == (True, set())
