@@ -35,9 +35,11 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
     """--profile, --syntax-policy and --maps: how claims are judged (validate and watch)."""
     parser.add_argument(
         "--profile",
-        choices=("auto", "medicare", "commercial"),
         default="auto",
-        help="payer profile of the rule pack (default: from each claim's payer)",
+        metavar="ID",
+        help="payer profile of the rule pack: auto (the default: chosen for each claim by its "
+        "payer id and SBR09, as maps/profiles.xml says), medicare, commercial, or one the "
+        "--maps folder defines",
     )
     parser.add_argument(
         "--syntax-policy",

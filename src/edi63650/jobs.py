@@ -26,6 +26,7 @@ from tqdm import tqdm
 from edi63650.errors import EdiError
 from edi63650.outputs import write_outputs
 from edi63650.rules.history import HistoryStore
+from edi63650.rules.pack import check_profile
 from edi63650.rules.tables import Tables
 from edi63650.validate import Summary, Validator
 from edi63650.writers.common import Tally
@@ -85,6 +86,8 @@ class Runner:
 
     def __init__(self, job: Job) -> None:
         self._job = job
+        tables = Tables.load(Path(job.maps) if job.maps else None)
+        check_profile(tables, job.profile)  # before anything is opened
         self._history = HistoryStore(Path(job.history)) if job.history else None
         # Our control numbers are kept where there is a place: their own file, or the history.
         place = job.control_numbers or job.history
@@ -92,7 +95,7 @@ class Runner:
             StoredNumbers(Path(place), start=job.control_start) if place is not None else None
         )
         self._validator = Validator(
-            tables=Tables.load(Path(job.maps) if job.maps else None),
+            tables=tables,
             profile=job.profile,
             history=self._history,
             syntax_policy=job.syntax_policy,

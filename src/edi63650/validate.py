@@ -42,7 +42,7 @@ from edi63650.pipeline import Output, Pipeline
 from edi63650.reader import CHUNK_SIZE
 from edi63650.rules.engine import ClaimResult
 from edi63650.rules.history import HistoryStore
-from edi63650.rules.pack import Engine
+from edi63650.rules.pack import Engine, check_profile
 from edi63650.rules.tables import Tables
 from edi63650.segment import Segment
 from edi63650.structure import Structure
@@ -256,6 +256,7 @@ class Validator:
         control_start: int = 1,
     ) -> None:
         self.tables = tables if tables is not None else Tables.load()
+        check_profile(self.tables, profile)
         self.structure = structure if structure is not None else Structure.load()
         self.implementations = implementations or Implementations.load()
         self.profile = profile

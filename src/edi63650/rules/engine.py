@@ -28,26 +28,8 @@ from edi63650.rules.services import ServiceHistory
 from edi63650.rules.tables import RuleInfo, Tables
 from edi63650.segment import Segment
 
-
-class Profile(enum.StrEnum):
-    """A payer profile: which rules run and how severe each one is."""
-
-    MEDICARE = "medicare"
-    COMMERCIAL = "commercial"
-
-
-#: SBR09 claim filing indicator codes that choose the medicare profile (X12 element 1032).
-MEDICARE_FILING_CODES = frozenset({"MA", "MB"})
-
-
-def profile_for(claim: Claim, choice: str) -> Profile:
-    """``choice`` is ``auto`` (from SBR09), ``medicare`` or ``commercial``."""
-    if choice != "auto":
-        return Profile(choice)
-    subscriber = claim.context.subscriber
-    if subscriber and subscriber.claim_filing_indicator in MEDICARE_FILING_CODES:
-        return Profile.MEDICARE
-    return Profile.COMMERCIAL
+#: A payer profile's id (``maps/profiles.xml``; :mod:`edi63650.rules.profiles`).
+Profile = str
 
 
 class Phase(enum.StrEnum):

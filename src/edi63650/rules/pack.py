@@ -14,7 +14,6 @@ from edi63650.rules.engine import (
     RuleContext,
     RuleSet,
     iter_batches,
-    profile_for,
 )
 from edi63650.rules.history import HistoryStore, PatientKeys, Service, services_of
 from edi63650.rules.sameday import Earlier, SameDay, fingerprint
@@ -65,6 +64,16 @@ DEFAULT_RULES = RuleSet(
 REPLACEMENT, VOID = "7", "8"
 
 
+def check_profile(tables: Tables, profile: str) -> None:
+    """Raise :class:`EdiUsageError` unless ``profile`` is ``auto`` or one of the tables'."""
+    known = tables.profiles.ids
+    if profile != "auto" and profile not in known:
+        raise EdiUsageError(
+            f"profile must be auto or one of the maps' profiles ({', '.join(known)}), "
+            f"not {profile!r}"
+        )
+
+
 class Engine:
     """Runs the rule set over claims, one transaction set at a time.
 
@@ -87,9 +96,8 @@ class Engine:
         run: str = "",
     ) -> None:
         """``run`` names this reading in the history store (its batches start with it)."""
-        if profile not in ("auto", "medicare", "commercial"):
-            raise EdiUsageError(f"profile must be auto, medicare or commercial, not {profile!r}")
         self.tables = tables if tables is not None else Tables.load()
+        check_profile(self.tables, profile)
         self._dispatcher = Dispatcher(self.tables, rules)
         self._profile = profile
         self._store = history
@@ -149,7 +157,7 @@ class Engine:
         """One claim's verdict, seeing the accepted claims before it; if it is accepted (and
         not ``refused``), it joins them (a replacement or void first takes out its original)."""
         tables = self.tables
-        profile = profile_for(claim, self._profile)
+        profile = tables.profiles.select(claim, self._profile)
         codes = frozenset(line.procedure.code for line in claim.lines if line.procedure)
         phase = scs.classify_phase(tables, claim, codes)
         originals = _originals(claim)

@@ -20,6 +20,7 @@ from edi63650 import cache
 from edi63650.errors import MapError
 from edi63650.findings import ClaimStatus, Severity
 from edi63650.maps import NAMESPACE, default_maps_dir, load_xml
+from edi63650.rules.profiles import Profiles, read_profiles
 from edi63650.values import is_digits
 
 if TYPE_CHECKING:  # lxml is imported where the maps are read: a cached start needs none
@@ -181,7 +182,7 @@ class RuleInfo:
     id: str
     level: int
     title: str
-    severities: Mapping[str, Severity | None]  # profile -> severity, None when off
+    severities: Mapping[str, Severity | None]  # profile id -> severity, None when off
     source: str
     statuses: tuple[ClaimStatus, ...]
     confirmed: bool
@@ -232,6 +233,7 @@ class Tables:
     conflicts: tuple[ModifierConflict, ...]
     places_of_service: Mapping[str, str]
     rules: tuple[RuleInfo, ...]
+    profiles: Profiles  # maps/profiles.xml: which claims each profile is for
     ptp_column1: frozenset[str]  # codes that are column 1 of a pair: a cheap guard
     # column 1 -> column 2 -> the pair's periods (:meth:`ptp_pair` picks the one in force)
     ptp_by_column1: Mapping[str, Mapping[str, tuple[PtpPair, ...]]]
@@ -279,6 +281,12 @@ class Tables:
             for e in _children(roots["ncci-ptp.xml"], "pair")
         ]
         ptp = _dated((((p.column1, p.column2), p) for p in pairs), "ncci-ptp.xml")
+        rule_elements = list(_children(roots["rules.xml"], "rule"))
+        profiles, severities = read_profiles(
+            roots["profiles.xml"],
+            {_attr(e, "id"): _columns(e) for e in rule_elements},
+            str(folder / "profiles.xml"),
+        )
         mues = [
             Mue(
                 code=_attr(e, "code"),
@@ -368,7 +376,8 @@ class Tables:
                 _attr(e, "code"): _attr(e, "name")
                 for e in _children(roots["place-of-service.xml"], "place")
             },
-            rules=tuple(_rule(e) for e in _children(roots["rules.xml"], "rule")),
+            rules=tuple(_rule(e, severities[_attr(e, "id")]) for e in rule_elements),
+            profiles=profiles,
             roles={role: frozenset(members) for role, members in roles.items()},
             device_kinds={kind: frozenset(members) for kind, members in kinds.items()},
             icd10=icd10,
@@ -450,18 +459,24 @@ def _by_column2(ptp: Mapping[tuple[str, str], tuple[PtpPair, ...]]) -> dict[str,
     return {code: frozenset(firsts) for code, firsts in out.items()}
 
 
-def _rule(element: etree._Element) -> RuleInfo:
+def _columns(element: etree._Element) -> dict[str, Severity | None]:
+    """A catalogue rule's severity columns (None where ``off``)."""
+
     def severity(value: str) -> Severity | None:
         return None if value == "off" else Severity(value)
 
+    return {
+        "medicare": severity(_attr(element, "medicare")),
+        "commercial": severity(_attr(element, "commercial")),
+    }
+
+
+def _rule(element: etree._Element, severities: Mapping[str, Severity | None]) -> RuleInfo:
     return RuleInfo(
         id=_attr(element, "id"),
         level=int(_attr(element, "level")),
         title=_attr(element, "title"),
-        severities={
-            "medicare": severity(_attr(element, "medicare")),
-            "commercial": severity(_attr(element, "commercial")),
-        },
+        severities=severities,
         source=_attr(element, "source"),
         statuses=tuple(
             ClaimStatus(_attr(s, "category"), _attr(s, "code"), _attr(s, "entity"))
@@ -480,6 +495,7 @@ _FILES = (
     "modifiers.xml",
     "place-of-service.xml",
     "rules.xml",
+    "profiles.xml",
 )
 
 

@@ -71,7 +71,7 @@ def _claim(result: ClaimResult) -> dict[str, Any]:
         "claim_id": claim.claim_id,
         "kind": claim.kind.value,
         "verdict": "accepted" if result.accepted else "rejected",
-        "profile": result.profile.value,
+        "profile": result.profile,
         "phase": result.phase.value if result.phase else None,
         "total_charge": money(claim.total_charge),
         "interchange_control_number": ctx.interchange.control_number if ctx.interchange else None,
