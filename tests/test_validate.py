@@ -385,7 +385,7 @@ def test_validate_reads_stdin_and_directories(tmp_path: Path) -> None:
     [
         (("validate", "/nonexistent/x.837"), "cannot read"),
         (("validate",), "the following arguments are required"),
-        (("validate", "--profile", "payer", "x"), "invalid choice"),
+        (("validate", "--profile", "payer", "x"), "profile must be auto or one of"),
     ],
 )
 def test_validate_usage_and_unreadable_exit_2(argv: tuple[str, ...], message: str) -> None:
