@@ -117,12 +117,26 @@ def test_links_land_on_their_claim_and_finding(browser: Any, tmp_path: Path) -> 
     block = page.locator(target)
     assert block.get_attribute("open") is not None
     assert f"claim {claim_id}: rejected" in block.locator("summary").inner_text()
+    # Closed by hand, then the same link again (no change of hash): it opens again.
+    block.locator("summary").click()
+    assert block.get_attribute("open") is None
+    link.click()
+    page.wait_for_function(f"document.querySelector('{target}').open")
+    # A malformed address does not break the page.
+    page.evaluate("location.hash = '%E0%A4%A'")
+    page.select_option("#f-verdict", "rejected")
+    assert visible_claims(page) == verdicts(MIXED)["rejected"]
+    page.select_option("#f-verdict", "")
 
     # A rule in the summary: only the claims with its findings, and its first finding in view.
     page.locator("a[data-rule='SCS-IMAGING']").first.click()
     assert page.locator("#f-rule").input_value() == "SCS-IMAGING"
-    assert in_view(page, "#r-SCS-IMAGING")
-    assert "SCS-IMAGING" in page.locator("#r-SCS-IMAGING").inner_text()
+    assert in_view(page, "#r-SCS-IMAGING-error")
+    assert "SCS-IMAGING error" in page.locator("#r-SCS-IMAGING-error").inner_text()
+    # The warnings of the same rule have their own first finding.
+    page.locator("a[href='#r-SCS-IMAGING-warning']").click()
+    assert in_view(page, "#r-SCS-IMAGING-warning")
+    assert "SCS-IMAGING warning" in page.locator("#r-SCS-IMAGING-warning").inner_text()
 
     # A link to a collapsed claim (a clean one) opens it.
     clean = page.locator("details.claim.accepted").first

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import os
 import stat
+from decimal import Decimal
 from pathlib import Path
 
 import jsonschema
@@ -17,7 +19,9 @@ from edi63650 import Claim, Segment, Severity, Tokenizer
 from edi63650.cli import run
 from edi63650.outcome import AckCode
 from edi63650.pipeline import Output, Pipeline
+from edi63650.testing import ClaimSpec, LineSpec, ProviderSpec, SubscriberSpec, interchange
 from edi63650.validate import Validator
+from edi63650.writers.report_html import OPEN_LIMIT
 from tests.helpers import FIXTURES, findings_of
 from tests.pyx12_oracle import pyx12_check
 from tests.rulepack_cases import (
@@ -296,12 +300,44 @@ def test_html_report_is_one_well_formed_document(validator: Validator) -> None:
     cells = [etree.tostring(td, method="text", encoding="unicode") for td in listed[0]]
     assert cells == ["TRIAL001", "M.R.", "$3,045.00", "SCS-IMAGING", "A7:735 A7:453"]
     assert listed[0].xpath(".//a/@href") == ["#" + str(rejected.get("id"))]
-    assert tree.xpath(".//a[@data-rule='SCS-IMAGING']/@href") == ["#r-SCS-IMAGING"]
-    assert tree.find(".//*[@id='r-SCS-IMAGING']") is not None
+    assert tree.xpath(".//a[@data-rule='SCS-IMAGING']/@href") == ["#r-SCS-IMAGING-error"]
+    assert tree.find(".//*[@id='r-SCS-IMAGING-error']") is not None
     # Self-contained: one inline script and style, nothing fetched.
     assert [s.get("src") for s in tree.findall(".//script")] == [None]
     assert tree.find(".//link") is None
     assert "http" not in html.split("<body")[0]
+
+
+def test_html_opens_at_most_a_few_hundred_claims(validator: Validator) -> None:
+    """Every claim rejected: the first OPEN_LIMIT are open, the rest collapsed (a browser
+    lays out an open claim's rows, which at thousands of claims takes minutes)."""
+    lines = (LineSpec("63650", Decimal("1450.00")), LineSpec("77003", Decimal("95.00")))
+    subscribers = tuple(
+        SubscriberSpec(
+            f"M{n}", claims=(ClaimSpec(f"R{n}", lines, diagnoses=("G8929",), notes=("TRIAL",)),)
+        )
+        for n in range(OPEN_LIMIT + 50)
+    )
+    data = interchange("837P", providers=[ProviderSpec(subscribers=subscribers)])
+    html = validator.validate(data).to_html(data)
+    tree = etree.fromstring(html.removeprefix("<!DOCTYPE html>\n"), etree.HTMLParser())
+    claims = tree.findall(".//details[@data-verdict]")
+    assert [c.get("data-verdict") for c in claims] == ["rejected"] * (OPEN_LIMIT + 50)
+    assert [c.get("open") is not None for c in claims] == [True] * OPEN_LIMIT + [False] * 50
+    assert len(tree.findall(".//section[@id='rejected']//tr")) == 1 + OPEN_LIMIT + 50
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped(tmp_path: Path) -> None:
+    path = tmp_path / os.fsdecode(b"n\xff\x1b.837")
+    path.write_bytes((FIXTURES / "bom.837").read_bytes())
+    for form in ("text", "html"):
+        status, out, err = call("validate", "--format", form, str(path))
+        assert (status, err) == (0, ""), form
+        assert "n\\xff\\x1b.837" in out, form
+    out_dir = tmp_path / "out"
+    status, _, err = call("validate", "--output-dir", str(out_dir), str(path))
+    assert (status, err) == (0, "")
+    assert len(list(out_dir.iterdir())) == 5  # 277, 999, JSON, HTML, accepted 837
 
 
 def test_html_summary_counts_warnings_and_rules(validator: Validator) -> None:

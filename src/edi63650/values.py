@@ -26,6 +26,15 @@ def shown(text: str) -> str:
     return _CONTROLS.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
+def shown_name(name: str) -> str:
+    """A file name as text any writer can encode: bytes that were not UTF-8 (held as
+    surrogate escapes, as :func:`os.fsdecode` gives them) shown as ``\\xff``, control
+    characters escaped as by :func:`shown`."""
+    if not name.isascii():
+        name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return shown(name)
+
+
 #: Values remembered with what they read as (a file repeats its dates and amounts; the
 #: results are immutable, so a bounded memo of these pure functions is safe to share).
 _REMEMBER = 4096

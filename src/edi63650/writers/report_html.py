@@ -31,6 +31,7 @@ from edi63650.findings import Finding, Severity
 from edi63650.outcome import AckCode, InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.rules.engine import ClaimResult
 from edi63650.segment import Segment
+from edi63650.values import shown_name
 from edi63650.writers.ack277 import claim_statuses
 from edi63650.writers.common import Tally
 from edi63650.writers.phi import PhiMask
@@ -39,13 +40,16 @@ from edi63650.writers.sink import Sink, Spool, Writable
 #: Files larger than this (bytes) show only envelopes and the claims with findings.
 COMPACT_ABOVE = 5_000_000
 
-#: Segments outside transaction sets held for their interchange's end, at most; beyond, they
-#: are shown with the findings known so far (later ones are listed with the other findings).
-HELD_LIMIT = 10_000
+#: Claims with findings shown open, at most; the later ones are collapsed like clean claims
+#: (their headers still say their verdict; a link to one opens it), so that a file of
+#: thousands of rejected claims still opens quickly in a browser.
+OPEN_LIMIT = 200
 
 _ENVELOPES = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_PLAIN = re.compile("[^&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*")
+# Control characters (C0 but tab and line breaks, DEL, C1), allowed in X12 data but not in XML
+# or not shown by a browser, become U+FFFD.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+_PLAIN = re.compile("[^&<>\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]*")
 _NOT_ID = re.compile("[^A-Za-z0-9_-]")
 _PAGE = resources.files("edi63650.writers") / "page"
 _STYLE = (_PAGE / "report.css").read_text(encoding="utf-8")
@@ -73,14 +77,15 @@ def _attribute(text: str) -> str:
     return escape(_NOT_XML.sub("\ufffd", text), quote=True)
 
 
-def _anchor(rule: str) -> str:
-    """The id of a rule's first finding (rule ids are letters, digits and hyphens)."""
-    return "r-" + _NOT_ID.sub("_", rule)
+def _anchor(rule: str, severity: str) -> str:
+    """The id of a rule's first finding of a severity (rule ids are letters, digits and
+    hyphens; a rule may warn on some claims and reject others)."""
+    return f"r-{_NOT_ID.sub('_', rule)}-{severity}"
 
 
 def _gap(count: int) -> str:
     return (
-        f'<tr><td></td><td class="gap">... {count:,} segments of claims without findings ...'
+        f'<tr><td></td><td class="gap">... {count:,} segments without findings ...'
         "</td><td></td></tr>"
     )
 
@@ -161,7 +166,8 @@ class _Mark:
     rejected: bool
     arrivals: int
     rules: dict[tuple[str, str], int]
-    anchored: frozenset[str]
+    anchored: frozenset[tuple[str, str]]
+    opened: int
     claims: int
     listed: int
 
@@ -189,7 +195,7 @@ class HtmlSink(Sink):
         # Unless asked, patients' names, ids, addresses and birth dates are masked as the
         # segments arrive (the mask follows the loops, so it must see every segment).
         self._mask = None if show_phi else PhiMask()
-        self._name = name
+        self._name = shown_name(name)  # (a name that was not UTF-8 is still shown)
         self._when = when
         self.wants_segments = segments
         self._compact = compact
@@ -206,7 +212,8 @@ class HtmlSink(Sink):
         self._sets = 0
         self._rejected = False  # a transaction set rejected, or an error outside them
         self._rules: dict[tuple[str, str], int] = {}  # findings by (rule, severity)
-        self._anchored: set[str] = set()  # rules whose first finding carries its anchor
+        self._anchored: set[tuple[str, str]] = set()  # (rule, severity) anchored already
+        self._opened = 0  # claims with findings shown open
         self._claims = 0  # claim blocks so far, which number their anchors
         self._mark = self._now()
 
@@ -218,6 +225,7 @@ class HtmlSink(Sink):
             self._arrivals,
             dict(self._rules),
             frozenset(self._anchored),
+            self._opened,
             self._claims,
             self._listed.size,
         )
@@ -268,6 +276,7 @@ class HtmlSink(Sink):
         self._sets, self._rejected, self._claims = mark.sets, mark.rejected, mark.claims
         self._rules = dict(mark.rules)
         self._anchored = set(mark.anchored)
+        self._opened = mark.opened
         self._listed.truncate(mark.listed)
         self._open.truncate(0)
         self._records = []
@@ -347,9 +356,10 @@ class HtmlSink(Sink):
     def _finding(self, finding: Finding) -> str:
         severity = finding.severity.value
         anchor = ""
-        if finding.rule not in self._anchored:  # a rule's first finding: the summary links here
-            self._anchored.add(finding.rule)
-            anchor = f' id="{_attribute(_anchor(finding.rule))}"'
+        key = (finding.rule, severity)
+        if key not in self._anchored:  # a rule's first finding: the summary links here
+            self._anchored.add(key)
+            anchor = f' id="{_attribute(_anchor(*key))}"'
         parts = [
             f'<div class="finding {severity}"{anchor}>'
             f'<span class="rule">{_text(finding.rule)}</span>',
@@ -443,7 +453,10 @@ class HtmlSink(Sink):
         severities = block.severities | {f.severity.value for f in result.findings}
         rows = self._gap_first()
         rows += [self._row(segment, found) for segment, found in block.rows]
-        opened = " open" if result.findings or block.found else ""
+        opened = ""
+        if (result.findings or block.found) and self._opened < OPEN_LIMIT:
+            self._opened += 1
+            opened = " open"
         out.append(
             f'<details class="claim {verdict}" id="{anchor}" data-verdict="{verdict}" '
             f'data-rules="{_attribute(" ".join(sorted(rules)))}" '
@@ -530,7 +543,8 @@ class HtmlSink(Sink):
             key=lambda entry: (_SEVERITIES.index(Severity(entry[1])), -entry[2], entry[0]),
         )
         by_rule = "".join(
-            f'<tr><td><a href="#{_attribute(_anchor(rule))}" data-rule="{_attribute(rule)}">'
+            f'<tr><td><a href="#{_attribute(_anchor(rule, severity))}" '
+            f'data-rule="{_attribute(rule)}">'
             f'{_text(rule)}</a></td><td>{severity}</td><td class="count">{n:,}</td></tr>'
             for rule, severity, n in counted
             if severity != Severity.INFO.value

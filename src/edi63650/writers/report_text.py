@@ -13,7 +13,7 @@ from decimal import Decimal
 from edi63650.findings import Finding, Severity
 from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.rules.engine import ClaimResult
-from edi63650.values import shown
+from edi63650.values import shown, shown_name
 from edi63650.writers.common import Tally, element_position, split_segment
 from edi63650.writers.phi import mask_finding_segment
 from edi63650.writers.sink import Sink, Spool, Writable
@@ -30,7 +30,7 @@ class TextSink(Sink):
         self, out: Writable, name: str, *, colour: bool = False, show_phi: bool = False
     ) -> None:
         self._out = out
-        self._name = name
+        self._name = shown_name(name)  # (a name that was not UTF-8 is still shown)
         self._colour = colour
         self._show_phi = show_phi  # else patients' names, ids and birth dates are masked
         # Findings outside claims: the file's and the transaction sets' own, few (capped per

@@ -39,7 +39,8 @@
 
   function reveal() {
     // A link to a finding or a claim opens the claim that holds it.
-    var id = decodeURIComponent(location.hash.slice(1));
+    var id;
+    try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { return; }
     var target = id && document.getElementById(id);
     if (!target) { return; }
     for (var node = target; node; node = node.parentElement) {
@@ -53,10 +54,14 @@
   rule.addEventListener("change", apply);
   severity.addEventListener("change", apply);
   document.addEventListener("click", function (event) {
-    var link = event.target.closest && event.target.closest("a[data-rule]");
-    if (link) {
+    var link = event.target.closest && event.target.closest("a[href^='#']");
+    if (!link) { return; }
+    if (link.dataset.rule) {
       // A rule in the summary: show the claims with its findings, then go to its first one.
       verdict.value = ""; severity.value = ""; rule.value = link.dataset.rule; apply();
+    }
+    if (link.hash === location.hash) {
+      setTimeout(reveal, 0);  // the same place again (its claim closed since): no hashchange
     }
   });
   window.addEventListener("hashchange", reveal);
