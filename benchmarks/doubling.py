@@ -5,9 +5,9 @@ Run with ``make bench-doubling`` (also part of ``make bench``). For each shape o
 its outputs in a child process of its own, timing the validation itself (imports and tables
 are loaded before the clock, the same for both sizes), in CPU seconds of the process (the
 machines are shared), best of ``--repeat``. A ratio near 2 means linear; 4 would mean
-quadratic. The last row runs the patient's claims with the services index on disk from the
-1,000th service on, as a file of more than :data:`~edi63650.rules.services.MEMORY_LIMIT`
-services does.
+quadratic. The last row runs the patient's claims with the services index and the index of accepted
+claims on disk from the 1,000th entry on, as a large file does
+(:data:`~edi63650.rules.services.MEMORY_LIMIT`, :data:`~edi63650.rules.sameday.MEMORY_LIMIT`).
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ def _child(path: str, limit: int | None) -> None:
     import gc
 
     from edi63650.outputs import write_outputs
-    from edi63650.rules import services
+    from edi63650.rules import sameday, services
     from edi63650.validate import Validator
 
-    if limit is not None:
+    if limit is not None:  # both indexes of the file's claims go on disk from there
         services.MEMORY_LIMIT = limit
+        sameday.MEMORY_LIMIT = limit
 
     gc.set_threshold(100_000, 50, 100)  # as the command line does
     validator = Validator(now=datetime.datetime(2026, 11, 26, 12, 0))

@@ -158,10 +158,17 @@ class Earlier:
     patient: str
     skip: frozenset[str]
     duplicate_of: str | None = None  # the CLM01 of an earlier accepted claim it repeats
+    _days: dict[tuple[str, datetime.date], Day] = attrs.field(factory=dict, eq=False)
 
     def day(self, provider: str, day: datetime.date) -> Day:
-        """Lines of earlier accepted claims of this patient by ``provider`` on ``day``."""
-        return self.index.day(self.patient, provider, day, self.skip)
+        """Lines of earlier accepted claims of this patient by ``provider`` on ``day`` (asked
+        once per claim: several rules ask)."""
+        found = self._days.get((provider, day))
+        if found is None:
+            found = self._days[(provider, day)] = self.index.day(
+                self.patient, provider, day, self.skip
+            )
+        return found
 
 
 class SameDay:
@@ -350,8 +357,11 @@ class SameDay:
         claims ``skip``): this file's, in the order they came, then the store's."""
         key = (patient, provider, day)
         here = self._lines.get(key)
+        on_disk = self._db is not None and self._seen is not None and key in self._seen
+        if not here and not on_disk and self._store is None:
+            return _EMPTY_DAY  # (most days of most claims)
         more: dict[str, list[Service]] = {}
-        if self._db is not None and self._seen is not None and key in self._seen:
+        if on_disk and self._db is not None:
             self._flush()
             rows = self._db.execute(
                 "SELECT code, modifiers, units, claim_id, line FROM lines WHERE patient = ? "
