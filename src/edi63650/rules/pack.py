@@ -161,9 +161,11 @@ class Engine:
         codes = frozenset(line.procedure.code for line in claim.lines if line.procedure)
         phase = scs.classify_phase(tables, claim, codes)
         originals = _originals(claim)
-        print_ = fingerprint(claim, patient)
         skip = originals | {claim.claim_id}
-        repeats = self._sameday.duplicate(print_, skip) if not originals else None
+        print_ = repeats = None
+        if not originals and self._sameday.knows(patient):  # else nothing to repeat
+            print_ = fingerprint(claim, patient)
+            repeats = self._sameday.duplicate(print_, skip)
         earlier = Earlier(self._sameday, patient, skip, repeats)
         context = RuleContext(
             tables, profile, self._history, self._today, codes, phase, self._reach, patient, earlier
@@ -179,7 +181,10 @@ class Engine:
                 self._sameday.withdraw(patient, originals)
             if claim.frequency != VOID:
                 self._sameday.add(
-                    patient, claim.claim_id, services_of(claim, None, patient), print_
+                    patient,
+                    claim.claim_id,
+                    services_of(claim, None, patient),
+                    print_ or fingerprint(claim, patient),
                 )
         return result
 

@@ -195,6 +195,7 @@ class SameDay:
         self._mark = 0
         self._db: sqlite3.Connection | None = None
         self._seen: _Seen | None = None  # the days and fingerprints the database may hold
+        self._patients = _Seen()  # the patients with an accepted claim in this file
         self._pending_lines: list[tuple[object, ...]] = []  # rows for the database, batched
         self._pending_prints: list[tuple[object, ...]] = []
 
@@ -203,6 +204,7 @@ class SameDay:
     def add(self, patient: str, claim_id: str, lines: Iterable[Service], print_: str) -> None:
         """An accepted claim: its dated lines and its fingerprint."""
         self._seq += 1
+        self._patients.add(patient)
         owner = (patient, claim_id)
         owned: list[tuple[_Day, int] | str] = []  # what of it is kept in memory
         beyond = []
@@ -352,9 +354,16 @@ class SameDay:
 
     # -- queries --------------------------------------------------------------------------------
 
+    def knows(self, patient: str) -> bool:
+        """Whether there may be an accepted claim of ``patient`` before (in this file, or in
+        the store); when not, a claim of theirs has nothing to be checked against."""
+        return self._store is not None or patient in self._patients
+
     def day(self, patient: str, provider: str, day: datetime.date, skip: frozenset[str]) -> Day:
         """The accepted lines of ``patient`` by ``provider`` on ``day`` (less those of the
         claims ``skip``): this file's, in the order they came, then the store's."""
+        if self._store is None and patient not in self._patients:
+            return _EMPTY_DAY
         key = (patient, provider, day)
         here = self._lines.get(key)
         on_disk = self._db is not None and self._seen is not None and key in self._seen
