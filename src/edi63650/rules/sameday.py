@@ -20,8 +20,9 @@ import datetime
 import hashlib
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -39,6 +40,12 @@ MEMORY_LIMIT = 5_000
 
 #: Rows written to that database together (one transaction).
 _BATCH = 2_000
+
+#: Patients kept in a set before a fixed-size filter takes over.
+_FEW_PATIENTS = 4_096
+
+# What an undo record does (SameDay.rewind).
+_TAKE, _PUT, _UNPRINT, _REPRINT, _DISOWN, _REOWN = (object() for _ in range(6))
 
 _Day = tuple[str, str, datetime.date]  # patient, provider, date of service
 
@@ -92,20 +99,20 @@ SCAN = 64
 
 
 class _Seen:
-    """Whether a key may have been added: a one-hash Bloom filter of fixed size (1 MiB), so
-    the database is asked only about keys it may hold, in memory that does not grow."""
+    """Whether a key may have been added: a one-hash Bloom filter of fixed size (``bits``, a
+    power of two), so the index is searched only for keys it may hold, in memory that does
+    not grow."""
 
-    _BITS = 1 << 23
-
-    def __init__(self) -> None:
-        self._bits = bytearray(self._BITS // 8)
+    def __init__(self, bits: int = 1 << 23) -> None:
+        self._mask = bits - 1
+        self._bits = bytearray(bits // 8)
 
     def add(self, key: object) -> None:
-        bit = hash(key) & (self._BITS - 1)
+        bit = hash(key) & self._mask
         self._bits[bit >> 3] |= 1 << (bit & 7)
 
     def __contains__(self, key: object) -> bool:
-        bit = hash(key) & (self._BITS - 1)
+        bit = hash(key) & self._mask
         return bool(self._bits[bit >> 3] & (1 << (bit & 7)))
 
 
@@ -191,11 +198,15 @@ class SameDay:
         self._claims: dict[tuple[str, str], list[tuple[_Day, int] | str]] = {}
         self._kept = 0  # lines and fingerprints in memory
         self._seq = 0
-        self._undo: list[Callable[[], object]] = []
+        # What rewind undoes, as data (closures over self would make a cycle that only the
+        # cyclic collector frees: a service taking file after file must not wait for it).
+        self._undo: list[tuple[Any, ...]] = []
         self._mark = 0
         self._db: sqlite3.Connection | None = None
         self._seen: _Seen | None = None  # the days and fingerprints the database may hold
-        self._patients = _Seen()  # the patients with an accepted claim in this file
+        # The patients with an accepted claim in this file: a set while they are few (most
+        # files), then a fixed-size filter.
+        self._patients: set[str] | _Seen = set()
         self._pending_lines: list[tuple[object, ...]] = []  # rows for the database, batched
         self._pending_prints: list[tuple[object, ...]] = []
 
@@ -204,7 +215,13 @@ class SameDay:
     def add(self, patient: str, claim_id: str, lines: Iterable[Service], print_: str) -> None:
         """An accepted claim: its dated lines and its fingerprint."""
         self._seq += 1
-        self._patients.add(patient)
+        patients = self._patients
+        if isinstance(patients, set) and len(patients) >= _FEW_PATIENTS:
+            grown = _Seen(1 << 20)
+            for known in patients:
+                grown.add(known)
+            self._patients = patients = grown
+        patients.add(patient)
         owner = (patient, claim_id)
         owned: list[tuple[_Day, int] | str] = []  # what of it is kept in memory
         beyond = []
@@ -217,7 +234,7 @@ class SameDay:
             number = self._kept
             self._put(day, number, service)
             owned.append((day, number))
-            self._undo.append(lambda day=day, number=number: self._take(day, number))  # type: ignore[misc]
+            self._undo.append((_TAKE, day, number))
         if beyond:
             seen = self._database()
             for service in beyond:
@@ -240,7 +257,7 @@ class SameDay:
             self._kept += 1
             self._prints.setdefault(print_, {})[owner] = None
             owned.append(print_)
-            self._undo.append(lambda: self._prints[print_].pop(owner))
+            self._undo.append((_UNPRINT, print_, owner))
         else:
             self._database().add(print_)
             self._pending_prints.append((print_, patient, claim_id, self._seq))
@@ -249,7 +266,7 @@ class SameDay:
         if owned:  # (its entries are taken back one by one above)
             kept = self._claims.setdefault(owner, [])
             kept += owned
-            self._undo.append(lambda: kept.__delitem__(slice(len(kept) - len(owned), None)))
+            self._undo.append((_DISOWN, owner, len(owned)))
 
     def withdraw(self, patient: str, claim_ids: Iterable[str]) -> None:
         """Take out the claims ``claim_ids`` of ``patient`` (a replacement or void accepted):
@@ -259,26 +276,16 @@ class SameDay:
             owner = (patient, claim_id)
             places = self._claims.pop(owner, [])
             if places:
-                self._undo.append(
-                    lambda owner=owner, places=places: self._claims.update(  # type: ignore[misc]
-                        {owner: places}
-                    )
-                )
+                self._undo.append((_REOWN, owner, places))
             for place in places:
                 if isinstance(place, str):
                     self._prints[place].pop(owner, None)
-                    self._undo.append(
-                        lambda print_=place, owner=owner: self._prints[print_].update({owner: None})  # type: ignore[misc]
-                    )
+                    self._undo.append((_REPRINT, place, owner))
                     continue
                 day, number = place
                 service = self._take(day, number)
                 if service is not None:
-                    self._undo.append(
-                        lambda day=day, number=number, service=service: self._put(  # type: ignore[misc]
-                            day, number, service
-                        )
-                    )
+                    self._undo.append((_PUT, day, number, service))
             if self._db is not None:
                 self._flush()
                 for table in ("lines", "prints"):
@@ -287,6 +294,22 @@ class SameDay:
                         "AND gone = 0",
                         (self._seq, patient, claim_id),
                     )
+
+    def _undo_one(self, record: tuple[Any, ...]) -> None:
+        kind = record[0]
+        if kind is _TAKE:
+            self._take(record[1], record[2])
+        elif kind is _PUT:
+            self._put(record[1], record[2], record[3])
+        elif kind is _UNPRINT:
+            self._prints[record[1]].pop(record[2], None)
+        elif kind is _REPRINT:
+            self._prints.setdefault(record[1], {})[record[2]] = None
+        elif kind is _DISOWN:
+            kept = self._claims.get(record[1], [])
+            del kept[len(kept) - record[2] :]
+        else:  # _REOWN
+            self._claims[record[1]] = record[2]
 
     def _put(self, day: _Day, number: int, service: Service) -> None:
         self._lines.setdefault(day, {}).setdefault(service.code, {})[number] = service
@@ -342,8 +365,8 @@ class SameDay:
         """Forget what was added and withdrawn since ``mark``."""
         if mark != self._mark:
             return
-        for undo in reversed(self._undo):
-            undo()
+        for record in reversed(self._undo):
+            self._undo_one(record)
         self._undo = []
         if self._db is not None:
             self._flush()
