@@ -129,7 +129,9 @@ def _parser() -> _Parser:
         metavar="SECONDS",
         help="a file is complete once unchanged this long (default 1)",
     )
-    watch.add_argument("--history", metavar="PATH", help="SQLite history of SCS procedures")
+    watch.add_argument(
+        "--history", metavar="PATH", help="SQLite history of accepted claims (its key in PATH.key)"
+    )
     watch.add_argument(
         "--log-format",
         choices=("text", "json"),

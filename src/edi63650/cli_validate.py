@@ -83,7 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--history",
         metavar="PATH",
-        help="SQLite history of accepted SCS procedures, across submissions",
+        help="SQLite history of accepted claims, across submissions (global periods, edits "
+        "across claims, duplicates); its patient key is kept in PATH.key",
     )
     add_rule_options(parser)
     parser.add_argument(
