@@ -23,6 +23,7 @@ from edi63650.errors import MapError
 from edi63650.findings import ClaimStatus, Finding, Severity
 from edi63650.loops import claim_path
 from edi63650.model import Claim, ServiceLine
+from edi63650.rules.indicators import bind
 from edi63650.rules.sameday import Earlier
 from edi63650.rules.services import ServiceHistory
 from edi63650.rules.tables import RuleInfo, Tables
@@ -88,12 +89,24 @@ RuleCheck = Callable[[RuleContext, Claim], Iterable[Hit]]
 Trigger = Callable[[Tables, frozenset[str]], bool]
 
 
+#: What a rule pack says about a claim before its rules run (the SCS pack: whether it bills a
+#: trial or a permanent implant), from the tables, the claim and its procedure codes.
+Classify = Callable[[Tables, Claim, frozenset[str]], Phase | None]
+
+
+def _no_phase(tables: Tables, claim: Claim, codes: frozenset[str]) -> Phase | None:
+    return None
+
+
 @attrs.frozen
 class RuleSet:
-    """Rule ids mapped to their check functions, and for some their :data:`Trigger`."""
+    """Rule ids mapped to their check functions, and for some their :data:`Trigger`; and the
+    pack's own per-claim context (``classify``: the claim's phase, which its rules and the
+    reports read), so the engine knows nothing of any one pack."""
 
     checks: Mapping[str, RuleCheck]
     triggers: Mapping[str, Trigger] = attrs.Factory(dict)
+    classify: Classify = _no_phase
 
     def extend(
         self, checks: Mapping[str, RuleCheck], triggers: Mapping[str, Trigger] | None = None
@@ -101,7 +114,7 @@ class RuleSet:
         """A new rule set with ``checks`` added or replacing rules of the same id (a replaced
         rule keeps no trigger unless ``triggers`` gives one)."""
         kept = {k: v for k, v in self.triggers.items() if k not in checks}
-        return RuleSet({**self.checks, **checks}, {**kept, **(triggers or {})})
+        return RuleSet({**self.checks, **checks}, {**kept, **(triggers or {})}, self.classify)
 
 
 @attrs.frozen
@@ -150,7 +163,8 @@ class Dispatcher:
 
     def __init__(self, tables: Tables, rules: RuleSet) -> None:
         catalogue = {info.id: info for info in tables.rules}
-        missing = sorted(catalogue.keys() - rules.checks.keys())
+        made_of_data = {info.id: bound for info in tables.rules if (bound := bind(info))}
+        missing = sorted(catalogue.keys() - rules.checks.keys() - made_of_data.keys())
         unknown = sorted(rules.checks.keys() - catalogue.keys())
         if missing or unknown:
             raise MapError(
@@ -160,7 +174,10 @@ class Dispatcher:
             )
         self._tables = tables
         self._ordered = [
-            (info, rules.checks[info.id], rules.triggers.get(info.id)) for info in tables.rules
+            (info, rules.checks[info.id], rules.triggers.get(info.id))
+            if info.id in rules.checks
+            else (info, *made_of_data[info.id])
+            for info in tables.rules
         ]
         self._plans: dict[tuple[Profile, frozenset[str]], list[_Planned]] = {}
 

@@ -20,7 +20,8 @@ from edi63650.rules.sameday import Earlier, SameDay, fingerprint
 from edi63650.rules.services import ServiceHistory
 from edi63650.rules.tables import RuleInfo, Tables
 
-#: Every rule of ``maps/rules.xml``, by id. Extend with ``DEFAULT_RULES.extend({...})``.
+#: The rules of ``maps/rules.xml`` that are code, by id (the rest are made of data:
+#: :mod:`edi63650.rules.indicators`). Extend with ``DEFAULT_RULES.extend({...})``.
 DEFAULT_RULES = RuleSet(
     {
         "SNIP3-BALANCE": snip.balance,
@@ -36,10 +37,6 @@ DEFAULT_RULES = RuleSet(
         "SCS-PTP": scs.ptp,
         "SCS-IMAGING": scs.imaging,
         "SCS-MUE": scs.mue,
-        "SCS-ASSISTANT": scs.assistant,
-        "SCS-CO-SURGEON": scs.co_surgeon,
-        "SCS-TEAM": scs.team,
-        "SCS-BILATERAL": scs.bilateral,
         "SCS-MODIFIER-CONFLICT": scs.modifier_conflicts,
         "SCS-MODIFIER-22": scs.modifier_22,
         "SCS-GLOBAL-EM": scs.global_em,
@@ -57,6 +54,7 @@ DEFAULT_RULES = RuleSet(
         "DUP-SUSPECT": duplicates.suspected,
     },
     scs.TRIGGERS,
+    scs.classify_phase,
 )
 
 
@@ -99,6 +97,7 @@ class Engine:
         self.tables = tables if tables is not None else Tables.load()
         check_profile(self.tables, profile)
         self._dispatcher = Dispatcher(self.tables, rules)
+        self._classify = rules.classify
         self._profile = profile
         self._store = history
         self._keys = history.keys if history is not None else PatientKeys()
@@ -159,7 +158,7 @@ class Engine:
         tables = self.tables
         profile = tables.profiles.select(claim, self._profile)
         codes = frozenset(line.procedure.code for line in claim.lines if line.procedure)
-        phase = scs.classify_phase(tables, claim, codes)
+        phase = self._classify(tables, claim, codes)
         originals = _originals(claim)
         skip = originals | {claim.claim_id}
         print_ = repeats = None

@@ -347,90 +347,7 @@ def _mue_across(
             )
 
 
-# -- fee-schedule indicators and modifiers ------------------------------------------------------
-
-
-def _indicator_rule(
-    context: RuleContext,
-    claim: Claim,
-    *,
-    role: str,
-    indicator: str,
-    forbidden: str,
-    message: str,
-    fix: str,
-) -> Iterator[Hit]:
-    if context.codes.isdisjoint(context.tables.fee_schedule):
-        return
-    modifiers = context.tables.modifiers_with(role)
-    for line in claim.lines:
-        schedule = context.tables.fee_schedule.get(_code(line))
-        if schedule is None or getattr(schedule, indicator) != forbidden:
-            continue
-        used = sorted(_modifiers(line) & modifiers)
-        if used:
-            yield Hit(
-                message.format(code=schedule.code, modifiers="/".join(used)),
-                fix=fix,
-                line=line,
-                element=_element(claim).replace("-02", "-03"),
-                source=f"Medicare PFS {schedule.code}: {indicator.replace('_', '-')} "
-                f"indicator {forbidden}",
-            )
-
-
-def assistant(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-ASSISTANT: 80/81/82/AS where the assistant-at-surgery indicator is 1."""
-    yield from _indicator_rule(
-        context,
-        claim,
-        role="assistant",
-        indicator="assistant",
-        forbidden="1",
-        message="{modifiers} on {code}: an assistant at surgery may not be paid for this "
-        "procedure (statutory restriction)",
-        fix="remove the assistant-at-surgery line",
-    )
-
-
-def co_surgeon(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-CO-SURGEON: 62 where the co-surgeon indicator is 0."""
-    yield from _indicator_rule(
-        context,
-        claim,
-        role="co-surgeon",
-        indicator="co_surgeon",
-        forbidden="0",
-        message="{modifiers} on {code}: co-surgeons are not permitted for this procedure",
-        fix="bill the procedure once, by the surgeon who performed it, without 62",
-    )
-
-
-def team(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-TEAM: 66 where the team-surgery indicator is 0."""
-    yield from _indicator_rule(
-        context,
-        claim,
-        role="team",
-        indicator="team",
-        forbidden="0",
-        message="{modifiers} on {code}: team surgery is not permitted for this procedure",
-        fix="remove 66",
-    )
-
-
-def bilateral(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-BILATERAL: 50 where the bilateral indicator is 0."""
-    yield from _indicator_rule(
-        context,
-        claim,
-        role="bilateral",
-        indicator="bilateral",
-        forbidden="0",
-        message="{modifiers} on {code}: there is no bilateral payment adjustment; report more "
-        "than one array in units, not with 50",
-        fix="remove 50 and bill the number of arrays as units",
-    )
+# -- modifiers (the fee-schedule indicator rules are data: rules.indicators) -------------------
 
 
 def modifier_conflicts(context: RuleContext, claim: Claim) -> Iterator[Hit]:
@@ -835,10 +752,6 @@ TRIGGERS: dict[str, Trigger] = {
         "63650" in codes or any(code in tables.family("imaging-guidance") for code in codes)
     ),
     "SCS-MUE": _any_mue,
-    "SCS-ASSISTANT": lambda tables, codes: not codes.isdisjoint(tables.fee_schedule),
-    "SCS-CO-SURGEON": lambda tables, codes: not codes.isdisjoint(tables.fee_schedule),
-    "SCS-TEAM": lambda tables, codes: not codes.isdisjoint(tables.fee_schedule),
-    "SCS-BILATERAL": lambda tables, codes: not codes.isdisjoint(tables.fee_schedule),
     "SCS-GLOBAL-EM": _visits,
     "SCS-GLOBAL-REPEAT": lambda tables, codes: (
         not codes.isdisjoint(tables.family("scs-procedure").codes)

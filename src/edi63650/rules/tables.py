@@ -176,6 +176,18 @@ class ModifierConflict:
 
 
 @attrs.frozen
+class IndicatorEdit:
+    """A rule made of data (``fee-schedule-indicator`` in rules.xml): modifiers of a role on a
+    code whose fee-schedule ``column`` holds the ``forbidden`` value (:mod:`.indicators`)."""
+
+    column: str  # a column of fee-schedule.xml: assistant, co-surgeon, team, bilateral...
+    forbidden: str
+    modifiers: str  # a modifier role of modifiers.xml
+    message: str  # with {code} and {modifiers}
+    fix: str
+
+
+@attrs.frozen
 class RuleInfo:
     """A row of the rule catalogue."""
 
@@ -186,6 +198,7 @@ class RuleInfo:
     source: str
     statuses: tuple[ClaimStatus, ...]
     confirmed: bool
+    indicator: IndicatorEdit | None = None  # when the rule is made of data
 
 
 #: Codes a family remembers looking up in its ranges, at most (they come from the data).
@@ -483,6 +496,19 @@ def _rule(element: etree._Element, severities: Mapping[str, Severity | None]) ->
             for s in _children(element, "status")
         ),
         confirmed=_attr(element, "status", "CONFIRMED") == "CONFIRMED",
+        indicator=next(
+            (
+                IndicatorEdit(
+                    column=_attr(e, "column"),
+                    forbidden=_attr(e, "forbidden"),
+                    modifiers=_attr(e, "modifiers"),
+                    message=_attr(e, "message"),
+                    fix=_attr(e, "fix"),
+                )
+                for e in _children(element, "fee-schedule-indicator")
+            ),
+            None,
+        ),
     )
 
 
