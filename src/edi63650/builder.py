@@ -23,7 +23,7 @@ import enum
 from decimal import Decimal
 
 from edi63650.findings import Finding, Scope, Severity
-from edi63650.loops import LINE_LOOP, hierarchy, line_loop
+from edi63650.loops import LINE_LOOP, claim_path
 from edi63650.model import (
     Address,
     Attachment,
@@ -78,13 +78,18 @@ class _Problems:
         self.findings: list[Finding] = []
         self.claim_id: str | None = None
         self.line: int | None = None
+        self.kind = ClaimKind.PROFESSIONAL
         self.patient = False  # the claim sits in a patient loop (2000C)
 
     def add(self, rule: BuildRule, message: str, segment: Segment, element: str, loop: str) -> None:
         """A finding on ``segment`` of the claim loop or (``loop`` 2400) its service line."""
-        where = [*hierarchy(self.patient), "2300"]
-        if loop == LINE_LOOP:
-            where.append(line_loop(self.line))
+        path = claim_path(
+            self.kind,
+            self.patient,
+            line=self.line,
+            in_line=loop == LINE_LOOP,
+            segment_id=segment.id,
+        )
         self.findings.append(
             Finding.at(
                 segment,
@@ -93,7 +98,7 @@ class _Problems:
                 message,
                 element=element,
                 source=f"TR3 {loop} {element}",
-                path="/".join([*where, segment.id]),
+                path=path,
                 claim_id=self.claim_id,
                 line=self.line,
                 scope=self.scope,
@@ -379,7 +384,7 @@ class TransactionBuilder:
             :10
         ]
         problems.claim_id = claim_id
-        problems.patient = self._patient is not None
+        problems.kind, problems.patient = self._kind, self._patient is not None
         total = problems.number(clm, 2, "2300", charge)
         facility = place.split(clm.delimiters.component) if place else []
         facility += [""] * (3 - len(facility))

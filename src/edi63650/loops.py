@@ -69,6 +69,13 @@ NAME_LOOPS: dict[ClaimKind, dict[str, dict[str, str]]] = {
 _LINE = re.compile(rf"(^|/){LINE_LOOP}(?=/|$)")
 
 
+def procedure_element(kind: ClaimKind, component: int = 2) -> str:
+    """A component of the service line's procedure composite: ``SV101-02`` (837P) or
+    ``SV202-02`` (837I) is the code, ``-03`` the first modifier."""
+    composite = "SV101" if kind is ClaimKind.PROFESSIONAL else "SV202"
+    return f"{composite}-{component:02d}"
+
+
 def hierarchy(patient: bool) -> tuple[str, ...]:
     """The HL loops above a claim: billing provider, subscriber and, when the patient is not
     the subscriber, patient."""

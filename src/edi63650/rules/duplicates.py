@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from edi63650.model import Claim, ProfessionalClaim
+from edi63650.loops import procedure_element
+from edi63650.model import Claim
 from edi63650.rules.engine import Hit, RuleContext
 from edi63650.rules.history import line_date, rendering_provider
 
@@ -55,9 +56,5 @@ def suspected(context: RuleContext, claim: Claim) -> Iterator[Hit]:
                 fix="check this is a separate service (then a repeat modifier such as 76 or 77 "
                 "says so), not the same one sent again",
                 line=line,
-                element=_element(claim),
+                element=procedure_element(claim.kind),
             )
-
-
-def _element(claim: Claim) -> str:
-    return "SV101-02" if isinstance(claim, ProfessionalClaim) else "SV202-02"

@@ -27,7 +27,7 @@ import hmac
 import os
 import secrets
 import sqlite3
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -182,19 +182,13 @@ def line_date(claim: Claim, line: ServiceLine) -> datetime.date | None:
     return None
 
 
-def services_of(claim: Claim, codes: Container[str] | None, patient: str) -> list[Service]:
-    """The dated procedure lines of a claim whose code is in ``codes`` (every one for None),
-    for ``patient`` (its key).
-
-    The global-period, lifetime and device rules ask only about spinal-cord-stimulator
-    procedures, so the engine keeps only those for them, and that history stays small.
-    """
+def services_of(claim: Claim, patient: str) -> list[Service]:
+    """The dated procedure lines of a claim, for ``patient`` (its key). (The global-period,
+    lifetime and device rules take only its spinal-cord-stimulator procedures from these.)"""
     out = []
     for line in claim.lines:
         procedure = line.procedure
         if procedure is None or line.number is None:
-            continue
-        if codes is not None and procedure.code not in codes:
             continue
         day = line_date(claim, line)
         if day is None:

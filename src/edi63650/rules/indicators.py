@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from edi63650.model import Claim, ProfessionalClaim
+from edi63650.loops import procedure_element
+from edi63650.model import Claim
 from edi63650.rules.tables import IndicatorEdit, RuleInfo, Tables
 
 if TYPE_CHECKING:  # the engine imports this module
@@ -36,7 +37,7 @@ class IndicatorRule:
         edit = self.edit
         modifiers = tables.modifiers_with(edit.modifiers)
         attribute = edit.column.replace("-", "_")
-        element = "SV101-03" if isinstance(claim, ProfessionalClaim) else "SV202-03"
+        element = procedure_element(claim.kind, 3)
         for line in claim.lines:
             procedure = line.procedure
             schedule = tables.fee_schedule.get(procedure.code) if procedure else None

@@ -110,6 +110,9 @@ class Engine:
             run=run,
         )
         self._sameday = SameDay(history, run=run)
+        # What _check worked out for the accepted claims of the set being read (by id of the
+        # claim): the patient key, fingerprint and lines :meth:`record` stores.
+        self._made: dict[int, tuple[str, str, list[Service]]] = {}
         self._today = today or datetime.date.today()
 
     @property
@@ -133,28 +136,31 @@ class Engine:
         say: the claims after them do not count them as accepted.
         """
         refusals = iter(refused) if refused is not None else None
-        tables = self.tables
-        procedures = tables.family("scs-procedure")
+        procedures = self.tables.family("scs-procedure")
         for batch in iter_batches(claims):
+            self._made = {}
             patients = [self._keys.key(claim) for claim in batch]
-            services = [
-                services_of(claim, procedures, patient)
-                for claim, patient in zip(batch, patients, strict=True)
+            lines = [
+                services_of(claim, patient) for claim, patient in zip(batch, patients, strict=True)
             ]
-            for found in services:
-                self._history.add(found)
+            for found in lines:
+                self._history.add(s for s in found if s.code in procedures)
             accepted = []
-            for claim, patient in zip(batch, patients, strict=True):
-                result = self._check(claim, patient, refusals is not None and next(refusals))
+            for claim, patient, found in zip(batch, patients, lines, strict=True):
+                refuse = refusals is not None and next(refusals)
+                result = self._check(claim, patient, found, refuse)
                 if result.accepted:
                     accepted.append(result)
                 yield result
             if record and self._store is not None:
                 self._record(accepted)
 
-    def _check(self, claim: Claim, patient: str, refused: bool = False) -> ClaimResult:
+    def _check(
+        self, claim: Claim, patient: str, lines: list[Service], refused: bool
+    ) -> ClaimResult:
         """One claim's verdict, seeing the accepted claims before it; if it is accepted (and
-        not ``refused``), it joins them (a replacement or void first takes out its original)."""
+        not ``refused``), it joins them with its dated ``lines`` (a replacement or void first
+        takes out its original)."""
         tables = self.tables
         profile = tables.profiles.select(claim, self._profile)
         codes = frozenset(line.procedure.code for line in claim.lines if line.procedure)
@@ -179,12 +185,10 @@ class Engine:
             if originals:
                 self._sameday.withdraw(patient, originals)
             if claim.frequency != VOID:
-                self._sameday.add(
-                    patient,
-                    claim.claim_id,
-                    services_of(claim, None, patient),
-                    print_ or fingerprint(claim, patient),
-                )
+                print_ = print_ or fingerprint(claim, patient)
+                self._sameday.add(patient, claim.claim_id, lines, print_)
+            if self._store is not None:
+                self._made[id(claim)] = (patient, print_ or "", lines)
         return result
 
     def record(self, results: Iterable[ClaimResult], *, batch: str = "") -> int:
@@ -205,13 +209,16 @@ class Engine:
             if not result.accepted:
                 continue
             claim = result.claim
-            patient = self._keys.key(claim)
+            made = self._made.get(id(claim))  # what checking it worked out, else work it out
+            patient = made[0] if made else self._keys.key(claim)
             withdrawn += [(patient, original) for original in sorted(_originals(claim))]
             if claim.frequency == VOID:
                 continue
-            services += services_of(claim, procedures, patient)
-            lines += services_of(claim, None, patient)
-            claims.append((fingerprint(claim, patient), patient, claim.claim_id))
+            found = made[2] if made else services_of(claim, patient)
+            services += (s for s in found if s.code in procedures)
+            lines += found
+            print_ = made[1] if made and made[1] else fingerprint(claim, patient)
+            claims.append((print_, patient, claim.claim_id))
         return self._store.record(
             services, batch=batch, lines=lines, claims=claims, withdrawn=withdrawn
         )

@@ -48,6 +48,7 @@ _FEW_PATIENTS = 4_096
 _TAKE, _PUT, _UNPRINT, _REPRINT, _DISOWN, _REOWN = (object() for _ in range(6))
 
 _Day = tuple[str, str, datetime.date]  # patient, provider, date of service
+_Place = tuple[_Day, str, int]  # where a line is kept: its day, code and number
 
 _SCHEMA = """
 CREATE TABLE lines (
@@ -194,8 +195,8 @@ class SameDay:
         self._lines: dict[_Day, dict[str, dict[int, Service]]] = {}
         self._units: dict[_Day, dict[str, Decimal]] = {}
         self._prints: dict[str, dict[tuple[str, str], None]] = {}  # -> (patient, CLM01)
-        # (patient, CLM01) -> where its lines and fingerprints are, for withdraw
-        self._claims: dict[tuple[str, str], list[tuple[_Day, int] | str]] = {}
+        # (patient, CLM01) -> where its lines (day, code, number) and fingerprints are
+        self._claims: dict[tuple[str, str], list[_Place | str]] = {}
         self._kept = 0  # lines and fingerprints in memory
         self._seq = 0
         # What rewind undoes, as data (closures over self would make a cycle that only the
@@ -223,18 +224,17 @@ class SameDay:
             self._patients = patients = grown
         patients.add(patient)
         owner = (patient, claim_id)
-        owned: list[tuple[_Day, int] | str] = []  # what of it is kept in memory
+        owned: list[_Place | str] = []  # what of it is kept in memory
         beyond = []
         for service in lines:
             if self._kept >= self._limit:
                 beyond.append(service)
                 continue
             self._kept += 1
-            day = (service.patient, service.provider, service.date)
-            number = self._kept
-            self._put(day, number, service)
-            owned.append((day, number))
-            self._undo.append((_TAKE, day, number))
+            place = ((service.patient, service.provider, service.date), service.code, self._kept)
+            self._put(place, service)
+            owned.append(place)
+            self._undo.append((_TAKE, place))
         if beyond:
             seen = self._database()
             for service in beyond:
@@ -282,10 +282,9 @@ class SameDay:
                     self._prints[place].pop(owner, None)
                     self._undo.append((_REPRINT, place, owner))
                     continue
-                day, number = place
-                service = self._take(day, number)
+                service = self._take(place)
                 if service is not None:
-                    self._undo.append((_PUT, day, number, service))
+                    self._undo.append((_PUT, place, service))
             if self._db is not None:
                 self._flush()
                 for table in ("lines", "prints"):
@@ -298,9 +297,9 @@ class SameDay:
     def _undo_one(self, record: tuple[Any, ...]) -> None:
         kind = record[0]
         if kind is _TAKE:
-            self._take(record[1], record[2])
+            self._take(record[1])
         elif kind is _PUT:
-            self._put(record[1], record[2], record[3])
+            self._put(record[1], record[2])
         elif kind is _UNPRINT:
             self._prints[record[1]].pop(record[2], None)
         elif kind is _REPRINT:
@@ -311,18 +310,18 @@ class SameDay:
         else:  # _REOWN
             self._claims[record[1]] = record[2]
 
-    def _put(self, day: _Day, number: int, service: Service) -> None:
-        self._lines.setdefault(day, {}).setdefault(service.code, {})[number] = service
+    def _put(self, place: _Place, service: Service) -> None:
+        day, code, number = place
+        self._lines.setdefault(day, {}).setdefault(code, {})[number] = service
         units = self._units.setdefault(day, {})
-        units[service.code] = units.get(service.code, Decimal(0)) + service.units
+        units[code] = units.get(code, Decimal(0)) + service.units
 
-    def _take(self, day: _Day, number: int) -> Service | None:
-        for code, numbered in self._lines.get(day, {}).items():
-            service = numbered.pop(number, None)
-            if service is not None:
-                self._units[day][code] -= service.units
-                return service
-        return None
+    def _take(self, place: _Place) -> Service | None:
+        day, code, number = place
+        service = self._lines.get(day, {}).get(code, {}).pop(number, None)
+        if service is not None:
+            self._units[day][code] -= service.units
+        return service
 
     def _database(self) -> _Seen:
         """The database (made on first use), and what it may hold."""
@@ -385,7 +384,7 @@ class SameDay:
     def day(self, patient: str, provider: str, day: datetime.date, skip: frozenset[str]) -> Day:
         """The accepted lines of ``patient`` by ``provider`` on ``day`` (less those of the
         claims ``skip``): this file's, in the order they came, then the store's."""
-        if self._store is None and patient not in self._patients:
+        if not self.knows(patient):
             return _EMPTY_DAY
         key = (patient, provider, day)
         here = self._lines.get(key)
@@ -422,10 +421,9 @@ class SameDay:
         for claim_id in skip:
             for place in self._claims.get((patient, claim_id), ()):
                 if not isinstance(place, str) and place[0] == key:
-                    for numbered in (here or {}).values():
-                        found = numbered.get(place[1])
-                        if found is not None:
-                            skipped[found.code] = skipped.get(found.code, Decimal(0)) + found.units
+                    found = (here or {}).get(place[1], {}).get(place[2])
+                    if found is not None:
+                        skipped[found.code] = skipped.get(found.code, Decimal(0)) + found.units
         return Day(here or {}, more, self._units.get(key, {}), skip, skipped)
 
     def duplicate(self, print_: str, skip: frozenset[str]) -> str | None:

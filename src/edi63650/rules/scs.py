@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 
 from edi63650.findings import Severity
+from edi63650.loops import procedure_element
 from edi63650.model import (
     Claim,
     InstitutionalClaim,
@@ -56,8 +57,8 @@ def _is_opps(claim: Claim) -> bool:
     )
 
 
-def _element(claim: Claim) -> str:
-    return "SV101-02" if isinstance(claim, ProfessionalClaim) else "SV202-02"
+def _element(claim: Claim, component: int = 2) -> str:
+    return procedure_element(claim.kind, component)
 
 
 # -- bundling ----------------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
             )
             plain = [first for first in firsts if not _modifiers(first) & bypass]
             for second in seconds:
-                pair = next((p for p in pairs[_code(second)] if p.in_force(day)), None)
+                pair = tables.ptp_pair(column1, _code(second), day)
                 if pair is None or pair.indicator == "9" or firsts == [second]:
                     continue  # no edit in force on the date of service
                 if pair.column1 == "63650" and pair.column2 in imaging:
@@ -203,20 +204,20 @@ def imaging(context: RuleContext, claim: Claim) -> Iterator[Hit]:
             and day is not None
             else None
         )
+        leads: str | None = None  # where the 63650 is: "" on this claim, else which one
         if any(_code(line) == "63650" for line in lines):
-            leads = ""  # the 63650 is on this claim
-        elif before is not None and before.has("63650") and before.lines("63650"):
-            first = before.lines("63650")[0]
-            leads = f" billed on claim {first.claim_id} line {first.line}"
-        else:
-            leads = None
+            leads = ""
+        elif before is not None and before.has("63650"):
+            first = before.lines("63650")[:1]
+            if first:
+                leads = f" billed on claim {first[0].claim_id} line {first[0].line}"
         for line in lines:
             code = _code(line)
             if code == "63650" and before is not None and leads == "":
                 yield from _imaging_before(claim, line, before, guidance.codes, distinct)
             if code not in guidance or leads is None:
                 continue
-            citation = f"NCCI PTP 63650/{code}, modifier indicator 1; NCCI Policy Manual ch. IV"
+            citation = _imaging_citation(code)
             if _modifiers(line) & distinct:
                 yield Hit(
                     f"{code} with 63650{leads}: imaging guidance is part of 63650; accepted "
@@ -261,9 +262,13 @@ def _imaging_before(
                 "59 or XS/XU if it was a separate, documented procedure",
                 line=line,
                 element=_element(claim),
-                source=f"NCCI PTP 63650/{code}, modifier indicator 1; NCCI Policy Manual ch. IV",
+                source=_imaging_citation(code),
             )
             return
+
+
+def _imaging_citation(code: str) -> str:
+    return f"NCCI PTP 63650/{code}, modifier indicator 1; NCCI Policy Manual ch. IV"
 
 
 # -- units --------------------------------------------------------------------------------------
@@ -274,6 +279,7 @@ def mue(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     setting = "practitioner" if isinstance(claim, ProfessionalClaim) else "outpatient-hospital"
     if not any(context.tables.mue(code, setting) for code in context.codes):
         return
+    element = "SV104" if isinstance(claim, ProfessionalClaim) else "SV205"  # the units
     groups: dict[tuple[str, datetime.date | None], list[ServiceLine]] = defaultdict(list)
     for line, code, day in _coded_lines(claim):
         if line.units is not None and context.tables.mue(code, setting) is not None:
@@ -289,12 +295,11 @@ def mue(context: RuleContext, claim: Claim) -> Iterator[Hit]:
                         f"{line.units} units of {code} on one line; the MUE allows {edit.value}",
                         fix=f"bill at most {edit.value} units per line",
                         line=line,
-                        element="SV104" if isinstance(claim, ProfessionalClaim) else "SV205",
+                        element=element,
                         source=citation,
                     )
             continue
         total = sum((line.units or Decimal(0) for line in lines), Decimal(0))
-        element = "SV104" if isinstance(claim, ProfessionalClaim) else "SV205"
         if total > edit.value:
             yield Hit(
                 f"{total} units of {code} on one date across {len(lines)} line(s); the MUE "
@@ -306,7 +311,14 @@ def mue(context: RuleContext, claim: Claim) -> Iterator[Hit]:
             )
         elif context.earlier is not None and not context.earlier.duplicate_of and day is not None:
             yield from _mue_across(
-                context, claim, lines, code=code, day=day, limit=edit.value, citation=citation
+                context,
+                claim,
+                lines,
+                code=code,
+                day=day,
+                limit=edit.value,
+                citation=citation,
+                element=element,
             )
 
 
@@ -319,6 +331,7 @@ def _mue_across(
     day: datetime.date,
     limit: int,
     citation: str,
+    element: str,
 ) -> Iterator[Hit]:
     """SCS-MUE across claims (MAI 2 and 3 are date-of-service edits): this claim's units of
     ``code`` on ``day`` and those of earlier accepted claims of the patient by the same
@@ -342,7 +355,7 @@ def _mue_across(
                 f"allows {limit} per date",
                 fix=f"bill at most {limit} units of {code} for the date across all claims",
                 line=own[-1],
-                element="SV104" if isinstance(claim, ProfessionalClaim) else "SV205",
+                element=element,
                 source=f"{citation}; a date-of-service MUE counts every claim of the date",
             )
 
@@ -363,7 +376,7 @@ def modifier_conflicts(context: RuleContext, claim: Claim) -> Iterator[Hit]:
                     f"{'/'.join(first)} and {'/'.join(second)} on one line: {conflict.reason}",
                     fix="keep the one modifier that describes the service",
                     line=line,
-                    element=_element(claim).replace("-02", "-03"),
+                    element=_element(claim, 3),
                     source=conflict.source,
                 )
 
@@ -377,7 +390,7 @@ def modifier_22(context: RuleContext, claim: Claim) -> Iterator[Hit]:
                 f"22 on {_code(line)} without documentation on the claim",
                 fix="attach the operative report (PWK) or explain the increased work (NTE)",
                 line=line,
-                element=_element(claim).replace("-02", "-03"),
+                element=_element(claim, 3),
             )
 
 
