@@ -110,7 +110,11 @@ def test_c1768_is_explained_plainly(results: dict[str, ClaimResult]) -> None:
         "C1768 is 'Graft, vascular', not a neurostimulator generator; a claim that pairs it "
         "with spinal-cord-stimulator procedures is miscoded"
     )
-    assert "C1820 or C1822" in finding.fix
+    # the generator codes come from codes.xml (devices an OPPS requirement names), by kind
+    assert finding.fix.startswith("bill the generator with its own device code: rechargeable ")
+    assert "C1820, C1822" in finding.fix
+    assert "non-rechargeable C1767" in finding.fix
+    assert "C1768" not in finding.fix
 
 
 def test_ptp_cites_the_pair_and_indicator(results: dict[str, ClaimResult]) -> None:

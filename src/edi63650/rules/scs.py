@@ -25,10 +25,6 @@ from edi63650.rules.history import line_date, rendering_provider
 from edi63650.rules.sameday import Day
 from edi63650.rules.tables import Tables
 
-#: Type of bill facility codes the OPPS device edits apply to: 13x hospital outpatient,
-#: 85x critical access hospital (I/OCE).
-_OPPS_BILL_TYPES = ("13", "85")
-
 
 def _code(line: ServiceLine) -> str:
     return line.procedure.code if line.procedure else ""
@@ -51,9 +47,10 @@ def _by_date_and_provider(
     return groups
 
 
-def _is_opps(claim: Claim) -> bool:
+def _is_opps(tables: Tables, claim: Claim) -> bool:
+    """An institutional claim of a type of bill the OPPS device edits apply to (codes.xml)."""
     return isinstance(claim, InstitutionalClaim) and claim.facility_code.startswith(
-        _OPPS_BILL_TYPES
+        tables.opps_bill_types
     )
 
 
@@ -73,6 +70,7 @@ def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     tables = context.tables
     bypass = tables.modifiers_with("ptp-bypass")
     imaging = tables.family("imaging-guidance")
+    hosts = tables.family("includes-imaging-guidance")
     groups = _by_date_and_provider(claim)
     yield from _ptp_across(context, claim, groups, bypass)
     for (day, _), lines in groups.items():
@@ -93,7 +91,7 @@ def ptp(context: RuleContext, claim: Claim) -> Iterator[Hit]:
                 pair = tables.ptp_pair(column1, _code(second), day)
                 if pair is None or pair.indicator == "9" or firsts == [second]:
                     continue  # no edit in force on the date of service
-                if pair.column1 == "63650" and pair.column2 in imaging:
+                if pair.column1 in hosts and pair.column2 in imaging:
                     continue  # SCS-IMAGING says it better
                 citation = (
                     f"NCCI PTP {pair.column1}/{pair.column2}, modifier indicator "
@@ -136,6 +134,7 @@ def _ptp_across(
     if earlier is None or earlier.duplicate_of is not None:
         return  # a claim sent again is said once, as a duplicate
     imaging = tables.family("imaging-guidance")
+    hosts = tables.family("includes-imaging-guidance")
     for (day, provider), lines in groups.items():
         if day is None:
             continue
@@ -154,7 +153,7 @@ def _ptp_across(
                 pair = tables.ptp_pair(column1, column2, day)
                 if pair is None or pair.indicator == "9":
                     continue
-                if column1 == "63650" and column2 in imaging:
+                if column1 in hosts and column2 in imaging:
                     continue  # SCS-IMAGING says it better
                 found = before.lines(other)
                 if pair.indicator == "1":  # a PTP modifier on the column-2 line bypasses it
@@ -191,10 +190,12 @@ def _ptp_across(
 
 
 def imaging(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-IMAGING: fluoroscopic guidance with 63650 is included in 63650, on one claim or
-    split over claims of the same patient, provider and date (the later claim is reported)."""
+    """SCS-IMAGING: fluoroscopic guidance (codes.xml imaging-guidance) with a procedure that
+    includes it (includes-imaging-guidance: 63650), on one claim or split over claims of the
+    same patient, provider and date (the later claim is reported)."""
     tables = context.tables
     guidance = tables.family("imaging-guidance")
+    hosts = tables.family("includes-imaging-guidance")
     distinct = tables.modifiers_with("distinct-service")
     for (day, provider), lines in _by_date_and_provider(claim).items():
         before = (
@@ -204,23 +205,28 @@ def imaging(context: RuleContext, claim: Claim) -> Iterator[Hit]:
             and day is not None
             else None
         )
-        leads: str | None = None  # where the 63650 is: "" on this claim, else which one
-        if any(_code(line) == "63650" for line in lines):
-            leads = ""
-        elif before is not None and before.has("63650"):
-            first = before.lines("63650")[:1]
-            if first:
-                leads = f" billed on claim {first[0].claim_id} line {first[0].line}"
+        host = ""  # the including procedure billed on the date
+        leads: str | None = None  # where it is: "" on this claim, else which claim
+        own = sorted({_code(line) for line in lines if _code(line) in hosts})
+        if own:
+            host, leads = own[0], ""
+        elif before is not None:
+            for code in sorted(c for c in hosts.codes if before.has(c)):
+                first = before.lines(code)[:1]
+                if first:
+                    host = code
+                    leads = f" billed on claim {first[0].claim_id} line {first[0].line}"
+                    break
         for line in lines:
             code = _code(line)
-            if code == "63650" and before is not None and leads == "":
+            if code in hosts and before is not None and leads == "":
                 yield from _imaging_before(claim, line, before, guidance.codes, distinct)
             if code not in guidance or leads is None:
                 continue
-            citation = _imaging_citation(code)
+            citation = _imaging_citation(host, code)
             if _modifiers(line) & distinct:
                 yield Hit(
-                    f"{code} with 63650{leads}: imaging guidance is part of 63650; accepted "
+                    f"{code} with {host}{leads}: imaging guidance is part of {host}; accepted "
                     "because of the distinct-service modifier",
                     fix="confirm the imaging was a separate procedure, documented as such",
                     line=line,
@@ -230,8 +236,8 @@ def imaging(context: RuleContext, claim: Claim) -> Iterator[Hit]:
                 )
             else:
                 yield Hit(
-                    f"{code} is imaging guidance, which is included in 63650{leads} "
-                    "(percutaneous epidural electrode placement)",
+                    f"{code} is imaging guidance, which is included in {host}{leads}"
+                    + _short(tables, host),
                     fix=f"remove {code}; only a separate, documented imaging procedure may be "
                     "billed, with 59 or XS/XU"
                     + ("; splitting it onto another claim does not lift the edit" if leads else ""),
@@ -248,27 +254,34 @@ def _imaging_before(
     guidance: frozenset[str],
     distinct: frozenset[str],
 ) -> Iterator[Hit]:
-    """63650 on this claim after imaging guidance on an earlier one: this claim completes the
-    pair, so its 63650 line is reported."""
+    """A procedure that includes imaging guidance (63650) on this claim after the guidance on
+    an earlier one: this claim completes the pair, so its line is reported."""
     for code in sorted(guidance):
         if not before.has(code):
             continue
         plain = [s for s in before.lines(code) if not s.modifiers & distinct]
         if plain:
             yield Hit(
-                f"63650 includes the imaging guidance {code} billed on claim {plain[0].claim_id} "
+                f"{_code(line)} includes the imaging guidance {code} billed on claim "
+                f"{plain[0].claim_id} "
                 f"line {plain[0].line} for the same patient, provider and date",
                 fix=f"the {code} line must be removed (a replacement claim without it), or carry "
                 "59 or XS/XU if it was a separate, documented procedure",
                 line=line,
                 element=_element(claim),
-                source=_imaging_citation(code),
+                source=_imaging_citation(_code(line), code),
             )
             return
 
 
-def _imaging_citation(code: str) -> str:
-    return f"NCCI PTP 63650/{code}, modifier indicator 1; NCCI Policy Manual ch. IV"
+def _short(tables: Tables, code: str) -> str:
+    """`` (the CMS short descriptor)`` of a code of the fee schedule, else nothing."""
+    schedule = tables.fee_schedule.get(code)
+    return f" ({schedule.short})" if schedule is not None and schedule.short else ""
+
+
+def _imaging_citation(host: str, code: str) -> str:
+    return f"NCCI PTP {host}/{code}, modifier indicator 1; NCCI Policy Manual ch. IV"
 
 
 # -- units --------------------------------------------------------------------------------------
@@ -382,12 +395,15 @@ def modifier_conflicts(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 
 def modifier_22(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-MODIFIER-22: 22 needs documentation (PWK or NTE) on the claim."""
+    """SCS-MODIFIER-22: a modifier that needs documentation (modifiers.xml role documentation:
+    22, increased procedural services) with no PWK or NTE on the claim."""
     documented = bool(claim.attachments or claim.notes)
+    needing = context.tables.modifiers_with("documentation")
     for line in claim.lines:
-        if "22" in _modifiers(line) and not (documented or line.notes):
+        used = sorted(_modifiers(line) & needing)
+        if used and not (documented or line.notes):
             yield Hit(
-                f"22 on {_code(line)} without documentation on the claim",
+                f"{'/'.join(used)} on {_code(line)} without documentation on the claim",
                 fix="attach the operative report (PWK) or explain the increased work (NTE)",
                 line=line,
                 element=_element(claim, 3),
@@ -412,7 +428,9 @@ def max_global_days(tables: Tables) -> int:
 
 
 def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-GLOBAL-EM: an E/M by the surgeon inside an SCS procedure's global period."""
+    """SCS-GLOBAL-EM: an E/M by the surgeon inside an SCS procedure's global period, without
+    the modifier of its day (modifiers.xml roles: em-same-day 25, em-postoperative 24, and
+    em-decision-for-surgery 57, which a 90-day procedure also allows on its day)."""
     tables = context.tables
     visits = tables.family("evaluation-management")
     if not any(code in visits for code in context.codes):
@@ -443,12 +461,17 @@ def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
         modifiers = _modifiers(line)
         offset = (day - service.date).days
         major = days == 90
+        decision = tables.modifiers_with("em-decision-for-surgery")
         if offset == 0:
-            allowed, wanted = {"25", *(("57",) if major else ())}, "25"
+            wanted = tables.modifiers_with("em-same-day")
+            allowed = wanted | (decision if major else frozenset())
+            reason = "significant and separately identifiable"
         elif offset > 0:
-            allowed, wanted = {"24"}, "24"
+            wanted = allowed = tables.modifiers_with("em-postoperative")
+            reason = "unrelated to the surgery"
         else:
-            allowed, wanted = {"57"}, "57"
+            wanted = allowed = decision
+            reason = "the decision for surgery"
         if modifiers & allowed:
             continue
         when = (
@@ -456,19 +479,13 @@ def global_em(context: RuleContext, claim: Claim) -> Iterator[Hit]:
             if offset == 0
             else ("the day before" if offset < 0 else f"day {offset} after")
         )
-        extra = " (57 applies only to 90-day procedures)" if "57" in modifiers else ""
+        shown = "/".join(sorted(wanted))
+        used = "/".join(sorted(modifiers & decision))
+        extra = f" ({used} applies only to 90-day procedures)" if used else ""
         yield Hit(
             f"{code} on {when} {service.code} ({service.date.isoformat()}), by the same "
-            f"provider, falls inside its {days}-day global period without {wanted}{extra}",
-            fix=f"append {wanted} if the visit was "
-            + (
-                "significant and separately identifiable"
-                if wanted == "25"
-                else "unrelated to the surgery"
-                if wanted == "24"
-                else "the decision for surgery"
-            )
-            + "; otherwise do not bill it",
+            f"provider, falls inside its {days}-day global period without {shown}{extra}",
+            fix=f"append {shown} if the visit was {reason}; otherwise do not bill it",
             line=line,
             element=_element(claim),
             source=f"Medicare PFS {service.code}: global days {days:03d}; NCCI Policy "
@@ -540,7 +557,7 @@ def lifetime(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 def device_missing(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-DEVICE-MISSING: an OPPS device-intensive procedure without its device code."""
-    if not _is_opps(claim):
+    if not _is_opps(context.tables, claim):
         return
     lines = _coded_lines(claim)
     billed = {(code, day) for _, code, day in lines}
@@ -562,14 +579,15 @@ def device_missing(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 
 def device_orphan(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-DEVICE-ORPHAN: an OPPS device C-code with no procedure that uses it."""
-    if not _is_opps(claim):
+    """SCS-DEVICE-ORPHAN: an OPPS device code (one a codes.xml requirement names) with no
+    procedure that uses it."""
+    if not _is_opps(context.tables, claim):
         return
     lines = _coded_lines(claim)
     billed = {(code, day) for _, code, day in lines}
     for line, code, day in lines:
         users = [r for r in context.tables.requirements if code in r.devices]
-        if not users or not code.startswith("C"):
+        if not users:
             continue
         if any((procedure, day) in billed for r in users for procedure in r.procedures):
             continue
@@ -585,36 +603,52 @@ def device_orphan(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 
 def opps_l_codes(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-OPPS-L-CODE: neurostimulator L-codes with OPPS status E1 on an 837I."""
+    """SCS-OPPS-L-CODE: neurostimulator devices with an OPPS status they are not paid under
+    (codes.xml opps-unpaid-status: E1, the L-codes) on an 837I."""
     if not isinstance(claim, InstitutionalClaim):
         return
+    tables = context.tables
     for line in claim.lines:
-        device = context.tables.devices.get(_code(line))
-        if device is not None and device.opps_status == "E1":
-            yield Hit(
-                f"{device.code} ({device.short}) is not payable under OPPS (status E1, "
-                "outpatient-hospital MUE 0)",
-                fix="report the hardware with its C-code (leads C1778, generators C1767, "
-                "C1820, C1822 ...)",
-                line=line,
-                element="SV202-02",
-            )
+        device = tables.devices.get(_code(line))
+        if device is None or device.opps_status not in tables.opps_unpaid_statuses:
+            continue
+        codes = "; ".join(f"{r.needs} {', '.join(sorted(r.devices))}" for r in tables.requirements)
+        edit = tables.mue(device.code, "outpatient-hospital", line_date(claim, line))
+        yield Hit(
+            f"{device.code} ({device.short}) is "
+            f"{tables.opps_unpaid_statuses[device.opps_status]} (status {device.opps_status}"
+            + (f", outpatient-hospital MUE {edit.value})" if edit is not None else ")"),
+            fix="report the hardware with its OPPS device code" + (f" ({codes})" if codes else ""),
+            line=line,
+            element="SV202-02",
+        )
 
 
 def c1768(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-C1768: C1768 billed with an SCS procedure."""
-    if "C1768" not in context.codes:
+    """SCS-C1768: a device code that is not a neurostimulator (codes.xml kind
+    not-neurostimulator: C1768, a vascular graft often mistaken for a generator) billed with
+    an SCS procedure."""
+    tables = context.tables
+    wrong = context.codes & tables.devices_of("not-neurostimulator")
+    if not wrong:
         return
-    procedures = context.tables.family("scs-procedure")
+    procedures = tables.family("scs-procedure")
     if not any(_code(line) in procedures for line in claim.lines):
         return
+    opps = frozenset().union(*(r.devices for r in tables.requirements))
+    kinds = (("rechargeable", "generator-rechargeable"), ("non-rechargeable", "generator"))
+    named = "; ".join(
+        f"{label} {', '.join(sorted(codes))}"
+        for label, kind in kinds
+        if (codes := tables.devices_of(kind) & opps)
+    )
     for line in claim.lines:
-        if _code(line) == "C1768":
+        code = _code(line)
+        if code in wrong:
             yield Hit(
-                "C1768 is 'Graft, vascular', not a neurostimulator generator; a claim that "
-                "pairs it with spinal-cord-stimulator procedures is miscoded",
-                fix="bill the generator as C1820 or C1822 (rechargeable) or C1767 "
-                "(non-rechargeable)",
+                f"{code} is '{tables.devices[code].short}', not a neurostimulator generator; a "
+                "claim that pairs it with spinal-cord-stimulator procedures is miscoded",
+                fix="bill the generator with its own device code" + (f": {named}" if named else ""),
                 line=line,
                 element=_element(claim),
             )
@@ -641,21 +675,29 @@ def is_scs_claim(tables: Tables, codes: frozenset[str]) -> bool:
 
 
 def classify_phase(tables: Tables, claim: Claim, codes: frozenset[str]) -> Phase | None:
-    """Trial: C1897 or a note saying trial, and no generator; permanent: 63685, a generator
-    code or C1778; otherwise unknown. None for claims without SCS codes. (A trial kit billed
-    with a generator is permanent here, and an error of SCS-PHASE.)"""
+    """Trial: a code or a note word of codes.xml trial phase-evidence (C1897, TRIAL), and no
+    generator; permanent: a generator (63685, a generator device) or a code of permanent
+    phase-evidence (C1778); otherwise unknown. None for claims without SCS codes. (A trial
+    kit billed with a generator is permanent here, and an error of SCS-PHASE.)"""
     if not is_scs_claim(tables, codes):
         return None
     generator = bool(codes & _generators(tables))
+    trial = bool(codes & tables.phase_codes("trial")) or _says(claim, tables.phase_words("trial"))
+    if trial and not generator:
+        return Phase.TRIAL
+    if generator or codes & tables.phase_codes("permanent"):
+        return Phase.PERMANENT
+    return Phase.UNKNOWN
+
+
+def _says(claim: Claim, words: tuple[str, ...]) -> bool:
+    """Whether a claim or line note holds one of ``words`` (any case)."""
+    if not words:
+        return False
     notes = [n.text.upper() for n in claim.notes] + [
         n.text.upper() for line in claim.lines for n in line.notes
     ]
-    trial = bool(codes & _trial_kits(tables)) or any("TRIAL" in text for text in notes)
-    if trial and not generator:
-        return Phase.TRIAL
-    if generator or "C1778" in codes:
-        return Phase.PERMANENT
-    return Phase.UNKNOWN
+    return any(word in text for word in words for text in notes)
 
 
 def phase_conflict(context: RuleContext, claim: Claim) -> Iterator[Hit]:
@@ -680,9 +722,14 @@ def phase_conflict(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 def phase_unknown(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-PHASE-UNKNOWN: an SCS claim whose phase cannot be told."""
     if context.phase is Phase.UNKNOWN:
+        tables = context.tables
+        codes = " or ".join(sorted(tables.phase_codes("trial")))
+        words = " or ".join(tables.phase_words("trial"))
+        ways = [f"bill {codes} for a trial (institutional)"] if codes else []
+        ways += [f"say {words} in a claim note (NTE)"] if words else []
         yield Hit(
             "cannot tell whether this is a trial or a permanent implant",
-            fix="bill C1897 for a trial (institutional), or say TRIAL in a claim note (NTE)",
+            fix=", or ".join(ways) or "say in a claim note (NTE) which it is",
         )
 
 
@@ -700,8 +747,8 @@ def generator_alone(context: RuleContext, claim: Claim) -> Iterator[Hit]:
         return
     for line in generator_lines:
         yield Hit(
-            f"{_code(line)} (generator) with no electrode placement (63650, 63655) on this claim "
-            "or in the history",
+            f"{_code(line)} (generator) with no electrode placement "
+            f"({', '.join(sorted(leads.codes))}) on this claim or in the history",
             fix="if this replaces a generator or the leads were billed elsewhere, say so in a "
             "note (NTE) and keep the records",
             line=line,
@@ -710,14 +757,17 @@ def generator_alone(context: RuleContext, claim: Claim) -> Iterator[Hit]:
 
 
 def indication(context: RuleContext, claim: Claim) -> Iterator[Hit]:
-    """SCS-INDICATION: a 63650 line with no listed SCS indication among its diagnoses."""
-    if "63650" not in context.codes:
+    """SCS-INDICATION: a line of a procedure that needs an indication (codes.xml
+    needs-indication: 63650) with no listed SCS indication among its diagnoses."""
+    needs = context.tables.family("needs-indication")
+    if not any(code in needs for code in context.codes):
         return
     listed = context.tables.indications
     diagnoses = claim.diagnoses
     every: tuple[bool, str, bool] | None = None  # an 837I line's: all the claim's diagnoses
     for line in claim.lines:
-        if _code(line) != "63650":
+        code = _code(line)
+        if code not in needs:
             continue
         if isinstance(line, ProfessionalServiceLine):
             pointed = [
@@ -731,7 +781,7 @@ def indication(context: RuleContext, claim: Claim) -> Iterator[Hit]:
             some, shown, found = every
         if some and not found:
             yield Hit(
-                f"none of the diagnoses of this 63650 line ({shown}) is a listed "
+                f"none of the diagnoses of this {code} line ({shown}) is a listed "
                 "spinal-cord-stimulator indication",
                 fix="check the diagnosis against the MAC's LCD before sending",
                 line=line,
@@ -761,8 +811,10 @@ TRIGGERS: dict[str, Trigger] = {
     "SCS-PTP": lambda tables, codes: (
         not codes.isdisjoint(tables.ptp_column1) or not codes.isdisjoint(tables.ptp_by_column2)
     ),
-    "SCS-IMAGING": lambda tables, codes: (
-        "63650" in codes or any(code in tables.family("imaging-guidance") for code in codes)
+    "SCS-IMAGING": lambda tables, codes: any(
+        code in tables.family("imaging-guidance")
+        or code in tables.family("includes-imaging-guidance")
+        for code in codes
     ),
     "SCS-MUE": _any_mue,
     "SCS-GLOBAL-EM": _visits,
@@ -777,11 +829,15 @@ TRIGGERS: dict[str, Trigger] = {
         not codes.isdisjoint(r.devices) for r in tables.requirements
     ),
     "SCS-OPPS-L-CODE": lambda tables, codes: not codes.isdisjoint(tables.devices),
-    "SCS-C1768": lambda tables, codes: "C1768" in codes,
+    "SCS-C1768": lambda tables, codes: (
+        not codes.isdisjoint(tables.devices_of("not-neurostimulator"))
+    ),
     "SCS-PHASE": lambda tables, codes: not codes.isdisjoint(_trial_kits(tables)),
     "SCS-PHASE-UNKNOWN": is_scs_claim,
     "SCS-GENERATOR-ALONE": lambda tables, codes: (
         not codes.isdisjoint(tables.family("scs-generator").codes)
     ),
-    "SCS-INDICATION": lambda tables, codes: "63650" in codes,
+    "SCS-INDICATION": lambda tables, codes: any(
+        code in tables.family("needs-indication") for code in codes
+    ),
 }

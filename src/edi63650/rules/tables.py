@@ -149,6 +149,15 @@ class Device:
 
 
 @attrs.frozen
+class PhaseEvidence:
+    """Codes, or a word in a note, that say a claim is a trial or a permanent implant."""
+
+    phase: str  # "trial" or "permanent"
+    codes: frozenset[str]
+    note_word: str  # "" when only codes say it
+
+
+@attrs.frozen
 class DeviceRequirement:
     """An OPPS device-intensive procedure and the device codes that satisfy it."""
 
@@ -242,6 +251,9 @@ class Tables:
     requirements: tuple[DeviceRequirement, ...]
     lifetime_limits: Mapping[str, tuple[int, str]]
     indications: Mapping[str, str]
+    opps_bill_types: tuple[str, ...]  # type-of-bill facility codes of Medicare OPPS claims
+    opps_unpaid_statuses: Mapping[str, str]  # OPPS status indicator -> what it means
+    phase_evidence: tuple[PhaseEvidence, ...]
     modifiers: Mapping[str, Modifier]
     conflicts: tuple[ModifierConflict, ...]
     places_of_service: Mapping[str, str]
@@ -367,6 +379,18 @@ class Tables:
             indications={
                 _attr(e, "code"): _attr(e, "group") for e in _children(codes, "indication")
             },
+            opps_bill_types=tuple(_attr(e, "facility") for e in _children(codes, "opps-bill-type")),
+            opps_unpaid_statuses={
+                _attr(e, "code"): _attr(e, "title") for e in _children(codes, "opps-unpaid-status")
+            },
+            phase_evidence=tuple(
+                PhaseEvidence(
+                    phase=_attr(e, "phase"),
+                    codes=frozenset(_attr(e, "codes").split()),
+                    note_word=_attr(e, "note-word"),
+                )
+                for e in _children(codes, "phase-evidence")
+            ),
             modifiers={
                 _attr(e, "code"): Modifier(
                     code=_attr(e, "code"),
@@ -422,6 +446,8 @@ class Tables:
             "scs-lead-placement",
             "scs-generator",
             "imaging-guidance",
+            "includes-imaging-guidance",
+            "needs-indication",
             "evaluation-management",
         ):
             if family not in self.families:
@@ -442,6 +468,14 @@ class Tables:
                 *(self.device_kinds.get(kind, frozenset()) for kind in kinds)
             )
         return found
+
+    def phase_codes(self, phase: str) -> frozenset[str]:
+        """The codes of maps/codes.xml phase-evidence that say ``phase``."""
+        return frozenset().union(*(e.codes for e in self.phase_evidence if e.phase == phase))
+
+    def phase_words(self, phase: str) -> tuple[str, ...]:
+        """The words that, in a note, say ``phase``."""
+        return tuple(e.note_word for e in self.phase_evidence if e.phase == phase and e.note_word)
 
     def mue(self, code: str, setting: str, day: datetime.date | None = None) -> Mue | None:
         """The MUE of ``code`` in ``setting`` in force on ``day`` (see :func:`_in_force`)."""
