@@ -141,7 +141,7 @@ def _inputs(names: list[str], *, recursive: bool) -> tuple[list[tuple[str, str]]
         if name == "-" or not path.is_dir():
             found.append((name, "stdin" if name == "-" else path.name))
             continue
-        files = sorted(_walk(path, recursive=recursive))
+        files = sorted(walk(path, recursive=recursive))
         if not files:
             raise UsageError(f"edi63650 validate: {name}: the directory holds no files")
         notes.append(f"edi63650: {name}: {len(files)} file{'s' if len(files) != 1 else ''}")
@@ -161,13 +161,15 @@ def _inputs(names: list[str], *, recursive: bool) -> tuple[list[tuple[str, str]]
     return out, notes
 
 
-def _walk(folder: Path, *, recursive: bool) -> Iterator[Path]:
+def walk(folder: Path, *, recursive: bool) -> Iterator[Path]:
+    """The regular files in ``folder`` (and its subfolders if ``recursive``), in no order;
+    hidden names and links skipped, so nothing outside the folder is read."""
     for path in folder.iterdir():
         if path.name.startswith(".") or path.is_symlink():
             continue
         if path.is_dir():
             if recursive:
-                yield from _walk(path, recursive=True)
+                yield from walk(path, recursive=True)
         elif path.is_file():
             yield path
 

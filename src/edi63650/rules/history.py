@@ -115,6 +115,12 @@ class PatientKeys:
     def __init__(self, secret: bytes | None = None) -> None:
         self._secret = secret if secret is not None else secrets.token_bytes(_SECRET_BYTES)
 
+    @classmethod
+    def from_file(cls, path: Path) -> PatientKeys:
+        """The keys made with the secret in ``path`` (a history's ``PATH.key``), so that other
+        readings key the same patients alike; never read through a link."""
+        return cls(_read_secret(path))
+
     def key(self, claim: Claim) -> str:
         return hmac.new(self._secret, _identity(claim), hashlib.sha256).hexdigest()
 

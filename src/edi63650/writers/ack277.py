@@ -229,7 +229,9 @@ def _patient(claim: Claim) -> tuple[str, str, str]:
     )
 
 
-def _service_period(claim: Claim) -> Elements:
+def service_period(claim: Claim) -> tuple[datetime.date, datetime.date] | None:
+    """The first and last date of service of a claim, as its 277CA's DTP*472 says them: from
+    its lines' dates, else the claim's statement (434) or service (472) period."""
     starts = [p.start for line in claim.lines if (p := line.service_date) and p.start]
     ends = [p.end for line in claim.lines if (p := line.service_date) and p.end]
     if not starts:
@@ -239,8 +241,15 @@ def _service_period(claim: Claim) -> Elements:
                 starts, ends = [period.start], [period.end]
                 break
     if not starts:
+        return None
+    return min(starts), max(ends or starts)
+
+
+def _service_period(claim: Claim) -> Elements:
+    period = service_period(claim)
+    if period is None:
         return []
-    first, last = min(starts), max(ends or starts)
+    first, last = period
     if first == last:
         return ["DTP", "472", "D8", _day(first)]
     return ["DTP", "472", "RD8", f"{_day(first)}-{_day(last)}"]
