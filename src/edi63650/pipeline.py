@@ -102,7 +102,7 @@ class _Caps:
         return out
 
 
-def _capped(findings: list[Finding], where: str) -> list[Finding]:
+def capped(findings: list[Finding], where: str) -> list[Finding]:
     """``findings`` with at most :data:`CAP` of each rule, the rest summed up at the end."""
     if len(findings) <= CAP:
         return findings
@@ -307,7 +307,7 @@ class Pipeline:
             flagged = [attrs.evolve(f, statuses=(SYNTAX_STATUS,)) for f in found]
             if ack is AckCode.REJECTED:
                 flagged.append(envelope_rejected(result.claim))
-            findings = _capped([*flagged, *result.findings], "claim")
+            findings = capped([*flagged, *result.findings], "claim")
             decided.append(attrs.evolve(result, findings=tuple(findings)))
         outcome = TransactionOutcome(
             transaction=end.transaction,

@@ -1,0 +1,141 @@
+"""The rules across claims for a dataset read in parallel: one patient's claims judged again.
+
+One process validating files in order with one ``--history`` lets each claim see the
+patient's other claims: this file's services (global period, repeats, lifetime), the
+accepted claims before it (PTP, MUE and duplicates across claims) and the accepted claims of
+earlier files. Every index those rules use is keyed by the patient, so the claims of one
+patient, judged again in the same order with the same refusals, get what that run gives them.
+A distributed job (:mod:`edi63650.spark`) therefore reads its files in parallel, each without
+a history, groups what it read by patient key, and hands each patient's transaction sets to
+:func:`rejudge`, in the dataset's order (file, then place in the file).
+
+What the first reading decided for other reasons stays: a claim's syntax and envelope
+findings, and whether it was refused whatever the rules say (its own syntax errors, or its
+transaction set or interchange rejected). Only the rule pack's findings are made again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import attrs
+
+from edi63650.findings import Finding, Severity
+from edi63650.model import Claim
+from edi63650.outcome import InterchangeOutcome, TransactionOutcome
+from edi63650.pipeline import capped
+from edi63650.rules.engine import ClaimResult
+from edi63650.rules.history import HistoryStore, PatientKeys
+from edi63650.rules.pack import Engine
+from edi63650.rules.tables import Tables
+from edi63650.validate import Validator
+
+
+@attrs.frozen
+class Submission:
+    """One patient's claims of one transaction set, as the first reading judged them.
+
+    ``place`` orders the dataset: (file, interchange, transaction set), the file's number
+    being its place in the order the files are read. ``claims`` share their transaction
+    set's context (unpickle them together); ``first`` are the first reading's results, one
+    per claim.
+    """
+
+    place: tuple[int, int, int]
+    first: tuple[ClaimResult, ...]
+
+    @property
+    def claims(self) -> list[Claim]:
+        return [result.claim for result in self.first]
+
+
+def refused(result: ClaimResult, pack: frozenset[str]) -> bool:
+    """Whether the first reading rejected a claim whatever the rule pack (rule ids ``pack``)
+    says: an error of another layer (syntax, envelope) is among its findings."""
+    return any(f.severity is Severity.ERROR and f.rule not in pack for f in result.findings)
+
+
+def rejudge(
+    submissions: Iterable[Submission],
+    *,
+    tables: Tables | None = None,
+    profile: str = "auto",
+    today: datetime.date | None = None,
+) -> Iterator[tuple[Submission, tuple[ClaimResult, ...]]]:
+    """One patient's submissions, each with its claims' results as a single run over the
+    dataset's files in order, with one history, gives them.
+
+    The history is a temporary store of this patient's accepted claims, deleted at the end;
+    the first reading's syntax and envelope findings are kept in front of the pack's new ones,
+    capped as the pipeline caps them.
+    """
+    tables = tables if tables is not None else Tables.load()
+    day = today or datetime.date.today()
+    ordered = sorted(submissions, key=lambda s: s.place)
+    with tempfile.TemporaryDirectory(prefix="edi63650-patient-") as folder:
+        store = HistoryStore(Path(folder) / "history.sqlite")
+        engine: Engine | None = None
+        current = -1
+        try:
+            for submission in ordered:
+                file, interchange, _ = submission.place
+                if engine is None or file != current:
+                    engine = Engine(
+                        tables, profile=profile, history=store, today=day, run=str(file)
+                    )
+                    current = file
+                pack = frozenset(info.id for info in engine.catalogue)
+                flags = [refused(result, pack) for result in submission.first]
+                again = list(engine.check(submission.claims, record=False, refused=flags))
+                decided = tuple(
+                    _decided(first, result, pack)
+                    for first, result in zip(submission.first, again, strict=True)
+                )
+                # (a refused claim is rejected, so it is never recorded)
+                engine.record(decided, batch=f"{file}:{interchange}")
+                yield submission, decided
+        finally:
+            store.close()
+
+
+def _decided(first: ClaimResult, again: ClaimResult, pack: frozenset[str]) -> ClaimResult:
+    kept: list[Finding] = [f for f in first.findings if f.rule not in pack]
+    return attrs.evolve(again, findings=tuple(capped([*kept, *again.findings], "claim")))
+
+
+def first_reading(
+    validator: Validator, stream: BinaryIO, file: int, keys: PatientKeys
+) -> Iterator[tuple[str, Submission]]:
+    """Read one file (number ``file`` of the dataset) without a history, as a task of a
+    distributed job does: each transaction set's claims as finally decided (an interchange
+    rejected at its trailer rejects its sets), grouped by patient key (``keys`` the same for
+    every task), as the :class:`Submission` s :func:`rejudge` takes. An interchange's sets
+    are held until its end, as :meth:`Validator.validate_stream` holds them."""
+    held: list[TransactionOutcome] = []
+    for outcome in validator.outcomes(stream):
+        if isinstance(outcome, TransactionOutcome):
+            held.append(outcome)
+            continue
+        final = (
+            [outcome.restate(t) for t in held] if isinstance(outcome, InterchangeOutcome) else held
+        )
+        held = []
+        for decided in final:
+            yield from _by_patient(decided, file, keys)
+    for decided in held:
+        yield from _by_patient(decided, file, keys)
+
+
+def _by_patient(
+    outcome: TransactionOutcome, file: int, keys: PatientKeys
+) -> Iterator[tuple[str, Submission]]:
+    by_patient: dict[str, list[ClaimResult]] = {}
+    for result in outcome.claims:
+        by_patient.setdefault(keys.key(result.claim), []).append(result)
+    place = (file, outcome.scope.interchange, outcome.scope.transaction)
+    for patient, results in by_patient.items():
+        yield patient, Submission(place, tuple(results))
