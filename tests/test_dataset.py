@@ -5,20 +5,18 @@ order gives. Spark (tests/test_spark.py) runs the same two steps."""
 from __future__ import annotations
 
 import datetime
-import io
-import json
 from collections import defaultdict
 from pathlib import Path
 
-from edi63650.cli import run
 from edi63650.dataset import Submission, first_reading, rejudge
 from edi63650.rules.engine import ClaimResult
 from edi63650.rules.history import PatientKeys
 from edi63650.testing import ClaimSpec, ProviderSpec, SubscriberSpec, interchange
 from edi63650.validate import Validator
 from tests.rulepack_cases import DAY, TRIAL, claim, line
+from tests.test_across_claims import validate
 
-Verdicts = list[tuple[str, str, tuple[str, ...]]]  # per file: claim id, verdict, rules
+Verdicts = dict[str, set[str]]  # per file: claim id -> its rules and its verdict
 
 
 def file_of(*subscribers: SubscriberSpec, control: str = "1") -> bytes:
@@ -68,22 +66,7 @@ def dataset(tmp_path: Path) -> list[Path]:
 
 def with_history(paths: list[Path], history: Path) -> dict[str, Verdicts]:
     """What ``validate --format json --history`` says, one file after the other."""
-    out: dict[str, Verdicts] = {}
-    for path in paths:
-        stdout, stderr = io.StringIO(), io.StringIO()
-        status = run(
-            ["validate", "--format", "json", "--history", str(history), str(path)],
-            stdout=stdout,
-            stderr=stderr,
-            stdin=io.BytesIO(),
-        )
-        assert status in (0, 1), stderr.getvalue()
-        (report,) = json.loads(stdout.getvalue())["files"]
-        out[path.name] = [
-            (c["claim_id"], c["verdict"], tuple(sorted({f["rule"] for f in c["findings"]})))
-            for c in report["claims"]
-        ]
-    return out
+    return {path.name: validate(path, history)[1] for path in paths}
 
 
 def in_parallel(paths: list[Path], *, backwards: bool = False) -> dict[str, Verdicts]:
@@ -103,14 +86,11 @@ def in_parallel(paths: list[Path], *, backwards: bool = False) -> dict[str, Verd
                 offset = result.claim.segments[0].offset
                 decided[submission.place[0]].append((offset, result))
     return {
-        path.name: [
-            (
-                r.claim.claim_id,
-                "accepted" if r.accepted else "rejected",
-                tuple(sorted({f.rule for f in r.findings})),
-            )
+        path.name: {
+            r.claim.claim_id: {f.rule for f in r.findings}
+            | {"accepted" if r.accepted else "rejected"}
             for _, r in sorted(decided[number], key=lambda pair: pair[0])
-        ]
+        }
         for number, path in enumerate(paths)
     }
 
@@ -119,14 +99,16 @@ def test_a_dataset_judged_per_patient_equals_one_run_with_a_history(tmp_path: Pa
     paths = dataset(tmp_path)
     expected = with_history(paths, tmp_path / "history.sqlite")
     # the cases are what they say: the edits across files did happen
-    rules = {claim_id: found for verdicts in expected.values() for claim_id, _, found in verdicts}
+    rules = {
+        claim_id: found for verdicts in expected.values() for claim_id, found in verdicts.items()
+    }
     assert "SCS-IMAGING" in rules["B1"]
     assert "SCS-GLOBAL-EM" in rules["B2"]
     assert "SCS-IMAGING" not in rules["B3"]  # its 63650 came in a rejected interchange
     assert "X12-REJECTED-ENVELOPE" in rules["R1"]
     assert "DUP-EXACT" in rules["A9"]
     assert "DUP-SUSPECT" in rules["C2"]
-    assert expected["c.837"][3] == ("B4", "accepted", ())
+    assert expected["c.837"]["B4"] == {"accepted"}
     assert in_parallel(paths) == expected
 
 
