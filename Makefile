@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-doubling clean
+.PHONY: demo test lint bench bench-doubling bench-spark clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: $(STAMP)
 ## bench-doubling: doubling each hostile input shape at most about doubles the time
 bench-doubling: $(STAMP)
 	$(BIN)/python benchmarks/doubling.py
+
+## bench-spark: Spark local[2] against validate --jobs 2 and --jobs 1 on one directory
+bench-spark: $(STAMP)
+	$(BIN)/python benchmarks/bench_spark.py
 
 clean:
 	rm -rf $(VENV) dist build benchmarks/out demo-out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,104 @@
+"""Spark ``local[2]`` against ``edi63650 validate --jobs 2`` and ``--jobs 1`` on one directory.
+
+Run with ``make bench-spark`` (not part of ``make test``). A directory of synthetic files
+(``edi63650.testing.synth``, 837P and 837I in turn) is made in a temporary folder; then, each
+in a process of its own and timed whole (start-up included, the figure a user sees):
+
+- ``spark local[2]``: a Spark session, the x12 data source registered, the claims table of the
+  directory written to Parquet in the temporary folder, the session stopped;
+- ``validate --jobs N``: ``edi63650 validate DIR --format json --quiet --jobs N``, the report
+  written to a file in the temporary folder.
+
+Each figure is the best of ``--repeat`` runs; the table gives files/s, claims/s and each row's
+ratio to ``--jobs 1``. Spark is started once before timing (a warm-up), so that the JVM's and
+Python's files are in the page cache for every row alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_BIN = Path(sys.executable).parent
+
+
+def _spark_child(folder: str, out: str) -> None:
+    """In a child process: the claims table of ``folder`` to Parquet with local[2]."""
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    from edi63650.spark import register
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    register(spark)
+    claims = spark.read.format("x12").option("table", "claims").load(folder)
+    claims.write.mode("overwrite").parquet(out)
+    spark.stop()
+
+
+def _timed(command: list[str], stdout: Path | None = None) -> float:
+    start = time.perf_counter()
+    with (stdout or Path(os.devnull)).open("wb") as out:
+        subprocess.run(command, stdout=out, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=16)
+    parser.add_argument("--claims", type=int, default=1000, help="claims per file")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    from edi63650.testing import synth
+
+    with tempfile.TemporaryDirectory(prefix="edi63650-bench-spark-") as private:
+        root = Path(private)
+        inbound = root / "inbound"
+        inbound.mkdir()
+        for number in range(args.files):
+            kind = "837P" if number % 2 == 0 else "837I"
+            (inbound / f"batch-{number:03d}.837").write_bytes(synth(kind, args.claims, number))
+        size = sum(p.stat().st_size for p in inbound.iterdir())
+        claims = args.files * args.claims
+        print(f"{args.files} files, {claims:,} claims, {size / 1e6:.1f} MB; best of {args.repeat}")
+        spark = [sys.executable, __file__, "--spark-child", str(inbound), str(root / "parquet")]
+        rows = {
+            "spark local[2]": spark,
+            "validate --jobs 2": [str(_BIN / "edi63650"), str(inbound), "--jobs", "2"],
+            "validate --jobs 1": [str(_BIN / "edi63650"), str(inbound), "--jobs", "1"],
+        }
+        for name in ("validate --jobs 2", "validate --jobs 1"):
+            rows[name][1:1] = ["validate"]
+            rows[name] += ["--format", "json", "--quiet"]
+        _timed(spark)  # warm-up
+        best = {
+            name: min(_timed(command, root / "report.json") for _ in range(args.repeat))
+            for name, command in rows.items()
+        }
+    base = best["validate --jobs 1"]
+    print(f"{'':20} {'seconds':>8} {'files/s':>8} {'claims/s':>9} {'vs --jobs 1':>12}")
+    for name, seconds in best.items():
+        print(
+            f"{name:20} {seconds:8.1f} {args.files / seconds:8.2f} {claims / seconds:9.0f} "
+            f"{base / seconds:11.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--spark-child":
+        _spark_child(sys.argv[2], sys.argv[3])
+    else:
+        main()
