@@ -25,7 +25,7 @@ from edi63650.rules.history import HistoryStore
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
 from edi63650.testing import ClaimSpec, ProviderSpec, SubscriberSpec, interchange
-from tests.rulepack_cases import TODAY, TRIAL, claim, line
+from tests.rulepack_cases import DAY, TODAY, TRIAL, claim, line
 
 D = datetime.date
 
@@ -220,3 +220,25 @@ def test_a_retracted_interchange_does_not_count_as_earlier_claims(tmp_path: Path
     verdicts = {c.claim.claim_id: (c.accepted, {f.rule for f in c.findings}) for c in result.claims}
     assert verdicts["T1"][0] is False
     assert verdicts["T2"] == (True, set())
+
+
+def test_a_replayed_interchange_does_not_count_the_interchanges_after_it_twice(
+    tmp_path: Path,
+) -> None:
+    # An interchange rejected at its trailer is read again; the chunk read again holds the
+    # interchanges after it, whose claims must be counted once (63650: 4 units per lifetime).
+    retracted = file_of(claim("R1", line("63650", "1500.00"), notes=TRIAL), member="M3")
+    retracted = retracted.replace(b"IEA*1*000000001", b"IEA*2*000000001")
+    assert b"IEA*2*" in retracted
+    later = DAY + datetime.timedelta(days=20)  # (MUE 2 per date; outside the global period)
+    three = file_of(claim("L1", line("63650", "1500.00", 2), notes=TRIAL), control="2")
+    four = file_of(claim("L2", line("63650", "500.00", 2, day=later), notes=TRIAL), control="3")
+    path = write(tmp_path, "replayed.837", retracted + three + four)
+    _, rules = validate(path, tmp_path / "history.sqlite")
+    assert rules["R1"] == {"rejected", "X12-REJECTED-ENVELOPE"}
+    assert rules["L1"] == {"accepted"}
+    assert rules["L2"] == {"accepted"}  # 4 units: at the limit, not over it
+    last = later + datetime.timedelta(days=20)
+    five = file_of(claim("L3", line("63650", "500.00", day=last), notes=TRIAL), control="4")
+    again = write(tmp_path, "over.837", retracted + three + four + five)
+    assert "SCS-LIFETIME" in validate(again, tmp_path / "other.sqlite")[1]["L3"]

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import edi63650
+from edi63650.cli import run
 from edi63650.errors import EdiUsageError
 from edi63650.rules.history import PatientKeys
 from edi63650.spark.inputs import Piece, expand, interchange_starts, pieces
@@ -31,6 +32,7 @@ from edi63650.spark.rows import COLUMNS, FINDING_COLUMNS, Settings, exact, rows,
 from edi63650.testing import synth
 from edi63650.writers.ack277 import claim_statuses
 from tests.helpers import FIXTURES
+from tests.test_dataset import dataset
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -424,19 +426,89 @@ def test_the_patient_key_is_the_historys(spark: SparkSession, tmp_path: Path) ->
     assert [r["patient_key"] for r in got] == expected
 
 
-def test_validate_frames_gives_the_three_tables(
-    spark: SparkSession, tables: dict[str, dict[str, list[dict[str, Any]]]]
-) -> None:
+def history_run(paths: list[Path], history: Path) -> dict[str, list[str]]:
+    """Each file's claims (id, verdict, rules) and findings (rule, claim, line), as
+    ``validate --format json --history`` gives them, one file after the other in order."""
+    out: dict[str, list[str]] = {}
+    for path in paths:
+        stdout, stderr = io.StringIO(), io.StringIO()
+        arguments = ["validate", "--format", "json", "--history", str(history), str(path)]
+        status = run(arguments, stdout=stdout, stderr=stderr, stdin=io.BytesIO())
+        assert status in (0, 1, 2), stderr.getvalue()
+        for value in json.loads(stdout.getvalue())["files"]:
+            claims = [
+                (
+                    "claim",
+                    c["claim_id"],
+                    c["verdict"],
+                    tuple(sorted({f["rule"] for f in c["findings"] if f["severity"] != "info"})),
+                )
+                for c in value["claims"]
+            ]
+            found = [("finding", f["rule"], f["claim_id"], f["line"]) for f in every_finding(value)]
+            lines = [("lines", c["claim_id"], c["lines"]) for c in value["claims"]]
+            out[str(path)] = sorted(map(str, [*claims, *found, *lines]))
+    return out
+
+
+def frames_run(spark: SparkSession, paths: list[Path]) -> dict[str, list[str]]:
+    """The same, from the three tables of ``validate_frames``."""
     from edi63650.spark import validate_frames
 
-    frames = validate_frames(spark, str(FIXTURES / "*.837"), profile="auto")
-    for table, frame in zip(COLUMNS, frames, strict=True):
-        got = _by_file(frame)
-        expected = {f: r for f, r in tables[table].items() if f in got or f.endswith(".837")}
-        expected = {f: r for f, r in expected.items() if Path(f).parent == FIXTURES}
-        assert {f: sorted(map(str, r)) for f, r in got.items()} == {
-            f: sorted(map(str, r)) for f, r in expected.items()
-        }, table
+    claims, lines, findings = validate_frames(spark, [str(p) for p in paths])
+    out: dict[str, list[Record]] = collections.defaultdict(list)
+    for row in claims.collect():
+        out[row.file].append(("claim", row.claim_id, row.verdict, tuple(sorted(set(row.rules)))))
+    for row in findings.collect():
+        out[row.file].append(("finding", row.rule, row.claim_id, row.line))
+    counts = collections.Counter((r.file, r.claim_offset, r.claim_id) for r in lines.collect())
+    for row in claims.collect():
+        out[row.file].append(
+            ("lines", row.claim_id, counts[(row.file, row.claim_offset, row.claim_id)])
+        )
+    return {file: sorted(map(str, records)) for file, records in out.items()}
+
+
+def test_validate_frames_judges_the_dataset_as_one_run_with_a_history(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # claims of one patient in several files: imaging and an E/M in the global period of a
+    # 63650 billed in another file, a rejected interchange, duplicates across files
+    paths = dataset(tmp_path)
+    got = frames_run(spark, paths)
+    assert got == history_run(paths, tmp_path / "history.sqlite")
+    claims = [record for records in got.values() for record in records if "claim" in record]
+    assert "('claim', 'B2', 'rejected', ('SCS-GLOBAL-EM',))" in claims
+    assert "('claim', 'B1', 'rejected', ('SCS-IMAGING',))" in claims
+
+
+def test_validate_frames_over_the_fixtures_is_one_run_with_a_history(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # several fixtures are one file under other delimiters: their patients meet across files
+    paths = sorted(FIXTURES.glob("*.837"))
+    assert frames_run(spark, paths) == history_run(paths, tmp_path / "history.sqlite")
+
+
+def test_a_split_file_is_judged_as_one_in_the_dataset_pass(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # one patient in every interchange of a file cut into pieces: the pieces are one file
+    paths = dataset(tmp_path)
+    whole = tmp_path / "whole.837"
+    whole.write_bytes(b"".join(p.read_bytes() for p in paths))
+    from edi63650.spark import validate_frames
+
+    small = validate_frames(spark, [str(whole)], split_size="1")[0]
+    one = validate_frames(spark, [str(whole)])[0]
+    assert small.rdd.getNumPartitions() >= 1
+
+    def key(row: Any) -> Record:
+        return (row.claim_offset, row.verdict, tuple(row.rules))
+
+    assert sorted(map(key, small.collect())) == sorted(map(key, one.collect()))
+    history = history_run([whole], tmp_path / "history.sqlite")[str(whole)]
+    assert frames_run(spark, [whole])[str(whole)] == history
 
 
 def test_an_unknown_table_is_one_clear_error(spark: SparkSession) -> None:

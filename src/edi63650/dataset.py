@@ -39,10 +39,11 @@ from edi63650.validate import Validator
 class Submission:
     """One patient's claims of one transaction set, as the first reading judged them.
 
-    ``place`` orders the dataset: (file, interchange, transaction set), the file's number
-    being its place in the order the files are read. ``claims`` share their transaction
-    set's context (unpickle them together); ``first`` are the first reading's results, one
-    per claim.
+    ``place`` orders the dataset: (file, offset, interchange): the file's number is its place
+    in the order the files are read, the offset that of the set's end in the file (a file
+    read in pieces keeps one order), the interchange its ordinal where it was read. The
+    claims share their transaction set's context (unpickle them together); ``first`` are the
+    first reading's results, one per claim.
     """
 
     place: tuple[int, int, int]
@@ -82,7 +83,7 @@ def rejudge(
         current = -1
         try:
             for submission in ordered:
-                file, interchange, _ = submission.place
+                file, _, interchange = submission.place
                 if engine is None or file != current:
                     engine = Engine(
                         tables, profile=profile, history=store, today=day, run=str(file)
@@ -125,17 +126,19 @@ def first_reading(
         )
         held = []
         for decided in final:
-            yield from _by_patient(decided, file, keys)
+            yield from submissions(decided, file, keys)
     for decided in held:
-        yield from _by_patient(decided, file, keys)
+        yield from submissions(decided, file, keys)
 
 
-def _by_patient(
-    outcome: TransactionOutcome, file: int, keys: PatientKeys
+def submissions(
+    outcome: TransactionOutcome, file: int, keys: PatientKeys, start: int = 0
 ) -> Iterator[tuple[str, Submission]]:
+    """A transaction set's claims as decided, one :class:`Submission` per patient key, for
+    file number ``file`` (read from its byte ``start``)."""
     by_patient: dict[str, list[ClaimResult]] = {}
     for result in outcome.claims:
         by_patient.setdefault(keys.key(result.claim), []).append(result)
-    place = (file, outcome.scope.interchange, outcome.scope.transaction)
+    place = (file, start + outcome.end, outcome.scope.interchange)
     for patient, results in by_patient.items():
         yield patient, Submission(place, tuple(results))

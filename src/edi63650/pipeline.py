@@ -245,7 +245,8 @@ class Pipeline:
 
     def _take(self, events: Sequence[object], out: list[Output]) -> int | None:
         """Read events into ``out``; pause after an interchange outcome that retracts sets
-        (returning where to go on), so that nothing after it is read before its replay."""
+        (returning where to go on), so that nothing after it is read before its replay; a
+        replay stops after its interchange."""
         for index, event in enumerate(events):
             if isinstance(event, Segment):
                 out.append(event)
@@ -260,7 +261,9 @@ class Pipeline:
             elif isinstance(event, InterchangeEnd):
                 outcome = self._close_interchange(event)
                 out.append(outcome)
-                if outcome.retracts and index + 1 < len(events):
+                # A replay reads its one interchange: the rules must not see what follows
+                # it twice (the chunk read again holds the interchanges after it too).
+                if (outcome.retracts or self._replaying) and index + 1 < len(events):
                     return index + 1
             elif isinstance(event, InterchangeStart):
                 self._close_fragment(out)

@@ -31,6 +31,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any, Protocol
 
 import attrs
 
@@ -208,23 +209,27 @@ class RowBuilder:
         self._keys = keys
 
     def transaction(self, outcome: TransactionOutcome) -> Iterator[Row]:
-        envelope = _envelope(outcome.interchange, outcome.group, outcome.transaction)
+        envelope = envelope_of(outcome)
         if self.table == "findings":
             for finding in outcome.findings:
                 yield self._finding(finding, envelope, None)
         for result in outcome.claims:
-            claim = result.claim
-            offset = self._offset(claim.position.offset)
-            place = (self._file, *envelope, claim.claim_id, offset)
-            if self.table == "claims":
-                yield self._claim(result, place)
-            elif self.table == "lines":
-                rejected = result.rejected_lines
-                for line in result.claim.lines:
-                    yield _line(result.claim, line, place, rejected)
-            else:
-                for finding in result.findings:
-                    yield self._finding(finding, envelope, offset)
+            yield from self.claim(result, envelope)
+
+    def claim(self, result: ClaimResult, envelope: Row) -> Iterator[Row]:
+        """The rows of one claim of a transaction set with control numbers ``envelope``."""
+        claim = result.claim
+        offset = self._offset(claim.position.offset)
+        place = (self._file, *envelope, claim.claim_id, offset)
+        if self.table == "claims":
+            yield self._claim(result, place)
+        elif self.table == "lines":
+            rejected = result.rejected_lines
+            for line in result.claim.lines:
+                yield _line(result.claim, line, place, rejected)
+        else:
+            for finding in result.findings:
+                yield self._finding(finding, envelope, offset)
 
     def interchange(self, outcome: InterchangeOutcome) -> Iterator[Row]:
         if self.table != "findings":
@@ -271,6 +276,10 @@ class RowBuilder:
             [str(status) for stc in claim_statuses(result) for status in stc],
         )
 
+    def finding(self, finding: Finding, envelope: Row) -> Row:
+        """The row of a finding outside claims, under control numbers ``envelope``."""
+        return self._finding(finding, envelope, None)
+
     def _finding(self, finding: Finding, envelope: Row, claim_offset: int | None) -> Row:
         return (
             str(finding.rule),
@@ -288,6 +297,11 @@ class RowBuilder:
             finding.source or None,
             self._offset(finding.offset),
         )
+
+
+def envelope_of(outcome: TransactionOutcome) -> Row:
+    """The interchange, group and transaction-set control numbers of a set."""
+    return _envelope(outcome.interchange, outcome.group, outcome.transaction)
 
 
 def _envelope(
@@ -340,18 +354,26 @@ def exact(value: Decimal | None, shape: tuple[int, int]) -> Decimal | None:
     return fitted
 
 
+class Builder(Protocol):
+    """What :class:`RowSink` asks for the records of each outcome."""
+
+    def transaction(self, outcome: TransactionOutcome) -> Iterator[object]: ...
+    def interchange(self, outcome: InterchangeOutcome) -> Iterator[object]: ...
+    def stream(self, outcome: StreamOutcome) -> Iterator[object]: ...
+
+
 class RowSink(Sink):
     """A writer of rows for :meth:`Validator.write`: the rows of the open interchange stay
     provisional (an interchange rejected at its trailer is fed again, as decided), and every
     row is spooled, in memory up to a megabyte and in a private temporary file beyond, so a
     task's memory does not grow with its piece. :meth:`rows` reads them back."""
 
-    def __init__(self, builder: RowBuilder) -> None:
+    def __init__(self, builder: Builder) -> None:
         self._builder = builder
         self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, mode="w+b")  # noqa: SIM115 - closed by dispose()
         self._mark = 0  # the end of the last interchange's rows
 
-    def _write(self, made: Iterator[Row]) -> None:
+    def _write(self, made: Iterator[object]) -> None:
         for row in made:
             pickle.dump(row, self._spool, pickle.HIGHEST_PROTOCOL)
 
@@ -369,7 +391,7 @@ class RowSink(Sink):
     def close(self, outcome: StreamOutcome) -> None:
         self._write(self._builder.stream(outcome))
 
-    def rows(self) -> Iterator[Row]:
+    def rows(self) -> Iterator[Any]:
         """The rows written, in order."""
         end = self._spool.tell()
         self._spool.seek(0)

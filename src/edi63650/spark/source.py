@@ -6,14 +6,18 @@ source hands Spark Arrow record batches (:func:`record_batch`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from typing import cast
 
 import attrs
 import pyarrow as pa
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
+from edi63650.rules.history import PatientKeys
+from edi63650.spark.across import Record, first_pass, second_pass
 from edi63650.spark.inputs import Piece
 from edi63650.spark.options import Request, request, table_of
 from edi63650.spark.rows import COLUMNS, Row, Settings, batches, rows
@@ -82,27 +86,71 @@ def _lower(options: object) -> dict[str, str]:
 def frames(
     spark: SparkSession, paths: Sequence[str], options: dict[str, str]
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """The claims, lines and findings tables of ``paths`` without the data source API: an RDD
-    of the pieces, one per partition, each mapped to its rows in its task. (Not
-    ``mapInArrow``: pyspark requires pandas for it, which the extra does not install.) Each
-    table is its own pass over the files when it is computed."""
+    """The claims, lines and findings tables of ``paths``, with the rules across claims
+    applied over the whole dataset (:mod:`edi63650.spark.across`): a first pass, one task per
+    piece, then the claims shuffled by patient and judged again per patient in the dataset's
+    order (the files sorted by path). The three tables come from one pass over the files,
+    kept (memory, then disk) until they are computed. (An RDD, not ``mapInArrow``: pyspark
+    requires pandas for it, which the extra does not install.)"""
     planned = request({**options, "table": "claims"}, list(paths))
     pieces = planned.pieces()
+    settings = planned.settings
+    numbers = {path: number for number, path in enumerate(dict.fromkeys(p.path for p in pieces))}
+    # the user's key, or one for this job: tasks must key the same patient alike
+    grouping = settings.keys if settings.keys is not None else PatientKeys()
+    work = [(piece, numbers[piece.path]) for piece in pieces]
+    first = (
+        spark.sparkContext.parallelize(work, max(len(work), 1))
+        .mapPartitions(_First(settings, grouping))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    final = first.filter(lambda record: record[0] == "").map(_row)
+    judged = first.filter(lambda record: record[0] != "").groupByKey().flatMap(_Second(settings))
+    tagged = final.union(judged).persist(StorageLevel.MEMORY_AND_DISK)
     out = []
     for table in COLUMNS:
-        settings = attrs.evolve(planned.settings, table=table)
-        rdd = spark.sparkContext.parallelize(pieces, len(pieces)).mapPartitions(_Task(settings))
+        rdd = tagged.filter(_Of(table)).map(_untagged)
         out.append(spark.createDataFrame(rdd, SCHEMAS[table], verifySchema=False))
     claims, lines, findings = out
     return claims, lines, findings
 
 
 @attrs.frozen
-class _Task:
-    """What a task of :func:`frames` runs: the rows of its pieces."""
+class _Of:
+    """Whether a (table, row) is of ``table``."""
+
+    table: str
+
+    def __call__(self, item: tuple[str, Row]) -> bool:
+        return item[0] == self.table
+
+
+def _untagged(item: tuple[str, Row]) -> Row:
+    return item[1]
+
+
+def _row(record: Record) -> tuple[str, Row]:
+    """The (table, row) of a first-pass record that is final."""
+    return cast(tuple[str, Row], record[1])
+
+
+@attrs.frozen
+class _First:
+    """What a task of the first pass runs: its pieces, validated alone."""
+
+    settings: Settings
+    grouping: PatientKeys = attrs.field(eq=False)
+
+    def __call__(self, work: Iterable[tuple[Piece, int]]) -> Iterator[Record]:
+        for piece, number in work:
+            yield from first_pass(piece, number, self.settings, self.grouping)
+
+
+@attrs.frozen
+class _Second:
+    """What the second pass runs for each patient: the rows of the patient's claims."""
 
     settings: Settings
 
-    def __call__(self, pieces: Iterable[Piece]) -> Iterator[Row]:
-        for piece in pieces:
-            yield from rows(piece, self.settings)
+    def __call__(self, group: tuple[str, Iterable[object]]) -> Iterator[tuple[str, Row]]:
+        return second_pass(group[1], self.settings)

@@ -1,0 +1,142 @@
+"""The rules across claims over a whole dataset: the two steps of :func:`edi63650.spark.
+validate_frames`, around one shuffle by patient. No pyspark here.
+
+1. :func:`first_pass`, one task per piece: the piece is validated alone (as :func:`rows.rows`
+   does, by :meth:`Validator.write`); its rows outside claims are final, and its claims go out
+   grouped by patient key (:func:`edi63650.dataset.submissions`), with what their rows need;
+2. :func:`second_pass`, one call per patient: the patient's claims, if they came from more
+   than one piece, are judged again in the dataset's order (:func:`edi63650.dataset.rejudge`:
+   file, then place in the file), as one ``validate --history`` run over the files in that
+   order judges them; then every claim becomes its rows of the three tables.
+
+A patient whose claims all came from one piece keeps the first pass's results: nothing before
+the piece concerned them, and inside the piece the first pass was that run already.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import attrs
+
+from edi63650.dataset import Submission, rejudge, submissions
+from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
+from edi63650.rules.engine import ClaimResult
+from edi63650.rules.history import PatientKeys
+from edi63650.spark.inputs import ByteRange, Piece
+from edi63650.spark.rows import (
+    COLUMNS,
+    INTERNAL_ERROR,
+    UNREADABLE,
+    Row,
+    RowBuilder,
+    RowSink,
+    Settings,
+    envelope_of,
+    tables_of,
+)
+from edi63650.validate import Validator
+
+#: A first-pass record: ("", (table, row)) for a row that is final, or (patient key, a
+#: pickled :class:`Placed`) for one patient's claims of a transaction set.
+Record = tuple[str, object]
+
+
+@attrs.frozen
+class Placed:
+    """One patient's claims of a transaction set, with where they were read."""
+
+    path: str
+    start: int  # the piece's first byte in the file
+    envelope: Row  # interchange, group and transaction-set control numbers
+    submission: Submission
+
+
+def first_pass(
+    piece: Piece, file: int, settings: Settings, grouping: PatientKeys
+) -> Iterator[Record]:
+    """Validate ``piece`` (of file number ``file`` in the dataset's order) alone; ``grouping``
+    keys the patients alike in every task (the user's key, or one made for this job)."""
+    tables, levels = tables_of(settings.maps)
+    validator = Validator(tables=tables, profile=settings.profile)
+    findings = RowBuilder("findings", piece, levels, settings.keys)
+    try:
+        handle = Path(piece.path).open("rb")  # noqa: SIM115 - closed below
+    except OSError as error:
+        for row in findings.failed(UNREADABLE, f"cannot read: {error.strerror or error}"):
+            yield "", ("findings", row)
+        return
+    sink = RowSink(_Records(findings, piece, file, grouping))
+    try:
+        try:
+            with handle, io.BufferedReader(ByteRange(handle, piece.start, piece.end)) as stream:
+                validator.write(stream, [sink], Path(piece.path).name)
+        except OSError as error:
+            for row in findings.failed(UNREADABLE, f"cannot read: {error.strerror or error}"):
+                yield "", ("findings", row)
+            return
+        except Exception as error:  # the promise is one row naming the file, no traceback
+            message = f"internal error ({type(error).__name__}): {error}"
+            for row in findings.failed(INTERNAL_ERROR, message):
+                yield "", ("findings", row)
+            return
+        yield from sink.rows()
+    finally:
+        sink.release()
+
+
+@attrs.frozen
+class _Records:
+    """The first pass's records of each outcome (fed by :class:`RowSink`, which keeps an
+    interchange's provisional until its end)."""
+
+    findings: RowBuilder
+    piece: Piece
+    file: int
+    grouping: PatientKeys
+
+    def transaction(self, outcome: TransactionOutcome) -> Iterator[Record]:
+        for finding in outcome.findings:  # the set's own
+            yield "", ("findings", self.findings.finding(finding, envelope_of(outcome)))
+        envelope = envelope_of(outcome)
+        for patient, submission in submissions(outcome, self.file, self.grouping, self.piece.start):
+            placed = Placed(self.piece.path, self.piece.start, envelope, submission)
+            yield patient, pickle.dumps(placed, pickle.HIGHEST_PROTOCOL)
+
+    def interchange(self, outcome: InterchangeOutcome) -> Iterator[Record]:
+        for row in self.findings.interchange(outcome):
+            yield "", ("findings", row)
+
+    def stream(self, outcome: StreamOutcome) -> Iterator[Record]:
+        for row in self.findings.stream(outcome):
+            yield "", ("findings", row)
+
+
+def second_pass(payloads: Iterable[object], settings: Settings) -> Iterator[tuple[str, Row]]:
+    """One patient's claims (the pickled :class:`Placed` records of the first pass) as the
+    rows of every table, ``(table, row)``."""
+    placed: list[Placed] = [pickle.loads(p) for p in payloads]  # type: ignore[arg-type]  # noqa: S301 - our own, from the first pass
+    pieces = {(p.path, p.start) for p in placed}
+    decided: list[tuple[Placed, tuple[ClaimResult, ...]]]
+    if len(pieces) == 1:
+        decided = [(p, p.submission.first) for p in placed]
+    else:
+        tables, _ = tables_of(settings.maps)
+        by_submission = {id(p.submission): p for p in placed}
+        decided = [
+            (by_submission[id(submission)], results)
+            for submission, results in rejudge(
+                (p.submission for p in placed), tables=tables, profile=settings.profile
+            )
+        ]
+    _, levels = tables_of(settings.maps)
+    for where, results in decided:
+        piece = Piece(where.path, where.start)
+        for table in COLUMNS:
+            builder = RowBuilder(table, piece, levels, settings.keys)
+            for result in results:
+                for row in builder.claim(result, where.envelope):
+                    yield table, row
