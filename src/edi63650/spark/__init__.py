@@ -14,9 +14,10 @@ validate_frames(spark, paths, profile="medicare")``. The options are in
 
 Each file is one partition; a file above ``split_size`` bytes is cut at interchange
 boundaries (:mod:`edi63650.spark.inputs`). Every verdict, status and finding is the library's
-own, as ``edi63650 validate`` gives it for the file. Not yet across files: the rules that need
-other claims (global period, repeats, cross-claim PTP and MUE, duplicates) see only the claims
-before them in the same piece; a dataset-wide pass is the next phase.
+own. The data source judges each piece alone, as ``edi63650 validate`` judges a file;
+:func:`validate_frames` applies the rules that need other claims (global period, repeats,
+cross-claim PTP and MUE, duplicates) over the whole dataset, as one ``validate --history``
+run over the files in sorted order does (:mod:`edi63650.spark.across`).
 
 Only this package imports pyspark; ``import edi63650`` never does.
 """
@@ -43,7 +44,8 @@ def validate_frames(
     spark: SparkSession, paths: str | Sequence[str], **options: str
 ) -> tuple[DataFrame, DataFrame, DataFrame]:
     """The claims, lines and findings DataFrames of ``paths`` (a file, a list, a folder or a
-    glob), with the data source's options but ``table``; made with ``mapInArrow``."""
+    glob), with the data source's options but ``table``, and the rules across claims applied
+    over the whole dataset (see :mod:`edi63650.spark.across`)."""
     from edi63650.spark.source import frames  # noqa: PLC0415 - as register
 
     names = [paths] if isinstance(paths, str) else list(paths)
