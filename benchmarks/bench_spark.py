@@ -27,13 +27,15 @@ from pathlib import Path
 _BIN = Path(sys.executable).parent
 
 
-def _spark_child(folder: str, out: str) -> None:
-    """In a child process: the claims table of ``folder`` to Parquet with local[2]."""
+def _spark_child(folder: str, out: str, dataset: bool = False) -> None:
+    """In a child process: the claims table of ``folder`` to Parquet with local[2], read by
+    the data source (each file alone) or, ``dataset``, the three tables of validate_frames
+    (the rules across claims over all the files)."""
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
 
-    from edi63650.spark import register
+    from edi63650.spark import register, validate_frames
 
     spark = (
         SparkSession.builder.master("local[2]")
@@ -44,8 +46,14 @@ def _spark_child(folder: str, out: str) -> None:
     )
     spark.sparkContext.setLogLevel("ERROR")
     register(spark)
-    claims = spark.read.format("x12").option("table", "claims").load(folder)
-    claims.write.mode("overwrite").parquet(out)
+    if dataset:
+        for name, frame in zip(
+            ("claims", "lines", "findings"), validate_frames(spark, folder), strict=True
+        ):
+            frame.write.mode("overwrite").parquet(f"{out}-{name}")
+    else:
+        claims = spark.read.format("x12").option("table", "claims").load(folder)
+        claims.write.mode("overwrite").parquet(out)
     spark.stop()
 
 
@@ -75,8 +83,10 @@ def main() -> None:
         claims = args.files * args.claims
         print(f"{args.files} files, {claims:,} claims, {size / 1e6:.1f} MB; best of {args.repeat}")
         spark = [sys.executable, __file__, "--spark-child", str(inbound), str(root / "parquet")]
+        frames = [*spark[:2], "--frames-child", *spark[3:]]
         rows = {
             "spark local[2]": spark,
+            "spark validate_frames": frames,
             "validate --jobs 2": [str(_BIN / "edi63650"), str(inbound), "--jobs", "2"],
             "validate --jobs 1": [str(_BIN / "edi63650"), str(inbound), "--jobs", "1"],
         }
@@ -89,16 +99,16 @@ def main() -> None:
             for name, command in rows.items()
         }
     base = best["validate --jobs 1"]
-    print(f"{'':20} {'seconds':>8} {'files/s':>8} {'claims/s':>9} {'vs --jobs 1':>12}")
+    print(f"{'':22} {'seconds':>8} {'files/s':>8} {'claims/s':>9} {'vs --jobs 1':>12}")
     for name, seconds in best.items():
         print(
-            f"{name:20} {seconds:8.1f} {args.files / seconds:8.2f} {claims / seconds:9.0f} "
+            f"{name:22} {seconds:8.1f} {args.files / seconds:8.2f} {claims / seconds:9.0f} "
             f"{base / seconds:11.2f}x"
         )
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--spark-child":
-        _spark_child(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 4 and sys.argv[1] in ("--spark-child", "--frames-child"):
+        _spark_child(sys.argv[2], sys.argv[3], dataset=sys.argv[1] == "--frames-child")
     else:
         main()
