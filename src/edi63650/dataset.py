@@ -66,23 +66,26 @@ def rejudge(
     tables: Tables | None = None,
     profile: str = "auto",
     today: datetime.date | None = None,
+    ordered: bool = False,
 ) -> Iterator[tuple[Submission, tuple[ClaimResult, ...]]]:
     """One patient's submissions, each with its claims' results as a single run over the
     dataset's files in order, with one history, gives them.
 
     The history is a temporary store of this patient's accepted claims, deleted at the end;
     the first reading's syntax and envelope findings are kept in front of the pack's new ones,
-    capped as the pipeline caps them.
+    capped as the pipeline caps them. ``ordered``: the submissions come in the dataset's order
+    already, and are taken one at a time (else they are sorted first).
     """
     tables = tables if tables is not None else Tables.load()
     day = today or datetime.date.today()
-    ordered = sorted(submissions, key=lambda s: s.place)
+    if not ordered:
+        submissions = sorted(submissions, key=lambda s: s.place)
     with tempfile.TemporaryDirectory(prefix="edi63650-patient-") as folder:
         store = HistoryStore(Path(folder) / "history.sqlite")
         engine: Engine | None = None
         current = -1
         try:
-            for submission in ordered:
+            for submission in submissions:
                 file, _, interchange = submission.place
                 if engine is None or file != current:
                     engine = Engine(

@@ -41,18 +41,14 @@ from edi63650.spark.rows import (
 from edi63650.validate import Validator
 
 #: A first-pass record: ("", (table, row)) for a row that is final, or (patient key, a
-#: pickled :class:`Placed`) for one patient's claims of a transaction set.
+#: :data:`Claims`) for one patient's claims of a transaction set.
 Record = tuple[str, object]
 
-
-@attrs.frozen
-class Placed:
-    """One patient's claims of a transaction set, with where they were read."""
-
-    path: str
-    start: int  # the piece's first byte in the file
-    envelope: Row  # interchange, group and transaction-set control numbers
-    submission: Submission
+#: One patient's claims of a transaction set on their way to the second pass: the
+#: submission's place, its piece (path, start), its envelope's control numbers (interchange,
+#: group, transaction set) and the pickled :class:`Submission`, which the second pass opens
+#: one at a time.
+Claims = tuple[tuple[int, int, int], tuple[str, int], Row, bytes]
 
 
 def first_pass(
@@ -103,8 +99,10 @@ class _Records:
             yield "", ("findings", self.findings.finding(finding, envelope_of(outcome)))
         envelope = envelope_of(outcome)
         for patient, submission in submissions(outcome, self.file, self.grouping, self.piece.start):
-            placed = Placed(self.piece.path, self.piece.start, envelope, submission)
-            yield patient, pickle.dumps(placed, pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(submission, pickle.HIGHEST_PROTOCOL)
+            piece = (self.piece.path, self.piece.start)
+            claims: Claims = (submission.place, piece, envelope, data)
+            yield patient, claims
 
     def interchange(self, outcome: InterchangeOutcome) -> Iterator[Record]:
         for row in self.findings.interchange(outcome):
@@ -115,28 +113,33 @@ class _Records:
             yield "", ("findings", row)
 
 
-def second_pass(payloads: Iterable[object], settings: Settings) -> Iterator[tuple[str, Row]]:
-    """One patient's claims (the pickled :class:`Placed` records of the first pass) as the
-    rows of every table, ``(table, row)``."""
-    placed: list[Placed] = [pickle.loads(p) for p in payloads]  # type: ignore[arg-type]  # noqa: S301 - our own, from the first pass
-    pieces = {(p.path, p.start) for p in placed}
-    decided: list[tuple[Placed, tuple[ClaimResult, ...]]]
-    if len(pieces) == 1:
-        decided = [(p, p.submission.first) for p in placed]
+def second_pass(payloads: Iterable[Claims], settings: Settings) -> Iterator[tuple[str, Row]]:
+    """One patient's claims (the first pass's :data:`Claims`) as the rows of every table,
+    ``(table, row)``. Only their pickled bytes are held: each submission is opened, judged
+    and turned into rows in the dataset's order, then let go."""
+    held = sorted(payloads, key=lambda claims: claims[0])
+    opened = (_open(data) for *_, data in held)
+    decided: Iterable[tuple[Submission, tuple[ClaimResult, ...]]]
+    if len({piece for _, piece, _, _ in held}) == 1:  # the first pass saw them all
+        decided = ((submission, submission.first) for submission in opened)
     else:
         tables, _ = tables_of(settings.maps)
-        by_submission = {id(p.submission): p for p in placed}
-        decided = [
-            (by_submission[id(submission)], results)
-            for submission, results in rejudge(
-                (p.submission for p in placed), tables=tables, profile=settings.profile
-            )
-        ]
+        decided = rejudge(opened, tables=tables, profile=settings.profile, ordered=True)
     _, levels = tables_of(settings.maps)
-    for where, results in decided:
-        piece = Piece(where.path, where.start)
-        for table in COLUMNS:
-            builder = RowBuilder(table, piece, levels, settings.keys)
+    builders: dict[tuple[str, int], list[RowBuilder]] = {}
+    for (_, results), (_, piece, envelope, _) in zip(decided, held, strict=True):
+        made = builders.get(piece)
+        if made is None:
+            where = Piece(*piece)
+            made = builders[piece] = [
+                RowBuilder(table, where, levels, settings.keys) for table in COLUMNS
+            ]
+        for builder in made:
             for result in results:
-                for row in builder.claim(result, where.envelope):
-                    yield table, row
+                for row in builder.claim(result, envelope):
+                    yield builder.table, row
+
+
+def _open(data: bytes) -> Submission:
+    submission: Submission = pickle.loads(data)  # noqa: S301 - our own, from the first pass
+    return submission

@@ -17,7 +17,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
 from edi63650.rules.history import PatientKeys
-from edi63650.spark.across import Record, first_pass, second_pass
+from edi63650.spark.across import Claims, Record, first_pass, second_pass
 from edi63650.spark.inputs import Piece
 from edi63650.spark.options import Request, request, table_of
 from edi63650.spark.rows import COLUMNS, Row, Settings, batches, rows
@@ -153,4 +153,4 @@ class _Second:
     settings: Settings
 
     def __call__(self, group: tuple[str, Iterable[object]]) -> Iterator[tuple[str, Row]]:
-        return second_pass(group[1], self.settings)
+        return second_pass(cast("Iterable[Claims]", group[1]), self.settings)
