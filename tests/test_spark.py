@@ -534,3 +534,39 @@ def test_the_schemas_are_the_readmes(spark: SparkSession) -> None:
             spark.read.format("x12").option("table", table).load(str(FIXTURES / "bom.837")).schema
             == schema
         )
+
+
+def test_the_second_pass_failing_is_a_row_not_a_failed_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edi63650.spark import across
+
+    paths = dataset(tmp_path)
+    keys = PatientKeys(b"k" * 32)
+    settings = Settings("claims")
+    records = [
+        record
+        for number, path in enumerate(paths)
+        for record in across.first_pass(Piece(str(path)), number, settings, keys)
+        if record[0]
+    ]
+    by_patient: dict[str, list[Any]] = collections.defaultdict(list)
+    for patient, claims in records:
+        by_patient[patient].append(claims)
+    patient = max(by_patient, key=lambda key: len({c[1] for c in by_patient[key]}))
+    assert len({c[1] for c in by_patient[patient]}) > 1  # the patient of several files
+
+    def broken(*_: object, **__: object) -> Iterator[object]:
+        yield from ()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(across, "rejudge", broken)
+    made = list(across.second_pass(by_patient[patient], settings))
+    errors = [row for table, row in made if table == "findings" and row[0] == "INTERNAL-ERROR"]
+    assert len(errors) == 1
+    assert "No space left on device" in str(errors[0])
+    claims = [row for table, row in made if table == "claims"]
+    sent = [across._open(c[3]) for c in by_patient[patient]]
+    assert sorted(str(row[4]) for row in claims) == sorted(  # every claim, once: the first results
+        r.claim.claim_id for submission in sent for r in submission.first
+    )

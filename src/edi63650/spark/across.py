@@ -127,13 +127,23 @@ def second_pass(payloads: Iterable[Claims], settings: Settings) -> Iterator[tupl
         decided = rejudge(opened, tables=tables, profile=settings.profile, ordered=True)
     _, levels = tables_of(settings.maps)
     builders: dict[tuple[str, int], list[RowBuilder]] = {}
-    for (_, results), (_, piece, envelope, _) in zip(decided, held, strict=True):
+    judged = iter(decided)
+    for index, (_, piece, envelope, data) in enumerate(held):
         made = builders.get(piece)
         if made is None:
             where = Piece(*piece)
             made = builders[piece] = [
                 RowBuilder(table, where, levels, settings.keys) for table in COLUMNS
             ]
+        try:
+            _, results = next(judged)
+        except Exception as error:  # a row saying so, never a failed job
+            # The first pass's results stand for the rest of this patient's claims.
+            message = f"internal error ({type(error).__name__}) across files: {error}"
+            for row in made[-1].failed(INTERNAL_ERROR, message):
+                yield "findings", row
+            judged = ((s, s.first) for s in (_open(d) for *_, d in held[index + 1 :]))
+            results = _open(data).first
         for builder in made:
             for result in results:
                 for row in builder.claim(result, envelope):
