@@ -263,8 +263,8 @@ def _imaging_before(
         if plain:
             yield Hit(
                 f"{_code(line)} includes the imaging guidance {code} billed on claim "
-                f"{plain[0].claim_id} "
-                f"line {plain[0].line} for the same patient, provider and date",
+                f"{plain[0].claim_id} line {plain[0].line} for the same patient, provider and "
+                "date",
                 fix=f"the {code} line must be removed (a replacement claim without it), or carry "
                 "59 or XS/XU if it was a separate, documented procedure",
                 line=line,
@@ -608,11 +608,11 @@ def opps_l_codes(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     if not isinstance(claim, InstitutionalClaim):
         return
     tables = context.tables
+    codes = "; ".join(f"{r.needs} {', '.join(sorted(r.devices))}" for r in tables.requirements)
     for line in claim.lines:
         device = tables.devices.get(_code(line))
         if device is None or device.opps_status not in tables.opps_unpaid_statuses:
             continue
-        codes = "; ".join(f"{r.needs} {', '.join(sorted(r.devices))}" for r in tables.requirements)
         edit = tables.mue(device.code, "outpatient-hospital", line_date(claim, line))
         yield Hit(
             f"{device.code} ({device.short}) is "
@@ -682,10 +682,10 @@ def classify_phase(tables: Tables, claim: Claim, codes: frozenset[str]) -> Phase
     if not is_scs_claim(tables, codes):
         return None
     generator = bool(codes & _generators(tables))
-    trial = bool(codes & tables.phase_codes("trial")) or _says(claim, tables.phase_words("trial"))
+    trial = bool(codes & tables.phase_codes["trial"]) or _says(claim, tables.phase_words["trial"])
     if trial and not generator:
         return Phase.TRIAL
-    if generator or codes & tables.phase_codes("permanent"):
+    if generator or codes & tables.phase_codes["permanent"]:
         return Phase.PERMANENT
     return Phase.UNKNOWN
 
@@ -723,8 +723,8 @@ def phase_unknown(context: RuleContext, claim: Claim) -> Iterator[Hit]:
     """SCS-PHASE-UNKNOWN: an SCS claim whose phase cannot be told."""
     if context.phase is Phase.UNKNOWN:
         tables = context.tables
-        codes = " or ".join(sorted(tables.phase_codes("trial")))
-        words = " or ".join(tables.phase_words("trial"))
+        codes = " or ".join(sorted(tables.phase_codes["trial"]))
+        words = " or ".join(tables.phase_words["trial"])
         ways = [f"bill {codes} for a trial (institutional)"] if codes else []
         ways += [f"say {words} in a claim note (NTE)"] if words else []
         yield Hit(

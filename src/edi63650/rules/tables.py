@@ -149,15 +149,6 @@ class Device:
 
 
 @attrs.frozen
-class PhaseEvidence:
-    """Codes, or a word in a note, that say a claim is a trial or a permanent implant."""
-
-    phase: str  # "trial" or "permanent"
-    codes: frozenset[str]
-    note_word: str  # "" when only codes say it
-
-
-@attrs.frozen
 class DeviceRequirement:
     """An OPPS device-intensive procedure and the device codes that satisfy it."""
 
@@ -253,7 +244,10 @@ class Tables:
     indications: Mapping[str, str]
     opps_bill_types: tuple[str, ...]  # type-of-bill facility codes of Medicare OPPS claims
     opps_unpaid_statuses: Mapping[str, str]  # OPPS status indicator -> what it means
-    phase_evidence: tuple[PhaseEvidence, ...]
+    # codes.xml phase-evidence, by phase ("trial", "permanent"): the codes that say it, and
+    # the words that say it in a note
+    phase_codes: Mapping[str, frozenset[str]]
+    phase_words: Mapping[str, tuple[str, ...]]
     modifiers: Mapping[str, Modifier]
     conflicts: tuple[ModifierConflict, ...]
     places_of_service: Mapping[str, str]
@@ -291,6 +285,9 @@ class Tables:
         for element in _children(roots["modifiers.xml"], "modifier"):
             for role in _attr(element, "roles").split():
                 roles.setdefault(role, set()).add(_attr(element, "code"))
+        phases: dict[str, list[etree._Element]] = {"trial": [], "permanent": []}
+        for element in _children(codes, "phase-evidence"):
+            phases[_attr(element, "phase")].append(element)
         kinds: dict[str, set[str]] = {}
         for element in _children(codes, "device"):
             kinds.setdefault(_attr(element, "kind"), set()).add(_attr(element, "code"))
@@ -383,14 +380,14 @@ class Tables:
             opps_unpaid_statuses={
                 _attr(e, "code"): _attr(e, "title") for e in _children(codes, "opps-unpaid-status")
             },
-            phase_evidence=tuple(
-                PhaseEvidence(
-                    phase=_attr(e, "phase"),
-                    codes=frozenset(_attr(e, "codes").split()),
-                    note_word=_attr(e, "note-word"),
-                )
-                for e in _children(codes, "phase-evidence")
-            ),
+            phase_codes={
+                phase: frozenset(code for e in evidence for code in _attr(e, "codes").split())
+                for phase, evidence in phases.items()
+            },
+            phase_words={
+                phase: tuple(_attr(e, "note-word") for e in evidence if _attr(e, "note-word"))
+                for phase, evidence in phases.items()
+            },
             modifiers={
                 _attr(e, "code"): Modifier(
                     code=_attr(e, "code"),
@@ -468,14 +465,6 @@ class Tables:
                 *(self.device_kinds.get(kind, frozenset()) for kind in kinds)
             )
         return found
-
-    def phase_codes(self, phase: str) -> frozenset[str]:
-        """The codes of maps/codes.xml phase-evidence that say ``phase``."""
-        return frozenset().union(*(e.codes for e in self.phase_evidence if e.phase == phase))
-
-    def phase_words(self, phase: str) -> tuple[str, ...]:
-        """The words that, in a note, say ``phase``."""
-        return tuple(e.note_word for e in self.phase_evidence if e.phase == phase and e.note_word)
 
     def mue(self, code: str, setting: str, day: datetime.date | None = None) -> Mue | None:
         """The MUE of ``code`` in ``setting`` in force on ``day`` (see :func:`_in_force`)."""
