@@ -1,6 +1,7 @@
 """Rules across a dataset read in parallel (edi63650.dataset): each file read alone, the claims
 grouped by patient and judged again give what one ``validate --history`` run over the files in
-order gives. Spark (tests/test_spark.py) runs the same two steps."""
+order gives. The files are read by Spark's first pass (edi63650.spark.across, which imports
+no pyspark); tests/test_spark.py runs both steps in Spark."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import datetime
 from collections import defaultdict
 from pathlib import Path
 
-from edi63650.dataset import Submission, first_reading, rejudge
+from edi63650.dataset import Submission, rejudge
 from edi63650.rules.engine import ClaimResult
 from edi63650.rules.history import PatientKeys
+from edi63650.spark.across import first_pass, opened
+from edi63650.spark.inputs import Piece
+from edi63650.spark.rows import Settings
 from edi63650.testing import ClaimSpec, ProviderSpec, SubscriberSpec, interchange
-from edi63650.validate import Validator
 from tests.rulepack_cases import DAY, TRIAL, claim, line
 from tests.test_across_claims import validate
 
@@ -73,12 +76,11 @@ def in_parallel(paths: list[Path], *, backwards: bool = False) -> dict[str, Verd
     """Each file read alone (as tasks would), grouped by patient, judged again per patient;
     ``backwards``: the submissions come in the reverse order (tasks end in any order)."""
     keys = PatientKeys(b"k" * 32)
-    validator = Validator()
     patients: dict[str, list[Submission]] = defaultdict(list)
     for number, path in enumerate(paths):
-        with path.open("rb") as stream:
-            for patient, submission in first_reading(validator, stream, number, keys):
-                patients[patient].append(submission)
+        for patient, claims in first_pass(Piece(str(path)), number, Settings("claims"), keys):
+            if patient:  # (not a row outside claims)
+                patients[patient].append(opened(claims[3]))  # type: ignore[index]
     decided: dict[int, list[tuple[int, ClaimResult]]] = defaultdict(list)
     for submissions in patients.values():
         for submission, results in rejudge(submissions[::-1] if backwards else submissions):

@@ -566,7 +566,7 @@ def test_the_second_pass_failing_is_a_row_not_a_failed_job(
     assert len(errors) == 1
     assert "No space left on device" in str(errors[0])
     claims = [row for table, row in made if table == "claims"]
-    sent = [across._open(c[3]) for c in by_patient[patient]]
+    sent = [across.opened(c[3]) for c in by_patient[patient]]
     assert sorted(str(row[4]) for row in claims) == sorted(  # every claim, once: the first results
         r.claim.claim_id for submission in sent for r in submission.first
     )

@@ -6,8 +6,8 @@ accepted claims before it (PTP, MUE and duplicates across claims) and the accept
 earlier files. Every index those rules use is keyed by the patient, so the claims of one
 patient, judged again in the same order with the same refusals, get what that run gives them.
 A distributed job (:mod:`edi63650.spark`) therefore reads its files in parallel, each without
-a history, groups what it read by patient key, and hands each patient's transaction sets to
-:func:`rejudge`, in the dataset's order (file, then place in the file).
+a history, groups what it read by patient key (:func:`submissions`), and hands each patient's
+transaction sets to :func:`rejudge`, in the dataset's order (file, then place in the file).
 
 What the first reading decided for other reasons stays: a claim's syntax and envelope
 findings, and whether it was refused whatever the rules say (its own syntax errors, or its
@@ -20,19 +20,17 @@ import datetime
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import attrs
 
 from edi63650.findings import Finding, Severity
 from edi63650.model import Claim
-from edi63650.outcome import InterchangeOutcome, TransactionOutcome
+from edi63650.outcome import TransactionOutcome
 from edi63650.pipeline import capped
 from edi63650.rules.engine import ClaimResult
 from edi63650.rules.history import HistoryStore, PatientKeys
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
-from edi63650.validate import Validator
 
 
 @attrs.frozen
@@ -92,7 +90,7 @@ def rejudge(
                         tables, profile=profile, history=store, today=day, run=str(file)
                     )
                     current = file
-                pack = frozenset(info.id for info in engine.catalogue)
+                    pack = frozenset(info.id for info in engine.catalogue)
                 flags = [refused(result, pack) for result in submission.first]
                 again = list(engine.check(submission.claims, record=False, refused=flags))
                 decided = tuple(
@@ -109,29 +107,6 @@ def rejudge(
 def _decided(first: ClaimResult, again: ClaimResult, pack: frozenset[str]) -> ClaimResult:
     kept: list[Finding] = [f for f in first.findings if f.rule not in pack]
     return attrs.evolve(again, findings=tuple(capped([*kept, *again.findings], "claim")))
-
-
-def first_reading(
-    validator: Validator, stream: BinaryIO, file: int, keys: PatientKeys
-) -> Iterator[tuple[str, Submission]]:
-    """Read one file (number ``file`` of the dataset) without a history, as a task of a
-    distributed job does: each transaction set's claims as finally decided (an interchange
-    rejected at its trailer rejects its sets), grouped by patient key (``keys`` the same for
-    every task), as the :class:`Submission` s :func:`rejudge` takes. An interchange's sets
-    are held until its end, as :meth:`Validator.validate_stream` holds them."""
-    held: list[TransactionOutcome] = []
-    for outcome in validator.outcomes(stream):
-        if isinstance(outcome, TransactionOutcome):
-            held.append(outcome)
-            continue
-        final = (
-            [outcome.restate(t) for t in held] if isinstance(outcome, InterchangeOutcome) else held
-        )
-        held = []
-        for decided in final:
-            yield from submissions(decided, file, keys)
-    for decided in held:
-        yield from submissions(decided, file, keys)
 
 
 def submissions(

@@ -1,9 +1,10 @@
 """The rules across claims over a whole dataset: the two steps of :func:`edi63650.spark.
 validate_frames`, around one shuffle by patient. No pyspark here.
 
-1. :func:`first_pass`, one task per piece: the piece is validated alone (as :func:`rows.rows`
-   does, by :meth:`Validator.write`); its rows outside claims are final, and its claims go out
-   grouped by patient key (:func:`edi63650.dataset.submissions`), with what their rows need;
+1. :func:`first_pass`, one task per piece: the piece is validated alone (by
+   :func:`rows.records`, as :func:`rows.rows` validates it); its rows outside claims are
+   final, and its claims go out grouped by patient key (:func:`edi63650.dataset.submissions`),
+   with what their rows need;
 2. :func:`second_pass`, one call per patient: the patient's claims, if they came from more
    than one piece, are judged again in the dataset's order (:func:`edi63650.dataset.rejudge`:
    file, then place in the file), as one ``validate --history`` run over the files in that
@@ -15,10 +16,8 @@ the piece concerned them, and inside the piece the first pass was that run alrea
 
 from __future__ import annotations
 
-import io
 import pickle
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import attrs
 
@@ -26,19 +25,17 @@ from edi63650.dataset import Submission, rejudge, submissions
 from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.rules.engine import ClaimResult
 from edi63650.rules.history import PatientKeys
-from edi63650.spark.inputs import ByteRange, Piece
+from edi63650.spark.inputs import Piece
 from edi63650.spark.rows import (
     COLUMNS,
     INTERNAL_ERROR,
-    UNREADABLE,
     Row,
     RowBuilder,
-    RowSink,
     Settings,
     envelope_of,
+    records,
     tables_of,
 )
-from edi63650.validate import Validator
 
 #: A first-pass record: ("", (table, row)) for a row that is final, or (patient key, a
 #: :data:`Claims`) for one patient's claims of a transaction set.
@@ -56,32 +53,9 @@ def first_pass(
 ) -> Iterator[Record]:
     """Validate ``piece`` (of file number ``file`` in the dataset's order) alone; ``grouping``
     keys the patients alike in every task (the user's key, or one made for this job)."""
-    tables, levels = tables_of(settings.maps)
-    validator = Validator(tables=tables, profile=settings.profile)
+    _, levels = tables_of(settings.maps)
     findings = RowBuilder("findings", piece, levels, settings.keys)
-    try:
-        handle = Path(piece.path).open("rb")  # noqa: SIM115 - closed below
-    except OSError as error:
-        for row in findings.failed(UNREADABLE, f"cannot read: {error.strerror or error}"):
-            yield "", ("findings", row)
-        return
-    sink = RowSink(_Records(findings, piece, file, grouping))
-    try:
-        try:
-            with handle, io.BufferedReader(ByteRange(handle, piece.start, piece.end)) as stream:
-                validator.write(stream, [sink], Path(piece.path).name)
-        except OSError as error:
-            for row in findings.failed(UNREADABLE, f"cannot read: {error.strerror or error}"):
-                yield "", ("findings", row)
-            return
-        except Exception as error:  # the promise is one row naming the file, no traceback
-            message = f"internal error ({type(error).__name__}): {error}"
-            for row in findings.failed(INTERNAL_ERROR, message):
-                yield "", ("findings", row)
-            return
-        yield from sink.rows()
-    finally:
-        sink.release()
+    return records(piece, settings, _Records(findings, piece, file, grouping))
 
 
 @attrs.frozen
@@ -112,20 +86,23 @@ class _Records:
         for row in self.findings.stream(outcome):
             yield "", ("findings", row)
 
+    def failed(self, rule: str, message: str) -> Iterator[Record]:
+        for row in self.findings.failed(rule, message):
+            yield "", ("findings", row)
+
 
 def second_pass(payloads: Iterable[Claims], settings: Settings) -> Iterator[tuple[str, Row]]:
     """One patient's claims (the first pass's :data:`Claims`) as the rows of every table,
     ``(table, row)``. Only their pickled bytes are held: each submission is opened, judged
     and turned into rows in the dataset's order, then let go."""
     held = sorted(payloads, key=lambda claims: claims[0])
-    opened = (_open(data) for *_, data in held)
+    taken = (opened(data) for *_, data in held)
     decided: Iterable[tuple[Submission, tuple[ClaimResult, ...]]]
+    tables, levels = tables_of(settings.maps)
     if len({piece for _, piece, _, _ in held}) == 1:  # the first pass saw them all
-        decided = ((submission, submission.first) for submission in opened)
+        decided = ((submission, submission.first) for submission in taken)
     else:
-        tables, _ = tables_of(settings.maps)
-        decided = rejudge(opened, tables=tables, profile=settings.profile, ordered=True)
-    _, levels = tables_of(settings.maps)
+        decided = rejudge(taken, tables=tables, profile=settings.profile, ordered=True)
     builders: dict[tuple[str, int], list[RowBuilder]] = {}
     judged = iter(decided)
     for index, (_, piece, envelope, data) in enumerate(held):
@@ -142,14 +119,15 @@ def second_pass(payloads: Iterable[Claims], settings: Settings) -> Iterator[tupl
             message = f"internal error ({type(error).__name__}) across files: {error}"
             for row in made[-1].failed(INTERNAL_ERROR, message):
                 yield "findings", row
-            judged = ((s, s.first) for s in (_open(d) for *_, d in held[index + 1 :]))
-            results = _open(data).first
+            judged = ((s, s.first) for s in (opened(d) for *_, d in held[index + 1 :]))
+            results = opened(data).first
         for builder in made:
             for result in results:
                 for row in builder.claim(result, envelope):
                     yield builder.table, row
 
 
-def _open(data: bytes) -> Submission:
+def opened(data: bytes) -> Submission:
+    """The submission a first-pass :data:`Claims` carries (its pickled bytes)."""
     submission: Submission = pickle.loads(data)  # noqa: S301 - our own, from the first pass
     return submission

@@ -163,9 +163,17 @@ def rows(piece: Piece, settings: Settings) -> Iterator[Row]:
     """The rows of ``settings.table`` for ``piece``, validated as ``edi63650 validate`` does,
     in stream order. Never raises for the input: an unreadable file or a failure inside the
     library is one finding row (for the findings table) instead of the piece's rows."""
-    tables, levels = tables_of(settings.maps)
+    _, levels = tables_of(settings.maps)
+    return records(piece, settings, RowBuilder(settings.table, piece, levels, settings.keys))
+
+
+def records(piece: Piece, settings: Settings, builder: Builder) -> Iterator[Any]:
+    """What ``builder`` makes of the outcomes of ``piece``, validated as ``edi63650
+    validate`` does (profile and maps of ``settings``), in stream order; for a file that
+    cannot be read, or whose reading fails inside the library, what it makes of that failure
+    instead (:meth:`Builder.failed`)."""
+    tables, _ = tables_of(settings.maps)
     validator = Validator(tables=tables, profile=settings.profile)
-    builder = RowBuilder(settings.table, piece, levels, settings.keys)
     try:
         file = Path(piece.path).open("rb")  # noqa: SIM115 - closed below
     except OSError as error:
@@ -355,11 +363,13 @@ def exact(value: Decimal | None, shape: tuple[int, int]) -> Decimal | None:
 
 
 class Builder(Protocol):
-    """What :class:`RowSink` asks for the records of each outcome."""
+    """What :func:`records` and :class:`RowSink` ask for the records of each outcome, and of
+    a file that could not be validated (``rule`` and the command line's ``message``)."""
 
     def transaction(self, outcome: TransactionOutcome) -> Iterator[object]: ...
     def interchange(self, outcome: InterchangeOutcome) -> Iterator[object]: ...
     def stream(self, outcome: StreamOutcome) -> Iterator[object]: ...
+    def failed(self, rule: str, message: str) -> Iterator[object]: ...
 
 
 class RowSink(Sink):
