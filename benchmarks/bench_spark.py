@@ -12,6 +12,11 @@ in a process of its own and timed whole (start-up included, the figure a user se
 Each figure is the best of ``--repeat`` runs; the table gives files/s, claims/s and each row's
 ratio to ``--jobs 1``. Spark is started once before timing (a warm-up), so that the JVM's and
 Python's files are in the page cache for every row alike.
+
+``--large FILE`` (by hand; a generated file of 1 GB takes minutes) instead reads one large file
+with the data source (``--frames``: with ``validate_frames``) once, sampling every half second
+the peak resident memory (``VmHWM``) of each Spark Python worker, which runs the tasks, and of
+the JVM: the figures of one executor task on that file.
 """
 
 from __future__ import annotations
@@ -64,12 +69,69 @@ def _timed(command: list[str], stdout: Path | None = None) -> float:
     return time.perf_counter() - start
 
 
+def _peaks(root: int) -> dict[int, tuple[str, int]]:
+    """The processes under ``root`` (pid: what it is, its VmHWM in KiB)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found: dict[int, tuple[str, int]] = {}
+    for pid in parents:
+        ancestor = pid
+        while ancestor not in (0, 1, root) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor != root or pid == root:
+            continue
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        kind = "jvm" if b"java" in command.split(b"\0")[0] else "python worker"
+        if b"pyspark" not in command and kind != "jvm":
+            continue
+        hwm = next((int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmHWM")), 0)
+        found[pid] = (kind, hwm)
+    return found
+
+
+def large(path: str, *, dataset: bool) -> None:
+    """One read of ``path`` with its peak memory per Spark process (see the docstring)."""
+    size = Path(path).stat().st_size
+    with tempfile.TemporaryDirectory(prefix="edi63650-bench-spark-") as private:
+        flag = "--frames-child" if dataset else "--spark-child"
+        command = [sys.executable, __file__, flag, path, str(Path(private) / "parquet")]
+        start = time.perf_counter()
+        child = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+        seen: dict[int, tuple[str, int]] = {}
+        while child.poll() is None:
+            seen.update(_peaks(child.pid))
+            time.sleep(0.5)
+        seconds = time.perf_counter() - start
+    workers = [hwm for kind, hwm in seen.values() if kind == "python worker"]
+    jvm = [hwm for kind, hwm in seen.values() if kind == "jvm"]
+    print(
+        f"{path}: {size / 1e6:,.0f} MB in {seconds:,.0f} s ({size / 1e6 / seconds:.2f} MB/s), "
+        f"{'validate_frames' if dataset else 'data source'}, exit status {child.returncode}"
+    )
+    print(f"Python workers: {len(workers)}, peak {max(workers, default=0) / 1024:.0f} MiB each")
+    print(f"JVM: peak {max(jvm, default=0) / 1024:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--claims", type=int, default=1000, help="claims per file")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--large", metavar="FILE", help="one large file's peak memory per task")
+    parser.add_argument("--frames", action="store_true", help="with --large: validate_frames")
     args = parser.parse_args()
+    if args.large:
+        large(args.large, dataset=args.frames)
+        return
     from edi63650.testing import synth
 
     with tempfile.TemporaryDirectory(prefix="edi63650-bench-spark-") as private:

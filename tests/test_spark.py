@@ -511,6 +511,23 @@ def test_a_split_file_is_judged_as_one_in_the_dataset_pass(
     assert frames_run(spark, [whole])[str(whole)] == history
 
 
+def test_file_urls_read_as_their_paths(spark: SparkSession, tmp_path: Path) -> None:
+    # Stores (s3:// ...) take the same road through edi63650.spark.storage; see
+    # tests/test_spark_storage.py. A file:// URL is the local path, in the tasks too.
+    paths = dataset(tmp_path)
+    url = f"file://{tmp_path}/*.837"
+    local = spark.read.format("x12").option("table", "claims").load(str(tmp_path))
+    remote = spark.read.format("x12").option("table", "claims").load(url)
+    assert sorted(map(tuple, remote.collect())) == sorted(map(tuple, local.collect()))
+    assert {row.file for row in remote.collect()} == {str(p) for p in paths}
+    from edi63650.spark import validate_frames
+
+    claims = validate_frames(spark, url)[0]
+    assert sorted(map(tuple, claims.collect())) == sorted(
+        map(tuple, validate_frames(spark, str(tmp_path))[0].collect())
+    )
+
+
 def test_an_unknown_table_is_one_clear_error(spark: SparkSession) -> None:
     path = str(FIXTURES / "bom.837")
     for reader in (

@@ -5,7 +5,8 @@ piece. No pyspark here.
 
 - :func:`expand` turns what ``load()`` was given (a file, a list, a directory, a glob) into a
   sorted list of files, the way ``edi63650 validate`` reads a directory: into subfolders,
-  hidden names and links skipped, so nothing outside what was given is read.
+  hidden names and links skipped, so nothing outside what was given is read; a store's URL
+  (``s3://...``) is listed by :mod:`edi63650.spark.storage`.
 - :func:`pieces` gives one piece per file; a file larger than ``split_size`` is cut at
   interchange boundaries (ISA ... IEA) into pieces of about ``split_size`` bytes, found by
   :func:`interchange_starts`, a streaming scan. A file of one interchange stays one piece:
@@ -18,13 +19,16 @@ import glob
 import io
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import attrs
 
 from edi63650.cli_validate import walk
 from edi63650.errors import EdiUsageError
+from edi63650.spark import storage
+from edi63650.spark.storage import Readable
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -64,7 +68,11 @@ def expand(names: Iterable[str], *, recursive: bool = True) -> list[str]:
     line reports it). A directory without files, or a glob matching nothing, is an error.
     """
     found: set[str] = set()
-    for name in names:
+    for given in names:
+        if storage.is_remote(given):
+            found.update(storage.remote_files(given, recursive=recursive))
+            continue
+        name = storage.local(given)
         path = Path(name)
         if _GLOB.search(name) and not path.exists():
             # glob.glob, not Path.glob: the pattern may be absolute and glob in any part.
@@ -92,10 +100,9 @@ def pieces(path: str, split_size: int = SPLIT_SIZE) -> list[Piece]:
     interchanges of about ``split_size`` bytes each. A file that cannot be read is one piece
     (its task reports it)."""
     try:
-        size = Path(path).stat().st_size
-        if size <= split_size:
+        if storage.size_of(path) <= split_size:
             return [Piece(path)]
-        with Path(path).open("rb") as stream:
+        with closing(storage.open_binary(path)) as stream:
             cuts = _cuts(interchange_starts(stream), split_size)
     except OSError:
         return [Piece(path)]
@@ -116,7 +123,7 @@ def _cuts(starts: Iterable[int], split_size: int) -> list[int]:
     return cuts
 
 
-def interchange_starts(stream: BinaryIO, chunk: int = _READ) -> Iterator[int]:
+def interchange_starts(stream: Readable, chunk: int = _READ) -> Iterator[int]:
     """The offsets of the interchanges after the first where a file may be cut: each ISA that
     follows, with nothing but CR/LF between, an IEA segment of the interchange before,
     written with that interchange's own delimiters (the element separator is ISA byte 4, the
@@ -201,7 +208,7 @@ class ByteRange(io.RawIOBase):
     is ``start`` (the validator's offsets are then relative to it), and reading stops at
     ``end``."""
 
-    def __init__(self, file: BinaryIO, start: int = 0, end: int | None = None) -> None:
+    def __init__(self, file: Readable, start: int = 0, end: int | None = None) -> None:
         super().__init__()
         self._file = file
         self._start = start

@@ -29,6 +29,7 @@ import io
 import pickle
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,6 +53,7 @@ from edi63650.rules.engine import ClaimResult
 from edi63650.rules.history import PatientKeys
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
+from edi63650.spark import storage
 from edi63650.spark.inputs import ByteRange, Piece
 from edi63650.validate import Validator
 from edi63650.writers.ack277 import claim_statuses, service_period
@@ -175,15 +177,18 @@ def records(piece: Piece, settings: Settings, builder: Builder) -> Iterator[Any]
     tables, _ = tables_of(settings.maps)
     validator = Validator(tables=tables, profile=settings.profile)
     try:
-        file = Path(piece.path).open("rb")  # noqa: SIM115 - closed below
+        file = storage.open_binary(piece.path)
     except OSError as error:
         yield from builder.failed(UNREADABLE, f"cannot read: {error.strerror or error}")
         return
     sink = RowSink(builder)
     try:
         try:
-            with file, io.BufferedReader(ByteRange(file, piece.start, piece.end)) as stream:
-                validator.write(stream, [sink], Path(piece.path).name)
+            with (
+                closing(file),
+                io.BufferedReader(ByteRange(file, piece.start, piece.end)) as stream,
+            ):
+                validator.write(stream, [sink], storage.display_name(piece.path))
         except OSError as error:
             yield from builder.failed(UNREADABLE, f"cannot read: {error.strerror or error}")
             return
@@ -256,7 +261,7 @@ class RowBuilder:
         """The row of a file that could not be validated (findings table only)."""
         if self.table != "findings":
             return
-        line = f"edi63650: {Path(self._file).name}: {message}"
+        line = f"edi63650: {storage.display_name(self._file)}: {message}"
         yield self._finding(Finding(rule, Severity.ERROR, line), (None, None, None), None)
 
     def _offset(self, offset: int | None) -> int | None:
