@@ -28,7 +28,15 @@ from edi63650.errors import EdiUsageError
 from edi63650.rules.history import PatientKeys
 from edi63650.spark.inputs import Piece, expand, interchange_starts, pieces
 from edi63650.spark.options import request
-from edi63650.spark.rows import COLUMNS, FINDING_COLUMNS, Settings, exact, rows, snip_level
+from edi63650.spark.rows import (
+    CLAIM_COLUMNS,
+    COLUMNS,
+    FINDING_COLUMNS,
+    Settings,
+    exact,
+    rows,
+    snip_level,
+)
 from edi63650.testing import synth
 from edi63650.writers.ack277 import claim_statuses
 from tests.helpers import FIXTURES
@@ -248,6 +256,32 @@ def test_options_are_checked_on_the_driver(tmp_path: Path) -> None:
     assert (planned.settings.table, planned.files) == ("lines", (path,))
 
 
+def test_the_data_source_cuts_only_when_asked(tmp_path: Path) -> None:
+    # Pieces are judged alone: a patient whose claims span the interchanges of a file would
+    # lose the edits across claims (imaging, global period, duplicates) if the file were cut
+    # behind the user's back. validate_frames cuts and judges such patients again.
+    paths = dataset(tmp_path)
+    whole = tmp_path / "whole.837"
+    whole.write_bytes(b"".join(p.read_bytes() for p in paths))
+    settings = Settings("claims")
+    planned = request({"table": "claims", "path": str(whole)})
+    assert planned.pieces() == [Piece(str(whole))]
+    assert request({"table": "claims", "path": str(whole)}, split=64 << 20).pieces() == [
+        Piece(str(whole))
+    ]
+    at = [CLAIM_COLUMNS.index(name) for name in ("claim_id", "verdict", "phase", "rules")]
+
+    def verdicts(piece: Piece) -> dict[object, tuple[object, ...]]:
+        return {row[at[0]]: tuple(row[i] for i in at[1:]) for row in rows(piece, settings)}
+
+    judged = verdicts(Piece(str(whole)))
+    assert judged["B1"] == ("rejected", None, ["SCS-IMAGING"])
+    cut = request({"table": "claims", "path": str(whole), "split_size": "1"}).pieces()
+    assert len(cut) > 1
+    alone = {claim: made for piece in cut for claim, made in verdicts(piece).items()}
+    assert alone["B1"] == ("accepted", None, [])  # what the option's caveat says
+
+
 # -- on Spark ----------------------------------------------------------------------------------
 
 
@@ -394,6 +428,7 @@ def test_no_row_holds_a_patients_name_member_id_or_birth_date(
 
 
 def test_a_split_file_gives_the_rows_of_one_task(spark: SparkSession, tmp_path: Path) -> None:
+    # no patient in two interchanges (see test_the_data_source_cuts_only_when_asked)
     path = tmp_path / "many.837"
     path.write_bytes(several_interchanges())
     for table in COLUMNS:

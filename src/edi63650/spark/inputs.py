@@ -33,7 +33,8 @@ from edi63650.spark.storage import Readable
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-#: Files above this many bytes are cut at interchange boundaries (the ``split_size`` option).
+#: Files above this many bytes are cut at interchange boundaries by ``validate_frames`` (the
+#: ``split_size`` option's default there; the data source cuts only when asked).
 SPLIT_SIZE = 64 << 20
 
 #: An ISA segment is fixed width: 106 bytes, its terminator included.

@@ -11,7 +11,10 @@ maps       a maps folder, as ``--maps`` (default: the bundled maps)
 key        a history's key file (``PATH.key``): ``patient_key`` is the history's keyed hash;
            without it ``patient_key`` is null (a key made up per task would differ between
            tasks). The secret is read on the driver and travels with the tasks.
-split_size bytes above which a file is cut at interchange boundaries (default 64 MiB)
+split_size bytes above which a file is cut at interchange boundaries. The data source cuts
+           only when asked: its pieces are judged alone, so where a patient's claims span
+           pieces the edits across claims see only their piece's. ``validate_frames``
+           cuts above 64 MiB by default and judges those patients again across pieces.
 recursive  ``true`` (default) or ``false``: whether a directory's subfolders are read
 ========== ==========================================================================
 """
@@ -27,7 +30,7 @@ import attrs
 from edi63650.errors import EdiUsageError
 from edi63650.rules.history import PatientKeys
 from edi63650.rules.pack import check_profile
-from edi63650.spark.inputs import SPLIT_SIZE, Piece, expand, pieces
+from edi63650.spark.inputs import Piece, expand, pieces
 from edi63650.spark.rows import COLUMNS, Settings, tables_of
 
 #: The options a read takes (Spark passes ``path`` or ``paths`` for what ``load()`` got).
@@ -40,10 +43,12 @@ class Request:
 
     settings: Settings
     files: tuple[str, ...]
-    split_size: int = SPLIT_SIZE
+    split_size: int | None = None
 
     def pieces(self) -> list[Piece]:
         """One piece per file, or several for a file above ``split_size``; in file order."""
+        if self.split_size is None:
+            return [Piece(file) for file in self.files]
         return [piece for file in self.files for piece in pieces(file, self.split_size)]
 
 
@@ -59,9 +64,12 @@ def table_of(options: Mapping[str, str]) -> str:
     return table
 
 
-def request(options: Mapping[str, str], paths: list[str] | None = None) -> Request:
+def request(
+    options: Mapping[str, str], paths: list[str] | None = None, *, split: int | None = None
+) -> Request:
     """The read that ``options`` ask for (keys compared in lower case, as Spark does), of
-    ``paths`` or else of the ``path``/``paths`` options."""
+    ``paths`` or else of the ``path``/``paths`` options; ``split`` is the ``split_size`` when
+    the options give none (None: files are not cut)."""
     options = {name.lower(): value for name, value in options.items()}
     unknown = sorted(set(options) - KNOWN)
     if unknown:
@@ -76,7 +84,8 @@ def request(options: Mapping[str, str], paths: list[str] | None = None) -> Reque
     check_profile(tables, profile)
     key = options.get("key")
     keys = PatientKeys.from_file(Path(key)) if key else None
-    split_size = _number(options.get("split_size"), "split_size", SPLIT_SIZE)
+    given = options.get("split_size")
+    split_size = split if given is None else _number(given, "split_size")
     recursive = _flag(options.get("recursive"), "recursive")
     names = paths if paths is not None else _paths(options)
     if not names:
@@ -95,9 +104,7 @@ def _paths(options: Mapping[str, str]) -> list[str]:
     return [options["path"]] if options.get("path") else []
 
 
-def _number(text: str | None, name: str, default: int) -> int:
-    if text is None:
-        return default
+def _number(text: str, name: str) -> int:
     try:
         value = int(text)
     except ValueError:

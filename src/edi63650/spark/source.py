@@ -18,7 +18,7 @@ from pyspark.sql.types import StructType
 
 from edi63650.rules.history import PatientKeys
 from edi63650.spark.across import Claims, Record, first_pass, second_pass
-from edi63650.spark.inputs import Piece
+from edi63650.spark.inputs import SPLIT_SIZE, Piece
 from edi63650.spark.options import Request, request, table_of
 from edi63650.spark.rows import COLUMNS, Row, Settings, batches, rows
 from edi63650.spark.schema import SCHEMAS
@@ -92,7 +92,7 @@ def frames(
     order (the files sorted by path). The three tables come from one pass over the files,
     kept (memory, then disk) until they are computed. (An RDD, not ``mapInArrow``: pyspark
     requires pandas for it, which the extra does not install.)"""
-    planned = request({**options, "table": "claims"}, list(paths))
+    planned = request({**options, "table": "claims"}, list(paths), split=SPLIT_SIZE)
     pieces = planned.pieces()
     settings = planned.settings
     numbers = {path: number for number, path in enumerate(dict.fromkeys(p.path for p in pieces))}
