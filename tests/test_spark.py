@@ -486,11 +486,11 @@ def history_run(paths: list[Path], history: Path) -> dict[str, list[str]]:
     return out
 
 
-def frames_run(spark: SparkSession, paths: list[Path]) -> dict[str, list[str]]:
-    """The same, from the three tables of ``validate_frames``."""
+def frames_run(spark: SparkSession, paths: list[Path], **options: str) -> dict[str, list[str]]:
+    """The same, from the three tables of ``validate_frames`` (with ``options``)."""
     from edi63650.spark import validate_frames
 
-    claims, lines, findings = validate_frames(spark, [str(p) for p in paths])
+    claims, lines, findings = validate_frames(spark, [str(p) for p in paths], **options)
     out: dict[str, list[Record]] = collections.defaultdict(list)
     for row in claims.collect():
         out[row.file].append(("claim", row.claim_id, row.verdict, tuple(sorted(set(row.rules)))))
@@ -544,6 +544,23 @@ def test_a_split_file_is_judged_as_one_in_the_dataset_pass(
     assert sorted(map(key, small.collect())) == sorted(map(key, one.collect()))
     history = history_run([whole], tmp_path / "history.sqlite")[str(whole)]
     assert frames_run(spark, [whole])[str(whole)] == history
+
+
+def test_an_interchange_cut_between_its_sets_is_judged_as_one_in_the_dataset_pass(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    # the dataset's transaction sets in one interchange, cut into a piece per set: one
+    # patient's implant, imaging, E/M and duplicates come in different pieces
+    from tests.test_spark_cuts import sets_in_one
+
+    one = tmp_path / "one.837"
+    one.write_bytes(sets_in_one(*(p.read_bytes().replace(b"~", b"~\n") for p in dataset(tmp_path))))
+    cut_into = pieces(str(one), 1)
+    assert len(cut_into) > 3
+    assert all(piece.tail for piece in cut_into)
+    history = history_run([one], tmp_path / "history.sqlite")[str(one)]
+    assert "('claim', 'B1', 'rejected', ('SCS-IMAGING',))" in history
+    assert frames_run(spark, [one], split_size="1")[str(one)] == history
 
 
 def test_file_urls_read_as_their_paths(spark: SparkSession, tmp_path: Path) -> None:

@@ -110,13 +110,14 @@ def _decided(first: ClaimResult, again: ClaimResult, pack: frozenset[str]) -> Cl
 
 
 def submissions(
-    outcome: TransactionOutcome, file: int, keys: PatientKeys, start: int = 0
+    outcome: TransactionOutcome, file: int, keys: PatientKeys, end: int | None = None
 ) -> Iterator[tuple[str, Submission]]:
     """A transaction set's claims as decided, one :class:`Submission` per patient key, for
-    file number ``file`` (read from its byte ``start``)."""
+    file number ``file``; ``end`` is the file's offset of the set's end (where the file was
+    read in pieces; else the outcome's own)."""
     by_patient: dict[str, list[ClaimResult]] = {}
     for result in outcome.claims:
         by_patient.setdefault(keys.key(result.claim), []).append(result)
-    place = (file, start + outcome.end, outcome.scope.interchange)
+    place = (file, outcome.end if end is None else end, outcome.scope.interchange)
     for patient, results in by_patient.items():
         yield patient, Submission(place, tuple(results))

@@ -13,12 +13,13 @@ validate_frames(spark, paths, profile="medicare")``. The options are in
 :mod:`edi63650.spark.options`, the columns in :mod:`edi63650.spark.rows` and the README.
 
 Each file is one partition. :func:`validate_frames` cuts a file above ``split_size`` bytes
-(64 MiB by default) at interchange boundaries (:mod:`edi63650.spark.inputs`); the data source
-cuts only when given ``split_size``, since it judges each piece alone. Every verdict, status
-and finding is the library's own. The data source judges each file alone, as ``edi63650
-validate`` does; :func:`validate_frames` applies the rules that need other claims (global period, repeats,
-cross-claim PTP and MUE, duplicates) over the whole dataset, as one ``validate --history``
-run over the files in sorted order does (:mod:`edi63650.spark.across`).
+(64 MiB by default) at interchange boundaries and between the transaction sets of a large
+interchange (:mod:`edi63650.spark.cuts`); the data source cuts only when given
+``split_size``, since it judges each piece alone. Every verdict, status and finding is the
+library's own. The data source judges each file alone, as ``edi63650 validate`` does;
+:func:`validate_frames` applies the rules that need other claims (global period, repeats,
+cross-claim PTP and MUE, duplicates) over the whole dataset, as one ``validate --history`` run
+over the files in sorted order does (:mod:`edi63650.spark.across`).
 
 Only this package imports pyspark; ``import edi63650`` never does.
 """

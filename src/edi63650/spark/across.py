@@ -72,7 +72,8 @@ class _Records:
         for finding in outcome.findings:  # the set's own
             yield "", ("findings", self.findings.finding(finding, envelope_of(outcome)))
         envelope = envelope_of(outcome)
-        for patient, submission in submissions(outcome, self.file, self.grouping, self.piece.start):
+        end = self.piece.offset(outcome.end)
+        for patient, submission in submissions(outcome, self.file, self.grouping, end):
             data = pickle.dumps(submission, pickle.HIGHEST_PROTOCOL)
             piece = (self.piece.path, self.piece.start)
             claims: Claims = (submission.place, piece, envelope, data)

@@ -54,7 +54,7 @@ from edi63650.rules.history import PatientKeys
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
 from edi63650.spark import storage
-from edi63650.spark.inputs import ByteRange, Piece
+from edi63650.spark.piece import Piece, PieceStream
 from edi63650.validate import Validator
 from edi63650.writers.ack277 import claim_statuses, service_period
 from edi63650.writers.sink import SPOOL_MEMORY, Sink
@@ -186,7 +186,7 @@ def records(piece: Piece, settings: Settings, builder: Builder) -> Iterator[Any]
         try:
             with (
                 closing(file),
-                io.BufferedReader(ByteRange(file, piece.start, piece.end)) as stream,
+                io.BufferedReader(PieceStream(file, piece)) as stream,
             ):
                 validator.write(stream, [sink], storage.display_name(piece.path))
         except OSError as error:
@@ -217,7 +217,7 @@ class RowBuilder:
             raise EdiError(f"table must be one of {', '.join(COLUMNS)}, not {table!r}")
         self.table = table
         self._file = piece.path
-        self._start = piece.start
+        self._piece = piece
         self._levels = levels
         self._keys = keys
 
@@ -248,6 +248,8 @@ class RowBuilder:
         if self.table != "findings":
             return
         for finding in outcome.findings:
+            if not self._piece.reports(finding):
+                continue  # about a copied ISA or GS, or a written GE or IEA: not this piece's
             interchange = outcome.interchange if outcome.own(finding) else None
             yield self._finding(finding, _envelope(interchange, None, None), None)
 
@@ -255,7 +257,8 @@ class RowBuilder:
         if self.table != "findings":
             return
         for finding in outcome.findings:
-            yield self._finding(finding, (None, None, None), None)
+            if self._piece.reports(finding):
+                yield self._finding(finding, (None, None, None), None)
 
     def failed(self, rule: str, message: str) -> Iterator[Row]:
         """The row of a file that could not be validated (findings table only)."""
@@ -265,7 +268,7 @@ class RowBuilder:
         yield self._finding(Finding(rule, Severity.ERROR, line), (None, None, None), None)
 
     def _offset(self, offset: int | None) -> int | None:
-        return None if offset is None else offset + self._start
+        return None if offset is None else self._piece.offset(offset)
 
     def _claim(self, result: ClaimResult, place: Row) -> Row:
         claim = result.claim
