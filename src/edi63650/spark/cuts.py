@@ -203,14 +203,16 @@ def _heads(
     ``end``: where each starts, its id and the line breaks before it; how many line-break
     bytes there are before the last segment's own; and how many SE segments are followed
     right away by an ST or GE. None where the bytes hold what a piece could not carry:
-    whitespace other than line breaks between segments, or a run of :data:`_BREAKS` line
-    breaks."""
+    whitespace other than line breaks between segments, a run of :data:`_BREAKS` line
+    breaks, or a segment the tokenizer would read as a new ISA."""
     s, t = re.escape(separator), re.escape(terminator)
     heads = re.compile(t + rb"([\r\n]*)(GS|ST|SE|GE|IEA)" + s)
     closed = re.compile(
         t + rb"[\r\n]*SE" + s + rb"[^" + t + rb"]{0,%d}" % _SE_LENGTH + t + rb"[\r\n]*(?:ST|GE)" + s
     )
     spaces = re.compile(t + rb"[\r\n]*[ \t]")
+    # A segment the tokenizer takes for a new interchange (ISA and a delimiter) ends this one.
+    another = re.compile(t + rb"[\r\n]*ISA(?:[^A-Za-z0-9 \t\r\n]|$)")
     breaks = re.compile(rb"[\r\n]{%d}" % _BREAKS)
     found: list[tuple[int, bytes, bytes]] = []
     line_breaks = adjacent = 0
@@ -223,7 +225,7 @@ def _heads(
         left -= len(data)
         last = not data or left <= 0
         buffer += data
-        if spaces.search(buffer) or breaks.search(buffer):
+        if spaces.search(buffer) or breaks.search(buffer) or another.search(buffer):
             return None
         # What starts before ``limit`` is whole in the buffer; the rest is read next time.
         limit = len(buffer) if last else len(buffer) - _OVERLAP
