@@ -12,16 +12,13 @@ when inputs are read one by one, files and claims across them with workers.
 from __future__ import annotations
 
 import datetime
-import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Never, TextIO
+from typing import TYPE_CHECKING, Never, TextIO
 
 import attrs
-from tqdm import tqdm
 
 from edi63650.errors import EdiError
 from edi63650.outputs import write_outputs
@@ -35,6 +32,9 @@ from edi63650.writers.report_html import COMPACT_ABOVE, HtmlSink
 from edi63650.writers.report_json import JsonlSink, JsonSink
 from edi63650.writers.report_text import TextSink
 from edi63650.writers.sink import Sink
+
+if TYPE_CHECKING:  # imported where used: start-up pays for neither on most runs
+    from tqdm import tqdm
 
 #: Exit status of validate: every claim accepted; something rejected; a usage error or an
 #: input that could not be read.
@@ -201,8 +201,11 @@ def run_all(
     """Validate every ``(name, path, output)`` and yield what each gave, in order.
     ``progress`` is where the progress display goes (None: no display)."""
     sizes = [_size(path or Path(name)) for name, path, _ in inputs]
-    bar: tqdm[Never] | None = (
-        tqdm(
+    bar: tqdm[Never] | None = None
+    if progress is not None:
+        from tqdm import tqdm  # noqa: PLC0415 - only on a terminal
+
+        bar = tqdm(
             None,
             total=sum(sizes),
             unit="B",
@@ -212,9 +215,6 @@ def run_all(
             dynamic_ncols=True,
             desc="validating",
         )
-        if progress is not None
-        else None
-    )
     claims = 0
     try:
         if jobs <= 1 or len(inputs) <= 1:
@@ -231,6 +231,9 @@ def run_all(
             finally:
                 runner.close()
             return
+        import multiprocessing  # noqa: PLC0415 - only with workers
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(
             max_workers=jobs, mp_context=context, initializer=_start, initargs=(job,)
