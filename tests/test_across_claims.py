@@ -11,6 +11,7 @@ import json
 import shutil
 import sqlite3
 import stat
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from edi63650.errors import EdiError
 from edi63650.maps import default_maps_dir
 from edi63650.rules import sameday
 from edi63650.rules.engine import ClaimResult
-from edi63650.rules.history import HistoryStore
+from edi63650.rules.history import HistoryStore, Service
 from edi63650.rules.pack import Engine
 from edi63650.rules.tables import Tables
 from edi63650.testing import ClaimSpec, ProviderSpec, SubscriberSpec, interchange
@@ -208,6 +209,27 @@ def test_the_index_on_disk_gives_the_same_verdicts(monkeypatch: pytest.MonkeyPat
         for r in check(Engine(today=TODAY), data)
     ]
     assert on_disk == in_memory
+
+
+def test_lines_waiting_to_be_written_answer_as_written_ones() -> None:
+    """Past memory, accepted lines wait in a batch for the database; a question about them
+    is answered from the batch, without writing it, and as the database would answer."""
+    day = datetime.date(2026, 10, 5)
+
+    def service(claim_id: str, modifiers: frozenset[str]) -> Service:
+        return Service("P1", "N1", "63650", modifiers, day, Decimal(2), claim_id, 1)
+
+    index = sameday.SameDay(limit=0)  # everything beyond memory
+    index.add("P1", "C1", [service("C1", frozenset({"LT", "A B"}))], "print-1")
+    waiting = index.day("P1", "N1", day, frozenset())
+    assert waiting.lines("63650") == [service("C1", frozenset({"LT", "A", "B"}))]
+    assert index.duplicate("print-1", frozenset()) == "C1"
+    assert index.duplicate("print-1", frozenset({"C1"})) is None
+    assert index._pending_lines  # (asking wrote nothing: one transaction per batch)
+    index._flush()  # the batch written: the same answers
+    assert index.day("P1", "N1", day, frozenset()) == waiting
+    assert index.duplicate("print-1", frozenset()) == "C1"
+    index.close()
 
 
 def test_a_retracted_interchange_does_not_count_as_earlier_claims(tmp_path: Path) -> None:

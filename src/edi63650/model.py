@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 from decimal import Decimal
 
 import attrs
@@ -295,7 +296,7 @@ class ServiceLine:
     providers: tuple[Party, ...] = ()  # 2420x
     segments: tuple[Segment, ...] = ()
 
-    @property
+    @functools.cached_property  # (asked by most rules: worked out once per line)
     def service_date(self) -> DatePeriod | None:
         """DTP*472, the date of service."""
         for period in self.dates:

@@ -7,6 +7,8 @@ NPI check digit", NPPES NPI check digit specification (2007).
 
 from __future__ import annotations
 
+import functools
+
 _PREFIX = "80840"
 
 
@@ -23,6 +25,7 @@ def npi_check_digit(first_nine: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+@functools.lru_cache(maxsize=4096)  # a file names few providers, many times; bounded
 def is_valid_npi(npi: str) -> bool:
     """True for ten digits whose last is the Luhn check digit of the first nine."""
     return len(npi) == 10 and npi.isascii() and npi.isdigit() and npi_check_digit(npi[:9]) == npi[9]

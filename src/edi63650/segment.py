@@ -78,4 +78,4 @@ class Position(NamedTuple):
 
     @classmethod
     def of(cls, segment: Segment) -> Position:
-        return tuple.__new__(cls, (segment.offset, segment.line, segment.ordinal))
+        return tuple.__new__(cls, segment[2:5])  # offset, line, ordinal

@@ -128,7 +128,7 @@ class ClaimResult:
 
     @property
     def accepted(self) -> bool:
-        return not any(f.severity is Severity.ERROR for f in self.findings)
+        return not self.findings or not any(f.severity is Severity.ERROR for f in self.findings)
 
     @property
     def rejected_lines(self) -> frozenset[int]:

@@ -117,6 +117,13 @@ class _Seen:
         return bool(self._bits[bit >> 3] & (1 << (bit & 7)))
 
 
+def _as_written(service: Service) -> Service:
+    """``service`` as the database gives it back (its modifiers are written joined by spaces
+    and read split at whitespace), so a line reads the same before its batch is written."""
+    written = frozenset(" ".join(sorted(service.modifiers)).split())
+    return service if written == service.modifiers else attrs.evolve(service, modifiers=written)
+
+
 @attrs.frozen
 class Day:
     """The accepted lines before a claim of its patient by one provider on one date, by
@@ -210,6 +217,9 @@ class SameDay:
         self._patients: set[str] | _Seen = set()
         self._pending_lines: list[tuple[object, ...]] = []  # rows for the database, batched
         self._pending_prints: list[tuple[object, ...]] = []
+        # The same rows by what is asked of them, so that a question does not flush a batch.
+        self._pending_days: dict[_Day, list[Service]] = {}
+        self._pending_owners: dict[str, list[str]] = {}  # fingerprint -> CLM01s
 
     # -- adding and taking out ----------------------------------------------------------------
 
@@ -238,7 +248,9 @@ class SameDay:
         if beyond:
             seen = self._database()
             for service in beyond:
-                seen.add((service.patient, service.provider, service.date))
+                day = (service.patient, service.provider, service.date)
+                seen.add(day)
+                self._pending_days.setdefault(day, []).append(service)
             self._pending_lines += [
                 (
                     s.patient,
@@ -261,6 +273,7 @@ class SameDay:
         else:
             self._database().add(print_)
             self._pending_prints.append((print_, patient, claim_id, self._seq))
+            self._pending_owners.setdefault(print_, []).append(claim_id)
         if len(self._pending_lines) + len(self._pending_prints) >= _BATCH:
             self._flush()
         if owned:  # (its entries are taken back one by one above)
@@ -351,6 +364,7 @@ class SameDay:
         )
         db.execute("COMMIT")
         self._pending_lines, self._pending_prints = [], []
+        self._pending_days, self._pending_owners = {}, {}
 
     # -- marks ----------------------------------------------------------------------------------
 
@@ -393,7 +407,7 @@ class SameDay:
             return _EMPTY_DAY  # (most days of most claims)
         more: dict[str, list[Service]] = {}
         if on_disk and self._db is not None:
-            self._flush()
+            # The rows written, then those waiting to be (newer, so in the same order).
             rows = self._db.execute(
                 "SELECT code, modifiers, units, claim_id, line FROM lines WHERE patient = ? "
                 "AND provider = ? AND day = ? AND gone = 0 ORDER BY seq LIMIT ?",
@@ -412,6 +426,9 @@ class SameDay:
                         number,
                     )
                 )
+            waiting = self._pending_days.get(key, [])
+            for service in waiting[: max(0, LINES_PER_DAY - sum(map(len, more.values())))]:
+                more.setdefault(service.code, []).append(_as_written(service))
         if self._store is not None:
             for service in self._store.lines_on(patient, provider, day, skip=self._run):
                 more.setdefault(service.code, []).append(service)
@@ -432,13 +449,15 @@ class SameDay:
             if claim_id not in skip:
                 return claim_id
         if self._db is not None and self._seen is not None and print_ in self._seen:
-            self._flush()
             for (claim_id,) in self._db.execute(
                 "SELECT claim_id FROM prints WHERE fingerprint = ? AND gone = 0 ORDER BY seq",
                 (print_,),
             ):
                 if claim_id not in skip:
                     return str(claim_id)
+            for claim_id in self._pending_owners.get(print_, ()):  # (not written yet)
+                if claim_id not in skip:
+                    return claim_id
         if self._store is not None:
             found = self._store.claim_with(print_, skip=self._run)
             if found is not None and found not in skip:
