@@ -177,7 +177,10 @@ class Reader:
         builder = self._builder
         check = self._check
         framing: list[int] = []  # where framing findings since the last segment went in out
-        for token in tokens:
+        texts: list[str] | None = None  # for the structure's lane, made when first needed
+        ends: list[int] = []
+        clean_until = 0  # the tokens before this one the lane took as clean
+        for index, token in enumerate(tokens):
             if isinstance(token, Finding):
                 # Framing findings take the scope of what is open where they were found...
                 scope = envelope.scope
@@ -223,6 +226,16 @@ class Reader:
                         check, found = self._structure.begin(token, entry, envelope.scope)
                         out.extend(found)
             elif check is not None:
+                if index >= clean_until:  # the lane takes the clean ones of a run in one call
+                    if texts is None:
+                        texts, ends = _runs(tokens)
+                    clean_until = index + check.run(texts, index, ends[index])
+                if index < clean_until:  # clean: no findings
+                    if builder is not None:
+                        out.extend(builder.add(token))
+                    if self._segments:
+                        out.append(token)
+                    continue
                 # A claim's structural findings come before the claim, the next one's after.
                 closing, after = check.feed(token)
                 out.extend(closing)
@@ -310,6 +323,20 @@ class Reader:
             )
         if not shown:
             out.append(segment)
+
+
+def _runs(tokens: list[Token]) -> tuple[list[str], list[int]]:
+    """The tokens' segment texts (``""`` for a finding), and for each token where its run of
+    body segments ends: the index of the next finding or envelope segment."""
+    texts = [token.text if isinstance(token, Segment) else "" for token in tokens]
+    ends = [0] * len(tokens)
+    end = len(tokens)
+    for index in range(len(tokens) - 1, -1, -1):
+        token = tokens[index]
+        if not isinstance(token, Segment) or token.id in ENVELOPE_IDS:
+            end = index
+        ends[index] = end
+    return texts, ends
 
 
 def iter_events(

@@ -32,7 +32,7 @@ from edi63650.outcome import AckCode, InterchangeOutcome, StreamOutcome, Transac
 from edi63650.rules.engine import ClaimResult
 from edi63650.segment import Segment
 from edi63650.values import shown_name
-from edi63650.writers.ack277 import claim_statuses
+from edi63650.writers.ack277 import ACCEPTED, claim_statuses
 from edi63650.writers.common import Tally
 from edi63650.writers.phi import PhiMask
 from edi63650.writers.sink import Sink, Spool, Writable
@@ -106,8 +106,13 @@ def _verdict(result: ClaimResult) -> str:
 _SAID = {"rejected": "rejected", "warned": "accepted with warnings", "accepted": "accepted"}
 
 
+_ACCEPTED_CODES = str(ACCEPTED)  # (claim_statuses of an accepted claim: A2:20 alone)
+
+
 def _codes(result: ClaimResult) -> str:
     """The claim's 277CA STC01 composites, one group per STC segment."""
+    if result.accepted:
+        return _ACCEPTED_CODES
     return ", ".join(" ".join(map(str, stc)) for stc in claim_statuses(result))
 
 
@@ -245,10 +250,12 @@ class HtmlSink(Sink):
         start = outcome.transaction.position.offset
         if self.wants_segments:
             buffer = self._buffer
-            before = [s for s in buffer if s.offset < start]
-            rows = [s for s in buffer if start <= s.offset <= outcome.end]
-            self._buffer = [s for s in buffer if s.offset > outcome.end]
-            self._records += before
+            if buffer and buffer[0].offset >= start and buffer[-1].offset <= outcome.end:
+                rows, self._buffer = buffer, []  # (the common case: just this set's segments)
+            else:
+                self._records += [s for s in buffer if s.offset < start]
+                rows = [s for s in buffer if start <= s.offset <= outcome.end]
+                self._buffer = [s for s in buffer if s.offset > outcome.end]
         else:
             rows = [s for c in outcome.claims for s in c.claim.all_segments()]
         beside: dict[int, list[_Waiting]] = {}
