@@ -178,7 +178,6 @@ class Reader:
         check = self._check
         framing: list[int] = []  # where framing findings since the last segment went in out
         texts: list[str] | None = None  # for the structure's lane, made when first needed
-        ends: list[int] = []
         clean_until = 0  # the tokens before this one the lane took as clean
         for index, token in enumerate(tokens):
             if isinstance(token, Finding):
@@ -228,8 +227,8 @@ class Reader:
             elif check is not None:
                 if index >= clean_until:  # the lane takes the clean ones of a run in one call
                     if texts is None:
-                        texts, ends = _runs(tokens)
-                    clean_until = index + check.run(texts, index, ends[index])
+                        texts = _texts(tokens)
+                    clean_until = index + check.run(texts, index)
                 if index < clean_until:  # clean: no findings
                     if builder is not None:
                         out.extend(builder.add(token))
@@ -325,18 +324,10 @@ class Reader:
             out.append(segment)
 
 
-def _runs(tokens: list[Token]) -> tuple[list[str], list[int]]:
-    """The tokens' segment texts (``""`` for a finding), and for each token where its run of
-    body segments ends: the index of the next finding or envelope segment."""
-    texts = [token.text if isinstance(token, Segment) else "" for token in tokens]
-    ends = [0] * len(tokens)
-    end = len(tokens)
-    for index in range(len(tokens) - 1, -1, -1):
-        token = tokens[index]
-        if not isinstance(token, Segment) or token.id in ENVELOPE_IDS:
-            end = index
-        ends[index] = end
-    return texts, ends
+def _texts(tokens: list[Token]) -> list[str]:
+    """The tokens' segment texts for the structure's lane, ``""`` for a finding: the lane stops
+    there (no segment id is empty), as it does at an envelope segment (never the lane's)."""
+    return [token.text if isinstance(token, Segment) else "" for token in tokens]
 
 
 def iter_events(

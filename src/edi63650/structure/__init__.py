@@ -188,12 +188,12 @@ class TransactionCheck:
             scope=self._scope,
         )
 
-    def run(self, parts: list[str], start: int, end: int | None = None) -> int:
-        """The fast lane: take segment texts from ``parts[start]`` on (up to ``parts[end]``)
-        while each is clean (they need no findings); return how many were taken. A
+    def run(self, parts: list[str], start: int) -> int:
+        """The fast lane: take segment texts from ``parts[start]`` on while each is clean
+        (they need no findings); return how many were taken. A
         :data:`~edi63650.tokenizer.Lane` for a structure-only read, and the reader's way past
         the clean segments of a run when it builds claims."""
-        return self._walker.run(parts, start, self._lane, end)
+        return self._walker.run(parts, start, self._lane)
 
     def _elements(self, segment: Segment, spec: SegmentSpec) -> list[Finding]:
         delimiters = segment.delimiters

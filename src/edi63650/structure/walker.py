@@ -393,11 +393,10 @@ class Walker:
             )
         return target, closed, own
 
-    def run(self, parts: list[str], start: int, lane: LaneTable, end: int | None = None) -> int:
-        """Take segment texts from ``parts[start]`` on (up to ``parts[end]``, else to the end)
-        while each is clean; return how many were taken. What :meth:`walk` and the element
-        checks would do for a clean segment is done here without making it a segment; the
-        first that is not clean is left for them.
+    def run(self, parts: list[str], start: int, lane: LaneTable) -> int:
+        """Take segment texts from ``parts[start]`` on while each is clean; return how many
+        were taken. What :meth:`walk` and the element checks would do for a clean segment is
+        done here without making it a segment; the first that is not clean is left for them.
         (The hot loop of a structure-only read: the common step, a segment in the same loop,
         is a few dictionary lookups and one regular expression.)
         """
@@ -407,8 +406,7 @@ class Walker:
         row = self._row if self._row_of is node else lane.row(node)
         sep = lane.sep
         index = start
-        end = len(parts) if end is None else end
-        for index in range(start, end):
+        for index in range(start, len(parts)):
             part = parts[index]
             sid, _, rest = part.partition(sep)
             cell = row.get(sid)
@@ -448,7 +446,7 @@ class Walker:
             node = entry.target
             row = entry.row
         else:
-            index = end
+            index = len(parts)
         if index > start:
             self._node = node
             self._lost = False
