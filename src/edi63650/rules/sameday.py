@@ -50,20 +50,25 @@ _TAKE, _PUT, _UNPRINT, _REPRINT, _DISOWN, _REOWN = (object() for _ in range(6))
 _Day = tuple[str, str, datetime.date]  # patient, provider, date of service
 _Place = tuple[_Day, str, int]  # where a line is kept: its day, code and number
 
+# The indexes are on the hash of what is looked up (patient, provider and day; patient and
+# CLM01; the fingerprint), which the queries then compare in full: an index of integers, not
+# of patient keys and fingerprints of 64 characters, keeps writing a large file's lines cheap.
 _SCHEMA = """
 CREATE TABLE lines (
+    day_key INTEGER NOT NULL, claim_key INTEGER NOT NULL,
     patient TEXT NOT NULL, provider TEXT NOT NULL, day INTEGER NOT NULL, code TEXT NOT NULL,
     modifiers TEXT NOT NULL, units TEXT NOT NULL, claim_id TEXT NOT NULL, line INTEGER NOT NULL,
     seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX lines_by_day ON lines (patient, provider, day);
-CREATE INDEX lines_by_claim ON lines (patient, claim_id);
+CREATE INDEX lines_by_day ON lines (day_key);
+CREATE INDEX lines_by_claim ON lines (claim_key);
 CREATE TABLE prints (
-    fingerprint TEXT NOT NULL, patient TEXT NOT NULL, claim_id TEXT NOT NULL,
-    seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
+    print_key INTEGER NOT NULL, claim_key INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+    patient TEXT NOT NULL, claim_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    gone INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX prints_by_print ON prints (fingerprint);
-CREATE INDEX prints_by_claim ON prints (patient, claim_id);
+CREATE INDEX prints_by_print ON prints (print_key);
+CREATE INDEX prints_by_claim ON prints (claim_key);
 """
 
 
@@ -253,6 +258,8 @@ class SameDay:
                 self._pending_days.setdefault(day, []).append(service)
             self._pending_lines += [
                 (
+                    hash((s.patient, s.provider, s.date)),
+                    hash((s.patient, s.claim_id)),
                     s.patient,
                     s.provider,
                     s.date.toordinal(),
@@ -272,7 +279,8 @@ class SameDay:
             self._undo.append((_UNPRINT, print_, owner))
         else:
             self._database().add(print_)
-            self._pending_prints.append((print_, patient, claim_id, self._seq))
+            row = (hash(print_), hash(owner), print_, patient, claim_id, self._seq)
+            self._pending_prints.append(row)
             self._pending_owners.setdefault(print_, []).append(claim_id)
         if len(self._pending_lines) + len(self._pending_prints) >= _BATCH:
             self._flush()
@@ -302,9 +310,9 @@ class SameDay:
                 self._flush()
                 for table in ("lines", "prints"):
                     self._db.execute(
-                        f"UPDATE {table} SET gone = ? WHERE patient = ? AND claim_id = ? "  # noqa: S608 - our table names
-                        "AND gone = 0",
-                        (self._seq, patient, claim_id),
+                        f"UPDATE {table} SET gone = ? WHERE claim_key = ? AND patient = ? "  # noqa: S608 - our table names
+                        "AND claim_id = ? AND gone = 0",
+                        (self._seq, hash(owner), patient, claim_id),
                     )
 
     def _undo_one(self, record: tuple[Any, ...]) -> None:
@@ -354,12 +362,13 @@ class SameDay:
             return
         db.execute("BEGIN")
         db.executemany(
-            "INSERT INTO lines (patient, provider, day, code, modifiers, units, claim_id, line, "
-            "seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO lines (day_key, claim_key, patient, provider, day, code, modifiers, "
+            "units, claim_id, line, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self._pending_lines,
         )
         db.executemany(
-            "INSERT INTO prints (fingerprint, patient, claim_id, seq) VALUES (?, ?, ?, ?)",
+            "INSERT INTO prints (print_key, claim_key, fingerprint, patient, claim_id, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             self._pending_prints,
         )
         db.execute("COMMIT")
@@ -409,9 +418,9 @@ class SameDay:
         if on_disk and self._db is not None:
             # The rows written, then those waiting to be (newer, so in the same order).
             rows = self._db.execute(
-                "SELECT code, modifiers, units, claim_id, line FROM lines WHERE patient = ? "
-                "AND provider = ? AND day = ? AND gone = 0 ORDER BY seq LIMIT ?",
-                (patient, provider, day.toordinal(), LINES_PER_DAY),
+                "SELECT code, modifiers, units, claim_id, line FROM lines WHERE day_key = ? "
+                "AND patient = ? AND provider = ? AND day = ? AND gone = 0 ORDER BY seq LIMIT ?",
+                (hash(key), patient, provider, day.toordinal(), LINES_PER_DAY),
             )
             for code, mods, units, claim_id, number in rows:
                 more.setdefault(code, []).append(
@@ -450,8 +459,9 @@ class SameDay:
                 return claim_id
         if self._db is not None and self._seen is not None and print_ in self._seen:
             for (claim_id,) in self._db.execute(
-                "SELECT claim_id FROM prints WHERE fingerprint = ? AND gone = 0 ORDER BY seq",
-                (print_,),
+                "SELECT claim_id FROM prints WHERE print_key = ? AND fingerprint = ? AND gone = 0 "
+                "ORDER BY seq",
+                (hash(print_), print_),
             ):
                 if claim_id not in skip:
                     return str(claim_id)
