@@ -457,6 +457,7 @@ GC_THRESHOLD = (100_000, 50, 100)
 
 def main() -> None:
     gc.set_threshold(*GC_THRESHOLD)
+    gc.freeze()  # what the imports made lives as long as the process: no collection looks at it
     status = run(sys.argv[1:])
     try:
         sys.stdout.flush()
