@@ -42,10 +42,12 @@ def _sorted_rows(pieces_of: list[Piece], table: str) -> list[str]:
     return sorted(repr(row) for piece in pieces_of for row in rows(piece, Settings(table)))
 
 
-def _judged_alike(path: Path, cut_into: list[Piece]) -> None:
+def _judged_alike(path: Path, cut_into: list[Piece], *, claims: bool = True) -> None:
+    """Every table is the same read whole and in ``cut_into``; with ``claims``, the file has
+    claims (so that the comparison says something)."""
     for table in COLUMNS:
         whole = _sorted_rows([Piece(str(path))], table)
-        assert whole or table != "claims"
+        assert whole or table != "claims" or not claims
         assert _sorted_rows(cut_into, table) == whole, table
 
 
@@ -108,6 +110,9 @@ NOT_CARRIED = {
     # (found by the mutation test below) a segment the tokenizer reads as a new interchange
     "an ISA inside a set": BASE[:CLAIM] + b"ISA*" + BASE[CLAIM:],
     "an ISA with no elements inside a set": BASE[:CLAIM] + b"ISA~\n" + BASE[CLAIM:],
+    # (found by the mutation test below) an ISA the envelope layer cannot read as the cuts did
+    "an element separator too many in the ISA": b"ISA**0" + BASE[6:],
+    "the segment terminator inside the ISA": b"ISA*~0" + BASE[6:],
 }
 
 
@@ -148,7 +153,7 @@ def test_a_mutated_interchange_is_cut_only_where_cutting_changes_no_row(data: by
         path.write_bytes(data)
         cut_into = pieces(str(path), 1)
         if len(cut_into) > 1:
-            _judged_alike(path, cut_into)
+            _judged_alike(path, cut_into, claims=False)  # (a mutation may reject them all)
 
 
 def test_the_scan_sees_the_same_in_any_chunking(monkeypatch: pytest.MonkeyPatch) -> None:

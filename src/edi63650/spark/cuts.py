@@ -102,7 +102,8 @@ def interchange_starts(stream: Readable, chunk: int = _READ) -> Iterator[int]:
 
 def _delimiters(data: bytes, index: int) -> tuple[bytes, bytes] | None:
     """The element separator and segment terminator of the ISA at ``index``, if a whole,
-    well-formed ISA is there (every element separator where the fixed width puts it)."""
+    well-formed ISA is there: every element separator where the fixed width puts it and none
+    elsewhere, and no terminator before its end (the tokenizer would end the ISA there)."""
     isa = data[index : index + _ISA_LENGTH]
     if len(isa) < _ISA_LENGTH or not isa.startswith(b"ISA"):
         return None
@@ -110,6 +111,9 @@ def _delimiters(data: bytes, index: int) -> tuple[bytes, bytes] | None:
     if separator.isalnum() or terminator.isalnum() or separator == terminator:
         return None
     if any(isa[i : i + 1] != separator for i in _ISA_SEPARATORS):
+        return None
+    body = isa[:_ISA_TERMINATOR]
+    if body.count(separator) != len(_ISA_SEPARATORS) or terminator in body:
         return None
     return separator, terminator
 
