@@ -122,11 +122,21 @@ class _Seen:
         return bool(self._bits[bit >> 3] & (1 << (bit & 7)))
 
 
+def _written(modifiers: frozenset[str]) -> str:
+    """A line's modifiers as the database keeps them: joined by spaces."""
+    return " ".join(sorted(modifiers))
+
+
+def _read(modifiers: str) -> frozenset[str]:
+    """A line's modifiers as the database gives them back: split at whitespace."""
+    return frozenset(modifiers.split())
+
+
 def _as_written(service: Service) -> Service:
-    """``service`` as the database gives it back (its modifiers are written joined by spaces
-    and read split at whitespace), so a line reads the same before its batch is written."""
-    written = frozenset(" ".join(sorted(service.modifiers)).split())
-    return service if written == service.modifiers else attrs.evolve(service, modifiers=written)
+    """``service`` as the database gives it back, so a line reads the same before its batch
+    is written."""
+    modifiers = _read(_written(service.modifiers))
+    return service if modifiers == service.modifiers else attrs.evolve(service, modifiers=modifiers)
 
 
 @attrs.frozen
@@ -252,26 +262,25 @@ class SameDay:
             self._undo.append((_TAKE, place))
         if beyond:
             seen = self._database()
-            for service in beyond:
-                day = (service.patient, service.provider, service.date)
+            for s in beyond:
+                day = (s.patient, s.provider, s.date)
                 seen.add(day)
-                self._pending_days.setdefault(day, []).append(service)
-            self._pending_lines += [
-                (
-                    hash((s.patient, s.provider, s.date)),
-                    hash((s.patient, s.claim_id)),
-                    s.patient,
-                    s.provider,
-                    s.date.toordinal(),
-                    s.code,
-                    " ".join(sorted(s.modifiers)),
-                    str(s.units),
-                    s.claim_id,
-                    s.line,
-                    self._seq,
+                self._pending_days.setdefault(day, []).append(s)
+                self._pending_lines.append(
+                    (
+                        hash(day),
+                        hash((s.patient, s.claim_id)),
+                        s.patient,
+                        s.provider,
+                        s.date.toordinal(),
+                        s.code,
+                        _written(s.modifiers),
+                        str(s.units),
+                        s.claim_id,
+                        s.line,
+                        self._seq,
+                    )
                 )
-                for s in beyond
-            ]
         if self._kept < self._limit:
             self._kept += 1
             self._prints.setdefault(print_, {})[owner] = None
@@ -428,7 +437,7 @@ class SameDay:
                         patient,
                         provider,
                         code,
-                        frozenset(mods.split()),
+                        _read(mods),
                         day,
                         Decimal(units),
                         claim_id,
