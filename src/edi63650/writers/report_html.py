@@ -413,12 +413,9 @@ class HtmlSink(Sink):
             if current is None and upcoming is not None and offset >= upcoming[0]:
                 current, block, held = upcoming, held, _Rows()
                 upcoming = next(following, None)
-            found = self._found(offset, beside) if beside or self._waiting else None
+            found = self._found(offset, beside)
             if current is not None:
-                if found is None:
-                    block.rows.append((segment, None))  # (most segments: no findings)
-                else:
-                    block.add(segment, found)
+                block.add(segment, found)
             elif held.rows or segment.id == "HL":
                 if plain.rows:
                     self._run(plain, out)
