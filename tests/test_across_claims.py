@@ -264,3 +264,32 @@ def test_a_replayed_interchange_does_not_count_the_interchanges_after_it_twice(
     five = file_of(claim("L3", line("63650", "500.00", day=last), notes=TRIAL), control="4")
     again = write(tmp_path, "over.837", retracted + three + four + five)
     assert "SCS-LIFETIME" in validate(again, tmp_path / "other.sqlite")[1]["L3"]
+
+
+def test_an_index_past_memory_leaves_no_file_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past memory, both indexes of the file's services go to SQLite's own temporary
+    database, which no other process can open by name: nothing appears in the temporary
+    folder while they are in use, and they answer as before."""
+    import tempfile
+
+    from edi63650.rules.services import ServiceHistory
+
+    monkeypatch.setenv("SQLITE_TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    day = datetime.date(2026, 10, 5)
+    services = [
+        Service("P1", "N1", "63650", frozenset(), day, Decimal(2), f"C{n}", 1) for n in range(3)
+    ]
+    same_day = sameday.SameDay(limit=0)
+    history = ServiceHistory(counted=("63650",), limit=0)
+    for n, service in enumerate(services):
+        same_day.add("P1", service.claim_id, [service], f"print-{n}")
+        history.add([service])
+    same_day._flush()
+    assert same_day.duplicate("print-1", frozenset()) == "C1"
+    assert history.units("P1", "63650", day) == Decimal(6)
+    assert list(tmp_path.iterdir()) == []
+    same_day.close()
+    history.close()

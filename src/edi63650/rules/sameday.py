@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import sqlite3
-import tempfile
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -34,6 +33,7 @@ from edi63650.rules.history import (
     line_date,
     rendering_provider,
 )
+from edi63650.rules.scratch import scratch_database
 
 #: Lines kept in memory before the index goes on in a temporary database.
 MEMORY_LIMIT = 5_000
@@ -356,11 +356,7 @@ class SameDay:
     def _database(self) -> _Seen:
         """The database (made on first use), and what it may hold."""
         if self._db is None or self._seen is None:
-            self._file = tempfile.NamedTemporaryFile(suffix=".sqlite")  # noqa: SIM115 - closed by close()
-            self._db = sqlite3.connect(self._file.name, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=OFF")
-            self._db.execute("PRAGMA synchronous=OFF")
-            self._db.executescript(_SCHEMA)
+            self._db = scratch_database(_SCHEMA)
             self._seen = _Seen()
         return self._seen
 
@@ -486,5 +482,4 @@ class SameDay:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
-            self._file.close()
             self._db = None

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import datetime
 import sqlite3
-import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from decimal import Decimal
 
 from edi63650.rules.history import HistoryStore, Service
+from edi63650.rules.scratch import scratch_database
 
 #: Services indexed in memory before the index goes on in a temporary database (one and a
 #: half kilobytes each in memory, with what a replay of the interchange would undo).
@@ -267,11 +267,7 @@ class ServiceHistory:
 
     def _database(self) -> sqlite3.Connection:
         if self._db is None:
-            self._file = tempfile.NamedTemporaryFile(suffix=".sqlite")  # noqa: SIM115 - closed by close()
-            self._db = sqlite3.connect(self._file.name, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=OFF")
-            self._db.execute("PRAGMA synchronous=OFF")
-            self._db.executescript(_SCHEMA)
+            self._db = scratch_database(_SCHEMA)
         return self._db
 
     # -- marks ----------------------------------------------------------------------------------
@@ -454,5 +450,4 @@ class ServiceHistory:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
-            self._file.close()
             self._db = None
