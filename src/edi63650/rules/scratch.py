@@ -22,7 +22,7 @@ CACHE_KIB = 2_048
 
 #: Bytes in a page. The indexes' keys are hashes, so each row lands on its own page of each
 #: index and every page the cache lets go of is written whole: small pages write less (on
-#: 8 x 10,000 claims, 1 KiB pages wrote 45% fewer bytes than SQLite's 4 KiB, in no more time).
+#: 8 x 10,000 claims the whole run wrote 607 MB with 1 KiB pages, 1,031 MB with SQLite's 4 KiB).
 PAGE_BYTES = 1_024
 
 
