@@ -336,3 +336,56 @@ def test_a_long_escaped_id_is_cut_between_characters_never_inside_an_escape() ->
     assert len(echoed) <= 50
     assert not re.search(r"%.?$", echoed), echoed  # no escape cut short
     assert ("A*" * 30).startswith(unquote(echoed))
+
+
+def _claim_segment(segment: str) -> str:
+    """``CLEAN`` with ``segment`` put right after its CLM."""
+    clm = next(s for s in CLEAN.split("~") if s.lstrip().startswith("CLM*"))
+    return CLEAN.replace(clm, clm + "~" + segment, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        (  # element 782 is R 1..18: rounded to 18 digits
+            "amount",
+            CLEAN.replace("CLM*PROG0001*120.00", "CLM*PROG0001*12345678901234567.99"),
+            ["STC", "A1:19:AY", "20261126", "WQ", "12345678901234568.0"],
+        ),
+        (  # element 67 is AN 2..80
+            "receiver id",
+            CLEAN.replace("46*CH0001", "46*" + "9" * 100),
+            ["NM1", "AY", "2", "CLEARHOUSE", "", "", "", "", "46", "9" * 80],
+        ),
+        (
+            "member id",
+            CLEAN.replace("MI*7PQ2XY8ZW15", "MI*" + "8" * 100),
+            ["NM1", "QC", "1", "HOLT", "GRACE", "", "", "", "MI", "8" * 80],
+        ),
+        (  # SVC01: a qualifier of the guide's list, modifiers of two characters in the sets
+            "procedure",
+            CLEAN.replace("SV1*HC:95972*", "SV1*hc:95972:\u00d1Z:@:5X:TOOLONG*"),
+            ["SVC", "HC:95972:NZ:5X", "120.00", "", "", "", "", "1"],
+        ),
+        (  # STC01-03 only from the entities 2200D allows; "{}" is the input's NM101
+            "entity",
+            _claim_segment("NM1*{}*1*BLUE*JACKIE****XX*1112223336"),
+            ["STC", "A7:562", "20261126"],
+        ),
+        (  # GS02 and GS03 are 2..15 characters: ours instead of the partner's one
+            "application code",
+            CLEAN.replace("GS*HC*SPINEPAIN01", "GS*HC*S"),
+            ["GS", "HN", "CLEARHOUSE01", "SUBMITTER"],
+        ),
+    ],
+)
+def test_values_echoed_from_the_input_fit_the_277ca_elements(
+    name: str, data: str, expected: list[str], tmp_path: Path
+) -> None:
+    result = Validator(now=datetime.datetime(2026, 11, 26, 12)).validate(data.encode("utf-8"))
+    reply = result.to_277ca()
+    written = [s[: len(expected)] for s in segments(reply)]
+    flat = [[":".join(e) if isinstance(e, tuple) else e for e in s] for s in written]
+    assert expected in flat, reply.decode()
+    accepted_by_pyx12(reply, tmp_path, f"{name}.277")
+    accepted_by_pyx12(result.to_999(), tmp_path, f"{name}.999")

@@ -40,6 +40,20 @@ _RETURNED = ClaimStatus("A3", "23", "41")
 #: processing" (ECL 508 code 20): an accepted claim's STC01.
 ACCEPTED = ClaimStatus("A2", "20")
 
+#: SVC01-01 as the guide allows it (005010X214 2220D SVC01-01; element 235): any other
+#: qualifier of the 837 line is answered as HC.
+_SERVICE_QUALIFIERS = frozenset({"AD", "ER", "HC", "HP", "IV", "NU", "WK"})
+#: STC01-03, STC10-03 and STC11-03 as the guide allows them in 2200D and 2220D (005010X214;
+#: element 98): an entity outside these is left out of the composite.
+_STC_ENTITIES = frozenset(
+    {"03", "1P", "1Z", "40", "41", "71", "72", "73", "77", "82", "85", "87", "DK", "DN", "DQ"}
+    | {"FA", "GB", "HK", "IL", "LI", "MSC", "PR", "PRP", "QB", "QC", "QD", "SEP", "TL", "TTP"}
+    | {"TU"}
+)
+#: Lengths of the elements we fill from the input (X12 data element dictionary, 005010).
+_NAME, _FIRST_NAME, _ID, _REFERENCE = 60, 35, 80, 50  # elements 1035, 1036, 67, 127
+_AMOUNT_DIGITS, _QUANTITY_DIGITS = 18, 15  # elements 782 and 380 (type R)
+
 
 class Ack277Sink(Sink):
     """Writes the 277CA to ``out``: each transaction set that holds claims is answered when it
@@ -85,7 +99,32 @@ class Ack277Sink(Sink):
 
 
 def _amount(value: Decimal | None) -> str:
-    return format(value, "f") if value is not None else "0"
+    return _decimal(value, _AMOUNT_DIGITS) if value is not None else "0"
+
+
+def _decimal(value: Decimal, digits: int) -> str:
+    """``value`` as an element of type R of at most ``digits`` digits (X12.6: sign and point
+    not counted): rounded to fewer decimal places when it has too many; the largest such
+    number when even its whole part does not fit, which only a hostile input's figure can."""
+    text = format(value, "f")
+    if len(text) <= digits or _digits(text) <= digits:
+        return text
+    whole = max(value.adjusted() + 1, 1)
+    if whole <= digits:
+        text = format(value.quantize(Decimal(1).scaleb(whole - digits)), "f")
+        if _digits(text) <= digits:  # rounding may carry into one more digit
+            return text
+    return ("-" if value < 0 else "") + "9" * digits
+
+
+def _digits(text: str) -> int:
+    return len(text) - text.count("-") - text.count(".")
+
+
+def _identifier(text: str | None, fallback: str) -> str:
+    """An NM109 (element 67, 2 to 80 characters) from the input, else ``fallback``."""
+    value = clean(text or "", _ID)
+    return value if len(value) >= 2 else fallback
 
 
 @functools.lru_cache(maxsize=4096)
@@ -127,21 +166,29 @@ def _transaction(
     )
     total = sum((c.claim.total_charge or Decimal(0) for c in claims), Decimal(0))
     body: list[Elements] = [
-        ["BHT", "0085", "08", clean(batch, 50), _day(when), f"{when:%H%M%S}", "TH"],
+        [
+            "BHT",
+            "0085",
+            "08",
+            clean(batch, _REFERENCE) or "UNKNOWN",
+            _day(when),
+            f"{when:%H%M%S}",
+            "TH",
+        ],
         ["HL", "1", "", "20", "1"],
         [
             "NM1",
             "AY",
             "2",
-            clean(receiver.last_name if receiver else "") or "EDI63650",
+            clean(receiver.last_name if receiver else "", _NAME) or "EDI63650",
             "",
             "",
             "",
             "",
             "46",
-            clean(receiver.id if receiver else "") or "EDI63650",
+            _identifier(receiver.id if receiver else "", "EDI63650"),
         ],
-        ["TRN", "1", clean(trace, 50) or "1"],
+        ["TRN", "1", clean(trace, _REFERENCE) or "1"],
         ["DTP", "050", "D8", _day(when)],
         ["DTP", "009", "D8", _day(when)],
         ["HL", "2", "1", "21", "1"],
@@ -149,13 +196,13 @@ def _transaction(
             "NM1",
             "41",
             submitter.entity_type if submitter and submitter.entity_type in ("1", "2") else "2",
-            clean(submitter.last_name if submitter else "") or "SUBMITTER",
-            clean(submitter.first_name if submitter else ""),
+            clean(submitter.last_name if submitter else "", _NAME) or "SUBMITTER",
+            clean(submitter.first_name if submitter else "", _FIRST_NAME),
             "",
             "",
             "",
             "46",
-            clean(submitter.id if submitter else "") or "SUBMITTER",
+            _identifier(submitter.id if submitter else "", "SUBMITTER"),
         ],
         ["TRN", "2", echo_id(batch) or "UNKNOWN"],
         ["STC", ("A3", "746", "AY"), _day(when), "U", _amount(total)]
@@ -183,15 +230,15 @@ def _transaction(
                 "NM1",
                 "85",
                 party.entity_type if party and party.entity_type in ("1", "2") else "2",
-                clean(party.last_name if party else "") or "BILLING PROVIDER",
-                clean(party.first_name if party else ""),
+                clean(party.last_name if party else "", _NAME) or "BILLING PROVIDER",
+                clean(party.first_name if party else "", _FIRST_NAME),
                 "",
                 "",
                 "",
                 identifier[0],
-                clean(identifier[1]),
+                _identifier(identifier[1], "UNKNOWN"),
             ],
-            ["TRN", "1", clean(identifier[1], 50)],
+            ["TRN", "1", clean(identifier[1], _REFERENCE) or "UNKNOWN"],
             [
                 "STC",
                 ("A3", "23", "41") if duplicate else ("A1", "19", "85"),
@@ -223,9 +270,9 @@ def _patient(claim: Claim) -> tuple[str, str, str]:
         person = ctx.subscriber.person
     member = ctx.subscriber.member_id if ctx.subscriber else None
     return (
-        clean(person.last_name if person else "") or "UNKNOWN",
-        clean(person.first_name if person else ""),
-        clean(member or "") or "UNKNOWN",
+        clean(person.last_name if person else "", _NAME) or "UNKNOWN",
+        clean(person.first_name if person else "", _FIRST_NAME),
+        _identifier(member, "UNKNOWN"),
     )
 
 
@@ -257,7 +304,10 @@ def _service_period(claim: Claim) -> Elements:
 
 def _composites(statuses: Sequence[ClaimStatus]) -> list[x12.Element]:
     """STC01, then STC10 and STC11 for the second and third composites."""
-    parts = [tuple(p for p in (s.category, s.code, s.entity) if p) for s in statuses[:3]]
+    parts = [
+        (s.category, s.code, s.entity) if s.entity in _STC_ENTITIES else (s.category, s.code)
+        for s in statuses[:3]
+    ]
     first, rest = parts[0], parts[1:]
     return [first, *rest]
 
@@ -335,9 +385,9 @@ def _claim(
     else:
         for finding in _first_of_each_rule(errors):
             out.append(_stc(finding.statuses, when, charge, f"{finding.rule}: {finding.message}"))
-    out.append(["REF", "D9", clean(trace, 50)])
-    if isinstance(claim, InstitutionalClaim) and claim.type_of_bill:
-        out.append(["REF", "BLT", clean(claim.type_of_bill)])
+    out.append(["REF", "D9", clean(trace, _REFERENCE)])
+    if isinstance(claim, InstitutionalClaim) and (bill := clean(claim.type_of_bill, _REFERENCE)):
+        out.append(["REF", "BLT", bill])
     period = _service_period(claim)
     out.append(period or ["DTP", "472", "D8", _day(when)])
     for line in claim.lines:
@@ -348,21 +398,15 @@ def _claim(
 
 
 def _line(line: ServiceLine, errors: Sequence[Finding], when: datetime.datetime) -> list[Elements]:
-    procedure = line.procedure
-    composite: tuple[str, ...] = (
-        (procedure.qualifier or "HC", procedure.code, *procedure.modifiers)
-        if procedure and procedure.code
-        else ("HC", "UNKNOWN")
-    )
     revenue = line.revenue_code if isinstance(line, InstitutionalServiceLine) else ""
-    units = format(line.units.normalize(), "f") if line.units is not None else ""
+    units = _decimal(line.units.normalize(), _QUANTITY_DIGITS) if line.units is not None else ""
     statuses: list[ClaimStatus] = []
     for finding in errors:
         for status in finding.statuses:
             if status not in statuses:
                 statuses.append(status)
     out: list[Elements] = [
-        ["SVC", composite, _amount(line.charge), "", clean(revenue), "", "", units],
+        ["SVC", _procedure(line), _amount(line.charge), "", clean(revenue, 48), "", "", units],
         _stc(statuses[:3], when, None, None),
     ]
     if line.control_number:
@@ -371,3 +415,15 @@ def _line(line: ServiceLine, errors: Sequence[Finding], when: datetime.datetime)
     if served and served.start:
         out.append(["DTP", "472", "D8", _day(served.start)])
     return out
+
+
+def _procedure(line: ServiceLine) -> tuple[str, ...]:
+    """SVC01 echoing the line's procedure: a qualifier the guide allows (else HC), the code
+    (element 234, at most 48 characters) and each modifier that is two characters (1339)."""
+    procedure = line.procedure
+    code = clean(procedure.code, 48) if procedure else ""
+    if procedure is None or not code:
+        return ("HC", "UNKNOWN")
+    qualifier = procedure.qualifier if procedure.qualifier in _SERVICE_QUALIFIERS else "HC"
+    modifiers = [m for m in map(clean, procedure.modifiers) if len(m) == 2]
+    return (qualifier, code, *modifiers[:4])

@@ -136,10 +136,11 @@ def reply_envelope(
     def party(
         qualifier: str | None, identifier: str | None, application: str | None, fallback: str
     ) -> x12.Party:
+        code = clean(application or "", 15)  # GS02/GS03: elements 142 and 124, 2 to 15
         return x12.Party(
             qualifier if qualifier in x12.ID_QUALIFIERS else "ZZ",
             clean(identifier or "", 15) or fallback,
-            clean(application or "", 15) or fallback,
+            code if len(code) >= 2 else fallback,
         )
 
     return x12.Envelope(
