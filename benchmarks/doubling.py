@@ -5,8 +5,8 @@ Run with ``make bench-doubling`` (also part of ``make bench``). For each shape o
 its outputs in a child process of its own, timing the validation itself (imports and tables
 are loaded before the clock, the same for both sizes), in CPU seconds of the process (the
 machines are shared), best of ``--repeat``. A ratio near 2 means linear; 4 would mean
-quadratic. The last row runs the patient's claims with the services index and the index of accepted
-claims on disk from the 1,000th entry on, as a large file does
+quadratic. The rows "on disk" run with the services index and the index of accepted claims on
+disk from the 1,000th entry on, as a large file does
 (:data:`~edi63650.rules.services.MEMORY_LIMIT`, :data:`~edi63650.rules.sameday.MEMORY_LIMIT`).
 """
 
@@ -28,6 +28,8 @@ SHAPES = [
     ("patient-claims", "patient-claims", 5_000, None),
     ("interchanges", "interchanges", 5_000, None),
     ("patient-claims", "... on disk", 5_000, 1_000),
+    ("same-claim", "same-claim", 5_000, None),
+    ("one-day", "one-day on disk", 5_000, 1_000),
 ]
 
 

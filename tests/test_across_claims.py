@@ -226,8 +226,12 @@ def test_lines_waiting_to_be_written_answer_as_written_ones() -> None:
     assert index.duplicate("print-1", frozenset()) == "C1"
     assert index.duplicate("print-1", frozenset({"C1"})) is None
     assert index._pending_lines  # (asking wrote nothing: one transaction per batch)
-    index._flush()  # the batch written: the same answers
+    index._flush()  # the batch written: the same answers, as kept and as read again
     assert index.day("P1", "N1", day, frozenset()) == waiting
+    index._read, index._read_lines = {}, 0
+    read = index.day("P1", "N1", day, frozenset())
+    assert read.lines("63650") == waiting.lines("63650")
+    assert read.units("63650") == waiting.units("63650") == Decimal(2)
     assert index.duplicate("print-1", frozenset()) == "C1"
     index.close()
 
@@ -293,3 +297,95 @@ def test_an_index_past_memory_leaves_no_file_by_name(
     assert list(tmp_path.iterdir()) == []
     same_day.close()
     history.close()
+
+
+# -- the in-file index grows linearly on hostile shapes ---------------------------------------
+
+
+def _index_work(claims: int, *, same_claim: bool, limit: int) -> int:
+    """The work of asking about and adding ``claims`` claims of one patient, provider, day and
+    code to a fresh index, each as a rule would: Python lines run in sameday.py plus
+    SQLite virtual-machine steps (both deterministic, unlike a clock). With ``same_claim``
+    each is the same claim under the same CLM01; else each has its own."""
+    import sys
+    from types import FrameType
+    from typing import Any
+
+    day = datetime.date(2026, 10, 5)
+    index = sameday.SameDay(limit=limit)
+    work = [0]
+
+    def step() -> int:
+        work[0] += 1
+        return 0
+
+    def count(frame: FrameType, event: str, arg: Any) -> Any:
+        if event == "line":
+            work[0] += 1
+        return count
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        return count if frame.f_code.co_filename == sameday.__file__ else None
+
+    watched = None
+    sys.settrace(tracer)
+    try:
+        for n in range(claims):
+            claim_id = "C1" if same_claim else f"C{n}"
+            print_ = "print-C1" if same_claim else f"print-{n}"
+            skip = frozenset({claim_id})
+            earlier = index.day("P1", "N1", day, skip)
+            earlier.lines("99213")
+            earlier.units("99213")
+            index.duplicate(print_, skip)
+            service = Service("P1", "N1", "99213", frozenset(), day, Decimal(1), claim_id, 1)
+            index.add("P1", claim_id, [service], print_)
+            if index._db is not None and watched is None:
+                watched = index._db
+                watched.set_progress_handler(step, 1)
+    finally:
+        sys.settrace(None)
+        index.close()
+    return work[0]
+
+
+@pytest.mark.parametrize(
+    ("same_claim", "limit"),
+    [(True, 5_000), (True, 0), (False, 5_000), (False, 0)],
+    ids=["same claim", "same claim on disk", "one day", "one day on disk"],
+)
+def test_claims_of_one_day_cost_the_index_the_same_however_many_came_before(
+    same_claim: bool, limit: int
+) -> None:
+    """Each claim asks once about its day: its own earlier copies (the same CLM01) are
+    skipped in one lookup, and past memory a day is read once and kept, so doubling the
+    claims doubles the work. (It grew with the square: every copy was walked, and every
+    row of the day read, for each claim.)"""
+    small = _index_work(300, same_claim=same_claim, limit=limit)
+    large = _index_work(600, same_claim=same_claim, limit=limit)
+    assert large / small < 2.4, (small, large)
+
+
+def test_a_day_kept_as_read_follows_what_is_added_withdrawn_and_rewound() -> None:
+    day = datetime.date(2026, 10, 5)
+
+    def service(claim_id: str, units: int) -> Service:
+        return Service("P1", "N1", "63650", frozenset(), day, Decimal(units), claim_id, 1)
+
+    def seen() -> tuple[list[str], Decimal]:
+        found = index.day("P1", "N1", day, frozenset())
+        return [s.claim_id for s in found.lines("63650")], found.units("63650")
+
+    index = sameday.SameDay(limit=0)  # everything beyond memory
+    index.add("P1", "C1", [service("C1", 1)], "print-1")
+    assert seen() == (["C1"], Decimal(1))  # read, and kept
+    index.add("P1", "C2", [service("C2", 2)], "print-2")
+    assert seen() == (["C1", "C2"], Decimal(3))  # the kept day holds the new line too
+    index.withdraw("P1", ["C1"])
+    assert seen() == (["C2"], Decimal(2))
+    mark = index.mark()
+    index.add("P1", "C3", [service("C3", 4)], "print-3")
+    assert seen() == (["C2", "C3"], Decimal(6))
+    index.rewind(mark)
+    assert seen() == (["C2"], Decimal(2))
+    index.close()

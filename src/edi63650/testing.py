@@ -511,7 +511,14 @@ def synth(kind: str, claims: int, seed: int = 0) -> bytes:
 
 #: The input shapes :func:`stress` makes: each grows one dimension a careless validator
 #: handles in more than linear time.
-STRESS_SHAPES = ("empty-segments", "lines", "patient-claims", "interchanges")
+STRESS_SHAPES = (
+    "empty-segments",
+    "lines",
+    "patient-claims",
+    "interchanges",
+    "same-claim",
+    "one-day",
+)
 
 #: Codes a stress claim cycles through: a lead placement, its imaging and a bundled code, a
 #: generator, an E/M visit, and codes with unit limits.
@@ -526,7 +533,14 @@ def stress(shape: str, size: int) -> bytes:
       that bundle, repeat and exceed their unit limits together;
     - ``patient-claims``: one patient with ``size`` claims (procedures and visits on nearby
       dates), a new transaction set every 1,000 claims;
-    - ``interchanges``: ``size`` interchanges of one claim each.
+    - ``interchanges``: ``size`` interchanges of one claim each;
+    - ``same-claim``: one claim sent ``size`` times under its CLM01 (each copy is that claim
+      again, so each is accepted and its copies before it are skipped as itself);
+    - ``one-day``: one patient with ``size`` claims of one visit, all by one provider on one
+      date, each with its own CLM01 and charge.
+
+    Claims of one patient come 100 to a subscriber loop (2000B), the most a loop may hold,
+    so that they are judged as claims rather than rejected for the loop's repeat.
     """
     surgeon = make_npi("199999999")
     if shape == "empty-segments":
@@ -537,11 +551,15 @@ def stress(shape: str, size: int) -> bytes:
         return interchange("837P", [_stress_subscriber("S0", [claim])])
     if shape == "patient-claims":
         claims = [_stress_claim(f"P{n:07d}", 2, n % 40, surgeon, offset=n) for n in range(size)]
-        transactions = [
-            [ProviderSpec(subscribers=(_stress_subscriber("S0", claims[start : start + 1000]),))]
-            for start in range(0, size, 1000)
+        return interchange("837P", transactions=_one_patient(claims))
+    if shape == "same-claim":
+        claims = [_visit("R0000001", Decimal(100), surgeon)] * size
+        return interchange("837P", transactions=_one_patient(claims))
+    if shape == "one-day":
+        claims = [
+            _visit(f"D{n:07d}", Decimal(100) + Decimal(n) / 100, surgeon) for n in range(size)
         ]
-        return interchange("837P", transactions=transactions)
+        return interchange("837P", transactions=_one_patient(claims))
     if shape == "interchanges":
         return b"".join(
             interchange(
@@ -573,3 +591,25 @@ def _stress_claim(
 
 def _stress_subscriber(member: str, claims: list[ClaimSpec]) -> SubscriberSpec:
     return SubscriberSpec(member_id=f"M{member}", claims=tuple(claims))
+
+
+def _visit(claim_id: str, charge: Decimal, surgeon: str) -> ClaimSpec:
+    """A claim of one office visit on the first day of the stress claims."""
+    return ClaimSpec(
+        claim_id, (LineSpec("99213", charge, rendering_npi=surgeon),), rendering_npi=surgeon
+    )
+
+
+def _one_patient(claims: list[ClaimSpec]) -> list[list[ProviderSpec]]:
+    """``claims`` of one patient: 100 to a subscriber loop, 1,000 to a transaction set."""
+    return [
+        [
+            ProviderSpec(
+                subscribers=tuple(
+                    _stress_subscriber("S0", claims[loop : loop + 100])
+                    for loop in range(start, min(start + 1000, len(claims)), 100)
+                )
+            )
+        ]
+        for start in range(0, len(claims), 1000)
+    ]

@@ -9,7 +9,11 @@ submissions too. A claim sees only the claims before it (the later claim is the 
 completes a violation), never itself, and not the original it replaces or voids.
 
 Up to :data:`MEMORY_LIMIT` lines are kept in memory; the rest go to a temporary SQLite
-database (owner-only, deleted at the end), so a file of any size runs in bounded memory.
+database (owner-only, deleted at the end), so a file of any size runs in bounded memory. The
+days last read from it are kept too (up to :data:`DAYS_LINES` lines), and kept up to date, so
+that claims asking about the same day one after another read it once. Each day's lines are
+kept by code and claim, with their units, so a claim skips its own lines (and those of what it
+replaces) in one lookup, however often its CLM01 came before.
 :meth:`SameDay.mark` and :meth:`SameDay.rewind` take back what was added (and withdrawn)
 since an interchange began, to read it again.
 """
@@ -18,8 +22,9 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +43,10 @@ from edi63650.rules.scratch import scratch_database
 #: Lines kept in memory before the index goes on in a temporary database.
 MEMORY_LIMIT = 5_000
 
+#: Lines of the days read from that database kept in memory, at most (of each claim and code
+#: on a day, the first :data:`SCAN`, and the units of all).
+DAYS_LINES = 5_000
+
 #: Rows written to that database together (one transaction).
 _BATCH = 2_000
 
@@ -48,11 +57,13 @@ _FEW_PATIENTS = 4_096
 _TAKE, _PUT, _UNPRINT, _REPRINT, _DISOWN, _REOWN = (object() for _ in range(6))
 
 _Day = tuple[str, str, datetime.date]  # patient, provider, date of service
-_Place = tuple[_Day, str, int]  # where a line is kept: its day, code and number
+_Place = tuple[_Day, str, str, int]  # where a line is kept: its day, code, CLM01 and number
 
 # The indexes are on the hash of what is looked up (patient, provider and day; patient and
 # CLM01; the fingerprint), which the queries then compare in full: an index of integers, not
 # of patient keys and fingerprints of 64 characters, keeps writing a large file's lines cheap.
+# Those on ``seq`` and on the rows withdrawn (``gone > 0``, which the query restoring them
+# names so that SQLite may use it) let a rewind touch only what came after its mark.
 _SCHEMA = """
 CREATE TABLE lines (
     day_key INTEGER NOT NULL, claim_key INTEGER NOT NULL,
@@ -61,14 +72,18 @@ CREATE TABLE lines (
     seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX lines_by_day ON lines (day_key);
-CREATE INDEX lines_by_claim ON lines (claim_key);
+CREATE INDEX lines_by_claim ON lines (claim_key, gone);
+CREATE INDEX lines_by_seq ON lines (seq);
+CREATE INDEX lines_by_gone ON lines (gone) WHERE gone > 0;
 CREATE TABLE prints (
     print_key INTEGER NOT NULL, claim_key INTEGER NOT NULL, fingerprint TEXT NOT NULL,
     patient TEXT NOT NULL, claim_id TEXT NOT NULL, seq INTEGER NOT NULL,
     gone INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX prints_by_print ON prints (print_key);
-CREATE INDEX prints_by_claim ON prints (claim_key);
+CREATE INDEX prints_by_print ON prints (print_key, claim_key);
+CREATE INDEX prints_by_claim ON prints (claim_key, gone);
+CREATE INDEX prints_by_seq ON prints (seq);
+CREATE INDEX prints_by_gone ON prints (gone) WHERE gone > 0;
 """
 
 
@@ -139,43 +154,105 @@ def _as_written(service: Service) -> Service:
     return service if modifiers == service.modifiers else attrs.evolve(service, modifiers=modifiers)
 
 
+@attrs.define
+class Lines:
+    """The lines of one code on one day, by claim (CLM01, in the order the claims came), with
+    their units in all and by claim."""
+
+    claims: dict[str, dict[int, Service]] = attrs.field(factory=dict)  # CLM01 -> number -> line
+    units: Decimal = Decimal(0)
+    claim_units: dict[str, Decimal] = attrs.field(factory=dict)
+
+    def put(self, number: int, service: Service, *, keep: int = 0) -> bool:
+        """Add a line. With ``keep``, a claim's lines past its first ``keep`` count for their
+        units only (:meth:`Day.lines` never reads so far). Whether the line was kept."""
+        claim_id = service.claim_id
+        group = self.claims.get(claim_id)
+        if group is None:
+            group = self.claims[claim_id] = {}
+        kept = not keep or len(group) < keep
+        if kept:
+            group[number] = service
+        self.units += service.units
+        self.claim_units[claim_id] = self.claim_units.get(claim_id, Decimal(0)) + service.units
+        return kept
+
+    def take(self, claim_id: str, number: int) -> Service | None:
+        group = self.claims.get(claim_id)
+        service = group.pop(number, None) if group else None
+        if service is not None:
+            self.units -= service.units
+            self.claim_units[claim_id] -= service.units
+            if not group:
+                del self.claims[claim_id], self.claim_units[claim_id]
+        return service
+
+
+_Codes = dict[str, Lines]
+
+
+def _codes_of(
+    services: Iterable[Service], numbers: Iterator[int], keep: int = 0
+) -> tuple[_Codes, int]:
+    """``services`` by code and claim (see :meth:`Lines.put`), and how many were kept."""
+    out: _Codes = {}
+    kept = 0
+    for service in services:
+        lines = out.get(service.code)
+        if lines is None:
+            lines = out[service.code] = Lines()
+        kept += lines.put(next(numbers), service, keep=keep)
+    return out, kept
+
+
 @attrs.frozen
 class Day:
     """The accepted lines before a claim of its patient by one provider on one date, by
-    code: what one group of the claim's lines is checked against."""
+    code: what one group of the claim's lines is checked against. ``parts`` are this file's
+    in memory, this file's beyond memory and the store's, in that order (shared: read only);
+    the lines of the claims ``skip`` do not count."""
 
-    here: dict[str, dict[int, Service]]  # this file's, in memory (shared: read only)
-    more: dict[str, list[Service]]  # this file's beyond memory, and the store's
-    units_here: dict[str, Decimal]  # running sums of ``here`` (shared: read only)
+    parts: tuple[_Codes, ...]
     skip: frozenset[str]
-    skipped: dict[str, Decimal]  # units of the skipped claims' lines in ``here``, by code
 
     @property
     def empty(self) -> bool:
-        return not self.here and not self.more
+        return not any(self.parts)
 
     def has(self, code: str) -> bool:
         """Whether a line of ``code`` may be there (:meth:`lines` says which, if any)."""
-        return bool(self.here.get(code)) or code in self.more
+        return any((lines := part.get(code)) is not None and lines.claims for part in self.parts)
 
     def lines(self, code: str) -> list[Service]:
-        """Up to :data:`SCAN` lines of ``code``, this file's first, in the order they came."""
-        out = []
-        for service in (*self.here.get(code, {}).values(), *self.more.get(code, ())):
-            if service.claim_id not in self.skip:
-                out.append(service)
-                if len(out) == SCAN:
-                    break
+        """Up to :data:`SCAN` lines of ``code``, this file's first, in the order their claims
+        came."""
+        out: list[Service] = []
+        skip = self.skip
+        for part in self.parts:
+            lines = part.get(code)
+            if lines is None:
+                continue
+            for claim_id, group in lines.claims.items():
+                if claim_id in skip:
+                    continue
+                for service in group.values():
+                    out.append(service)
+                    if len(out) == SCAN:
+                        return out
         return out
 
     def units(self, code: str) -> Decimal:
-        total = self.units_here.get(code, Decimal(0)) - self.skipped.get(code, Decimal(0))
-        return total + sum(
-            (s.units for s in self.more.get(code, ()) if s.claim_id not in self.skip), Decimal(0)
-        )
+        total = Decimal(0)
+        for part in self.parts:
+            lines = part.get(code)
+            if lines is not None:
+                total += lines.units
+                for claim_id in self.skip:
+                    total -= lines.claim_units.get(claim_id, Decimal(0))
+        return total
 
 
-_EMPTY_DAY = Day({}, {}, {}, frozenset(), {})
+_EMPTY_DAY = Day((), frozenset())
 
 
 @attrs.frozen
@@ -212,10 +289,8 @@ class SameDay:
         self._store = store
         self._run = run
         self._limit = MEMORY_LIMIT if limit is None else limit
-        # (patient, provider, day) -> code -> line number in this index -> the line (dicts keep
-        # their order), with the units of each code
-        self._lines: dict[_Day, dict[str, dict[int, Service]]] = {}
-        self._units: dict[_Day, dict[str, Decimal]] = {}
+        # (patient, provider, day) -> code -> its lines by claim
+        self._lines: dict[_Day, _Codes] = {}
         self._prints: dict[str, dict[tuple[str, str], None]] = {}  # -> (patient, CLM01)
         # (patient, CLM01) -> where its lines (day, code, number) and fingerprints are
         self._claims: dict[tuple[str, str], list[_Place | str]] = {}
@@ -234,7 +309,12 @@ class SameDay:
         self._pending_prints: list[tuple[object, ...]] = []
         # The same rows by what is asked of them, so that a question does not flush a batch.
         self._pending_days: dict[_Day, list[Service]] = {}
-        self._pending_owners: dict[str, list[str]] = {}  # fingerprint -> CLM01s
+        self._pending_owners: dict[str, dict[str, None]] = {}  # fingerprint -> CLM01s
+        # The days last read from the database (oldest first), with how many lines each holds
+        # and of those how many are kept (at most SCAN of one claim and code).
+        self._read: dict[_Day, tuple[_Codes, list[int]]] = {}
+        self._read_lines = 0
+        self._numbers = itertools.count()  # of the lines of the days read
 
     # -- adding and taking out ----------------------------------------------------------------
 
@@ -256,7 +336,8 @@ class SameDay:
                 beyond.append(service)
                 continue
             self._kept += 1
-            place = ((service.patient, service.provider, service.date), service.code, self._kept)
+            day = (service.patient, service.provider, service.date)
+            place = (day, service.code, service.claim_id, self._kept)
             self._put(place, service)
             owned.append(place)
             self._undo.append((_TAKE, place))
@@ -266,6 +347,7 @@ class SameDay:
                 day = (s.patient, s.provider, s.date)
                 seen.add(day)
                 self._pending_days.setdefault(day, []).append(s)
+                self._keep_read(day, s)
                 self._pending_lines.append(
                     (
                         hash(day),
@@ -281,7 +363,9 @@ class SameDay:
                         self._seq,
                     )
                 )
-        if self._kept < self._limit:
+        if self._has_print(print_, owner):
+            pass  # (the same claim again under its own CLM01: one entry answers for both)
+        elif self._kept < self._limit:
             self._kept += 1
             self._prints.setdefault(print_, {})[owner] = None
             owned.append(print_)
@@ -290,13 +374,31 @@ class SameDay:
             self._database().add(print_)
             row = (hash(print_), hash(owner), print_, patient, claim_id, self._seq)
             self._pending_prints.append(row)
-            self._pending_owners.setdefault(print_, []).append(claim_id)
+            self._pending_owners.setdefault(print_, {})[claim_id] = None
         if len(self._pending_lines) + len(self._pending_prints) >= _BATCH:
             self._flush()
         if owned:  # (its entries are taken back one by one above)
             kept = self._claims.setdefault(owner, [])
             kept += owned
             self._undo.append((_DISOWN, owner, len(owned)))
+
+    def _has_print(self, print_: str, owner: tuple[str, str]) -> bool:
+        """Whether ``owner`` (patient and CLM01) already has fingerprint ``print_``."""
+        if owner in self._prints.get(print_, ()):
+            return True
+        if self._db is None or self._seen is None or print_ not in self._seen:
+            return False
+        if owner[1] in self._pending_owners.get(print_, ()):
+            return True
+        return (
+            self._db.execute(
+                "SELECT 1 FROM prints INDEXED BY prints_by_print WHERE print_key = ? "
+                "AND claim_key = ? AND fingerprint = ? "
+                "AND patient = ? AND claim_id = ? AND gone = 0 LIMIT 1",
+                (hash(print_), hash(owner), print_, *owner),
+            ).fetchone()
+            is not None
+        )
 
     def withdraw(self, patient: str, claim_ids: Iterable[str]) -> None:
         """Take out the claims ``claim_ids`` of ``patient`` (a replacement or void accepted):
@@ -317,6 +419,7 @@ class SameDay:
                     self._undo.append((_PUT, place, service))
             if self._db is not None:
                 self._flush()
+                self._forget_days_of(patient, claim_id)
                 for table in ("lines", "prints"):
                     self._db.execute(
                         f"UPDATE {table} SET gone = ? WHERE claim_key = ? AND patient = ? "  # noqa: S608 - our table names
@@ -341,17 +444,46 @@ class SameDay:
             self._claims[record[1]] = record[2]
 
     def _put(self, place: _Place, service: Service) -> None:
-        day, code, number = place
-        self._lines.setdefault(day, {}).setdefault(code, {})[number] = service
-        units = self._units.setdefault(day, {})
-        units[code] = units.get(code, Decimal(0)) + service.units
+        day, code, _, number = place
+        codes = self._lines.setdefault(day, {})
+        lines = codes.get(code)
+        if lines is None:
+            lines = codes[code] = Lines()
+        lines.put(number, service)
 
     def _take(self, place: _Place) -> Service | None:
-        day, code, number = place
-        service = self._lines.get(day, {}).get(code, {}).pop(number, None)
-        if service is not None:
-            self._units[day][code] -= service.units
-        return service
+        day, code, claim_id, number = place
+        lines = self._lines.get(day, {}).get(code)
+        return lines.take(claim_id, number) if lines is not None else None
+
+    def _keep_read(self, day: _Day, service: Service) -> None:
+        """A line past memory: the day it falls on, if kept as read, holds it too (up to
+        :data:`LINES_PER_DAY`, as reading it again would)."""
+        read = self._read.get(day)
+        if read is None or read[1][0] >= LINES_PER_DAY:
+            return
+        codes, sizes = read
+        lines = codes.get(service.code)
+        if lines is None:
+            lines = codes[service.code] = Lines()
+        sizes[0] += 1
+        if lines.put(next(self._numbers), _as_written(service), keep=SCAN):
+            sizes[1] += 1
+            self._read_lines += 1
+            self._forget_read()
+
+    def _forget_days_of(self, patient: str, claim_id: str) -> None:
+        """Let the days read that hold lines of ``claim_id`` of ``patient`` go (withdrawn: the
+        database then answers without them)."""
+        for day in [d for d, (codes, _) in self._read.items() if d[0] == patient]:
+            if any(claim_id in lines.claims for lines in self._read[day][0].values()):
+                self._read_lines -= self._read.pop(day)[1][1]
+
+    def _forget_read(self) -> None:
+        """Let the oldest days read go while more than :data:`DAYS_LINES` lines are kept."""
+        while self._read_lines > DAYS_LINES and self._read:
+            oldest = next(iter(self._read))
+            self._read_lines -= self._read.pop(oldest)[1][1]
 
     def _database(self) -> _Seen:
         """The database (made on first use), and what it may hold."""
@@ -397,9 +529,11 @@ class SameDay:
         self._undo = []
         if self._db is not None:
             self._flush()
+            self._read, self._read_lines = {}, 0
             for table in ("lines", "prints"):
                 self._db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - our table names
-                self._db.execute(f"UPDATE {table} SET gone = 0 WHERE gone > ?", (mark,))  # noqa: S608 - our table names
+                restore = f"UPDATE {table} SET gone = 0 WHERE gone > ? AND gone > 0"  # noqa: S608 - our table names
+                self._db.execute(restore, (mark,))
         self._seq = mark
 
     # -- queries --------------------------------------------------------------------------------
@@ -419,43 +553,45 @@ class SameDay:
         on_disk = self._db is not None and self._seen is not None and key in self._seen
         if not here and not on_disk and self._store is None:
             return _EMPTY_DAY  # (most days of most claims)
-        more: dict[str, list[Service]] = {}
-        if on_disk and self._db is not None:
-            # The rows written, then those waiting to be (newer, so in the same order).
-            rows = self._db.execute(
-                "SELECT code, modifiers, units, claim_id, line FROM lines WHERE day_key = ? "
-                "AND patient = ? AND provider = ? AND day = ? AND gone = 0 ORDER BY seq LIMIT ?",
-                (hash(key), patient, provider, day.toordinal(), LINES_PER_DAY),
-            )
-            for code, mods, units, claim_id, number in rows:
-                more.setdefault(code, []).append(
-                    Service(
-                        patient,
-                        provider,
-                        code,
-                        _read(mods),
-                        day,
-                        Decimal(units),
-                        claim_id,
-                        number,
-                    )
-                )
-            waiting = self._pending_days.get(key, [])
-            for service in waiting[: max(0, LINES_PER_DAY - sum(map(len, more.values())))]:
-                more.setdefault(service.code, []).append(_as_written(service))
+        parts = [here] if here else []
+        if on_disk:
+            read = self._read_day(key)
+            if read:
+                parts.append(read)
         if self._store is not None:
-            for service in self._store.lines_on(patient, provider, day, skip=self._run):
-                more.setdefault(service.code, []).append(service)
-        if not here and not more:
+            stored = self._store.lines_on(patient, provider, day, skip=self._run)
+            if stored:
+                parts.append(_codes_of(stored, itertools.count())[0])
+        if not parts:
             return _EMPTY_DAY
-        skipped: dict[str, Decimal] = {}
-        for claim_id in skip:
-            for place in self._claims.get((patient, claim_id), ()):
-                if not isinstance(place, str) and place[0] == key:
-                    found = (here or {}).get(place[1], {}).get(place[2])
-                    if found is not None:
-                        skipped[found.code] = skipped.get(found.code, Decimal(0)) + found.units
-        return Day(here or {}, more, self._units.get(key, {}), skip, skipped)
+        return Day(tuple(parts), skip)
+
+    def _read_day(self, key: _Day) -> _Codes:
+        """This file's lines of ``key`` beyond memory (up to :data:`LINES_PER_DAY`): kept as
+        last read, else read (the rows written, then those waiting to be: newer, so in the
+        same order) and kept."""
+        known = self._read.pop(key, None)
+        if known is not None:
+            self._read[key] = known  # (now the newest)
+            return known[0]
+        assert self._db is not None  # noqa: S101 - only asked of a day on disk
+        patient, provider, day = key
+        rows = self._db.execute(
+            "SELECT code, modifiers, units, claim_id, line FROM lines WHERE day_key = ? "
+            "AND patient = ? AND provider = ? AND day = ? AND gone = 0 ORDER BY seq LIMIT ?",
+            (hash(key), patient, provider, day.toordinal(), LINES_PER_DAY),
+        )
+        services = [
+            Service(patient, provider, code, _read(mods), day, Decimal(units), claim_id, number)
+            for code, mods, units, claim_id, number in rows
+        ]
+        waiting = self._pending_days.get(key, [])
+        services += map(_as_written, waiting[: max(0, LINES_PER_DAY - len(services))])
+        codes, kept = _codes_of(services, self._numbers, SCAN)
+        self._read[key] = (codes, [len(services), kept])
+        self._read_lines += kept
+        self._forget_read()
+        return codes
 
     def duplicate(self, print_: str, skip: frozenset[str]) -> str | None:
         """The CLM01 of an accepted claim with fingerprint ``print_`` (not one of ``skip``)."""
@@ -463,13 +599,13 @@ class SameDay:
             if claim_id not in skip:
                 return claim_id
         if self._db is not None and self._seen is not None and print_ in self._seen:
-            for (claim_id,) in self._db.execute(
-                "SELECT claim_id FROM prints WHERE print_key = ? AND fingerprint = ? AND gone = 0 "
-                "ORDER BY seq",
-                (hash(print_), print_),
-            ):
-                if claim_id not in skip:
-                    return str(claim_id)
+            others = ", ".join("?" * len(skip))  # (a claim and what it replaces: a few)
+            query = (
+                "SELECT claim_id FROM prints WHERE print_key = ? AND fingerprint = ? AND gone = 0 "  # noqa: S608 - placeholders only
+                f"AND claim_id NOT IN ({others}) ORDER BY seq LIMIT 1"
+            )
+            for (claim_id,) in self._db.execute(query, (hash(print_), print_, *skip)):
+                return str(claim_id)
             for claim_id in self._pending_owners.get(print_, ()):  # (not written yet)
                 if claim_id not in skip:
                     return claim_id
