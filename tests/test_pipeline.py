@@ -410,3 +410,29 @@ def test_findings_outside_claims_are_capped_per_file() -> None:
         summary[0].message
         == f"{2 * CAP} more X12-EMPTY-SEGMENT findings in this file are not listed"
     )
+
+
+class _CountingStream(io.BytesIO):
+    """A stream that counts the bytes read from it."""
+
+    read_bytes = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.read_bytes += len(data)
+        return data
+
+
+def test_an_interchange_read_again_is_read_alone() -> None:
+    """An interchange rejected at its trailer after its sets were given out is read again:
+    its own bytes and at most a few KiB after them, not a whole chunk of the interchanges
+    that follow (each of which was built again, and dropped, for every such interchange)."""
+    claims = (ClaimSpec("R1", (LineSpec("99213", Decimal(100)),)),)
+    rejected = interchange("837P", [SubscriberSpec("M1", claims=claims)], control_number="1")
+    rejected = rejected.replace(b"IEA*1*", b"IEA*2*")  # one group counted, two claimed
+    after = synth("837P", 1_000, seed=4)
+    stream = _CountingStream(rejected + after)
+    summary = Validator(now=datetime.datetime(2026, 11, 26, 12)).write(stream, [])
+    assert summary.tally.rejected >= 1  # (the replayed interchange's claim)
+    again = stream.read_bytes - len(rejected + after)
+    assert len(rejected) <= again <= len(rejected) + 4_096, again

@@ -56,6 +56,9 @@ Output = Outcome | Segment
 #: in one finding that says how many were left out (a verdict never changes because of it).
 CAP = 100
 
+#: Bytes a replay reads at a time past its interchange's own, up to the outcome that ends it.
+_LOOKAHEAD = 4_096
+
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
@@ -223,9 +226,15 @@ class Pipeline:
             _counts=checkpoint.counts,
         )
         source.seek(checkpoint.start.offset)
+        # Its own bytes up to its end, then a little at a time up to the outcome (its IEA, or
+        # what closed it): what comes after is read, and built, as little as may be.
+        remaining = outcome.end - checkpoint.start.offset
         out: list[Output] = []
         done = False
-        while not done and (chunk := source.read(CHUNK_SIZE)):
+        while not done and (
+            chunk := source.read(min(CHUNK_SIZE, remaining) if remaining > 0 else _LOOKAHEAD)
+        ):
+            remaining -= len(chunk)
             done = again._replay_into(again.feed(chunk), out)
         if not done:
             again._replay_into(again.close(), out)
