@@ -30,6 +30,7 @@ from edi63650.outputs import write_outputs
 from edi63650.pipeline import CAP
 from edi63650.rules import services
 from edi63650.rules.history import HistoryStore, Service
+from edi63650.segment import Segment
 from edi63650.testing import ClaimSpec, LineSpec, SubscriberSpec, interchange, stress, synth
 from edi63650.validate import Validator
 from edi63650.writers.accepted import AcceptedSink
@@ -436,3 +437,34 @@ def test_an_interchange_read_again_is_read_alone() -> None:
     assert summary.tally.rejected >= 1  # (the replayed interchange's claim)
     again = stream.read_bytes - len(rejected + after)
     assert len(rejected) <= again <= len(rejected) + 4_096, again
+
+
+def _html_peak(groups: int, folder: Path) -> int:
+    """Peak memory of the HTML report fed one interchange of ``groups`` empty functional
+    groups, segment by segment, up to its end."""
+    from edi63650.tokenizer import Tokenizer
+
+    head = b"ISA*00*          *00*          *ZZ*SUBMITTER01    *ZZ*PAYER01        *261001*1200*^*00501*000000001*0*T*:~"  # noqa: E501
+    group = b"GS*HC*SUBMITTER01*PAYER01*20261001*1200*%d*X*005010X222A1~GE*0*%d~"
+    tokenizer = Tokenizer()
+    with (folder / "report.html").open("wb") as out:
+        sink = HtmlSink(out, "x.837", NOW)
+        tracemalloc.start()
+        try:
+            for chunk in (head, *(group % (n, n) for n in range(1, groups + 1))):
+                for token in tokenizer.feed(chunk):
+                    if isinstance(token, Segment):
+                        sink.segment(token)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            sink.dispose()
+
+
+def test_segments_outside_transaction_sets_wait_for_their_interchange_on_disk(
+    tmp_path: Path,
+) -> None:
+    # An interchange of nothing but envelopes: the report places their findings when it ends,
+    # and holds at most one piece of its segments in memory till then, not all of them.
+    small, large = _html_peak(5_000, tmp_path), _html_peak(20_000, tmp_path)
+    assert large < 1.5 * small + 1024 * 1024, (small, large)

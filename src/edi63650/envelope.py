@@ -304,7 +304,8 @@ class EnvelopeChecker:
 
     def _end_group(self) -> None:
         if self.group is not None and not self._transactions:
-            self.empty_groups.append((self.scope.group, self.group))
+            # (kept until the interchange ends, for the 999: without the GS segment itself)
+            self.empty_groups.append((self.scope.group, attrs.evolve(self.group, segment=None)))
         self.group = None
         self.scope = self.scope._replace(group=0)
 

@@ -19,11 +19,13 @@ is written before them at the end.
 from __future__ import annotations
 
 import datetime
+import pickle
 import re
 from collections.abc import Iterable
 from decimal import Decimal
 from html import escape
 from importlib import resources
+from typing import NamedTuple
 
 import attrs
 
@@ -46,6 +48,11 @@ COMPACT_ABOVE = 5_000_000
 OPEN_LIMIT = 200
 
 _ENVELOPES = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA"})
+#: Segments that close any transaction set open before them (the reader ends it there).
+_OUTSIDE_SETS = frozenset({"ISA", "GS", "GE", "IEA"})
+#: Segments outside transaction sets held in memory before they go to a spool; a run of
+#: more is shown as several blocks of this many.
+_PIECE = 1_000
 # Control characters (C0 but tab and line breaks, DEL, C1), allowed in X12 data but not in XML
 # or not shown by a browser, become U+FFFD.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
@@ -162,6 +169,13 @@ class _Rows:
         self.found |= other.found
 
 
+class _Piece(NamedTuple):
+    """Where a piece of segments outside transaction sets is in the spool."""
+
+    start: int
+    end: int
+
+
 @attrs.define
 class _Mark:
     """What the sink knew when an interchange ended (:meth:`HtmlSink.discard` goes back)."""
@@ -207,8 +221,14 @@ class HtmlSink(Sink):
         self._body = Spool()  # the blocks of the interchanges that ended
         self._open = Spool()  # the blocks of the open interchange's transaction sets
         self._listed = Spool()  # the rows of the rejected-claims table
-        self._records: list[tuple[int, int, int] | Segment] = []  # the open interchange's
+        # The open interchange's blocks, in order: a transaction set's (where its text is in
+        # ``_open``, and the rows it left out) or a piece of segments outside sets (where it
+        # is in ``_outside``, pickled).
+        self._records: list[tuple[int, int, int] | _Piece] = []
+        self._outside = Spool()
+        self._piece: list[Segment] = []  # segments outside sets, not yet in ``_outside``
         self._buffer: list[Segment] = []  # segments not yet placed
+        self._in_set = False  # whether a transaction set is open (as the segments show it)
         self._waiting: dict[int, list[_Waiting]] = {}  # findings by offset, for rows to come
         self._nowhere: list[_Waiting] = []  # findings without an offset
         self._arrivals = 0
@@ -242,7 +262,17 @@ class HtmlSink(Sink):
             text = self._mask.segment(segment.text, segment.delimiters.element)
             if text is not segment.text:  # (a new tuple: cheaper than _replace)
                 segment = Segment(*segment[:6], text)
-        self._buffer.append(segment)
+        sid = segment.id
+        if sid == "ST":
+            self._in_set = True
+        elif sid in _OUTSIDE_SETS:
+            self._in_set = False
+        if self._in_set or self._buffer:
+            self._buffer.append(segment)  # (placed when its set ends, or its interchange)
+        else:  # outside every set, with nothing waiting before it: placed now
+            self._place(segment)
+        if sid == "SE":
+            self._in_set = False
 
     def transaction(self, outcome: TransactionOutcome) -> None:
         self._sets += 1
@@ -253,7 +283,9 @@ class HtmlSink(Sink):
             if buffer and buffer[0].offset >= start and buffer[-1].offset <= outcome.end:
                 rows, self._buffer = buffer, []  # (the common case: just this set's segments)
             else:
-                self._records += [s for s in buffer if s.offset < start]
+                for segment in buffer:
+                    if segment.offset < start:
+                        self._place(segment)
                 rows = [s for s in buffer if start <= s.offset <= outcome.end]
                 self._buffer = [s for s in buffer if s.offset > outcome.end]
         else:
@@ -268,12 +300,12 @@ class HtmlSink(Sink):
             self._wait(offset, found)
         begin = self._open.size
         self._open.write(text.encode())
+        self._end_piece()
         self._records.append((begin, self._open.size, trailing))
 
     def interchange(self, outcome: InterchangeOutcome) -> None:
         self._loose(outcome.findings)
-        self._records += self._buffer
-        self._buffer = []
+        self._place_buffer()
         self._flush()
         self._mark = self._now()
 
@@ -286,8 +318,9 @@ class HtmlSink(Sink):
         self._opened = mark.opened
         self._listed.truncate(mark.listed)
         self._open.truncate(0)
-        self._records = []
-        self._buffer = []
+        self._outside.truncate(0)
+        self._records, self._piece, self._buffer = [], [], []
+        self._in_set = False
         # The findings of the discarded sets come again with them.
         arrivals = mark.arrivals
         self._arrivals = arrivals
@@ -301,8 +334,7 @@ class HtmlSink(Sink):
 
     def close(self, outcome: StreamOutcome) -> None:
         self._loose(outcome.findings)
-        self._records += self._buffer
-        self._buffer = []
+        self._place_buffer()
         self._flush()
         if self._skipped:
             self._body.write(_other([_gap(self._skipped)], _Rows()).encode())
@@ -317,7 +349,32 @@ class HtmlSink(Sink):
     def dispose(self) -> None:
         self._body.close()
         self._open.close()
+        self._outside.close()
         self._listed.close()
+
+    # -- segments outside transaction sets -------------------------------------------------------
+
+    def _place(self, segment: Segment) -> None:
+        """A segment outside every transaction set joins the open interchange's blocks, in
+        pieces of at most :data:`_PIECE` spooled as they fill: an interchange of nothing but
+        envelopes holds no more than one piece in memory."""
+        piece = self._piece
+        piece.append(segment)
+        if len(piece) >= _PIECE:
+            self._end_piece()
+
+    def _place_buffer(self) -> None:
+        for segment in self._buffer:
+            self._place(segment)
+        self._buffer = []
+        self._end_piece()
+
+    def _end_piece(self) -> None:
+        if self._piece:
+            begin = self._outside.size
+            self._outside.write(pickle.dumps(self._piece, pickle.HIGHEST_PROTOCOL))
+            self._records.append(_Piece(begin, self._outside.size))
+            self._piece = []
 
     # -- findings ------------------------------------------------------------------------------
 
@@ -498,16 +555,17 @@ class HtmlSink(Sink):
     def _flush(self) -> None:
         """The open interchange ended: its blocks, in order, go to the body."""
         body = self._body
-        run = _Rows()
         for record in self._records:
-            if isinstance(record, Segment):
-                run.add(record, self._found(record.offset, {}))
-                continue
-            if run.rows:
+            if isinstance(record, _Piece):
+                # Our own spool, written by this sink in this process.
+                segments: list[Segment] = pickle.loads(self._outside.read(*record))  # noqa: S301
+                run = _Rows()
+                for segment in segments:
+                    run.add(segment, self._found(segment.offset, {}))
                 out: list[str] = []
                 self._run(run, out)
                 body.write("".join(out).encode())
-                run = _Rows()
+                continue
             start, end, trailing = record
             if start == end:
                 self._skipped += trailing
@@ -516,12 +574,9 @@ class HtmlSink(Sink):
                 body.write(_other(self._gap_first(), _Rows()).encode())
             self._open.copy(body, start, end)
             self._skipped = trailing
-        if run.rows:
-            out = []
-            self._run(run, out)
-            body.write("".join(out).encode())
         self._records = []
         self._open.truncate(0)
+        self._outside.truncate(0)
 
     # -- the head ------------------------------------------------------------------------------
 
