@@ -119,6 +119,16 @@ def test_directory_and_empty_file(tmp_path: Path) -> None:
     assert "X12-EMPTY-INPUT" in err
 
 
+def test_an_empty_input_name_is_refused_not_read_as_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "claims.837").write_bytes(synth("837P", 2))
+    monkeypatch.chdir(tmp_path)
+    status, out, err = call("validate", "")
+    assert (status, out) == (EXIT_USAGE, "")
+    assert err.strip() == "edi63650 validate: an input name is empty"
+
+
 def test_synth_writes_the_same_file_as_the_library(tmp_path: Path) -> None:
     target = tmp_path / "load.837"
     status, out, _ = call(

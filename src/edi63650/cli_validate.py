@@ -137,6 +137,8 @@ def _inputs(names: list[str], *, recursive: bool) -> tuple[list[tuple[str, str]]
     found: list[tuple[str, str]] = []
     notes: list[str] = []
     for name in names:
+        if not name:  # (Path("") is the current folder: never read what was not named)
+            raise UsageError("edi63650 validate: an input name is empty")
         path = Path(name)
         if name == "-" or not path.is_dir():
             found.append((name, "stdin" if name == "-" else path.name))
