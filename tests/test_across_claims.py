@@ -228,7 +228,7 @@ def test_lines_waiting_to_be_written_answer_as_written_ones() -> None:
     assert index._pending_lines  # (asking wrote nothing: one transaction per batch)
     index._flush()  # the batch written: the same answers, as kept and as read again
     assert index.day("P1", "N1", day, frozenset()) == waiting
-    index._read, index._read_lines = {}, 0
+    index._days_read, index._read_lines = {}, 0
     read = index.day("P1", "N1", day, frozenset())
     assert read.lines("63650") == waiting.lines("63650")
     assert read.units("63650") == waiting.units("63650") == Decimal(2)

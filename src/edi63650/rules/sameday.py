@@ -191,6 +191,14 @@ class Lines:
 _Codes = dict[str, Lines]
 
 
+def _lines_of(codes: _Codes, code: str) -> Lines:
+    """The lines of ``code`` in ``codes``, made when there are none yet."""
+    lines = codes.get(code)
+    if lines is None:
+        lines = codes[code] = Lines()
+    return lines
+
+
 def _codes_of(
     services: Iterable[Service], numbers: Iterator[int], keep: int = 0
 ) -> tuple[_Codes, int]:
@@ -198,11 +206,19 @@ def _codes_of(
     out: _Codes = {}
     kept = 0
     for service in services:
-        lines = out.get(service.code)
-        if lines is None:
-            lines = out[service.code] = Lines()
-        kept += lines.put(next(numbers), service, keep=keep)
+        kept += _lines_of(out, service.code).put(next(numbers), service, keep=keep)
     return out, kept
+
+
+@attrs.define
+class _DayRead:
+    """A day read from the database and kept: its lines, how many rows they are (at most
+    :data:`LINES_PER_DAY`, as a query reads) and how many of those are kept (see ``keep`` in
+    :meth:`Lines.put`)."""
+
+    codes: _Codes
+    rows: int
+    kept: int
 
 
 @attrs.frozen
@@ -292,7 +308,7 @@ class SameDay:
         # (patient, provider, day) -> code -> its lines by claim
         self._lines: dict[_Day, _Codes] = {}
         self._prints: dict[str, dict[tuple[str, str], None]] = {}  # -> (patient, CLM01)
-        # (patient, CLM01) -> where its lines (day, code, number) and fingerprints are
+        # (patient, CLM01) -> where its lines (day, code, CLM01, number) and fingerprints are
         self._claims: dict[tuple[str, str], list[_Place | str]] = {}
         self._kept = 0  # lines and fingerprints in memory
         self._seq = 0
@@ -310,9 +326,8 @@ class SameDay:
         # The same rows by what is asked of them, so that a question does not flush a batch.
         self._pending_days: dict[_Day, list[Service]] = {}
         self._pending_owners: dict[str, dict[str, None]] = {}  # fingerprint -> CLM01s
-        # The days last read from the database (oldest first), with how many lines each holds
-        # and of those how many are kept (at most SCAN of one claim and code).
-        self._read: dict[_Day, tuple[_Codes, list[int]]] = {}
+        # The days last read from the database (oldest first), and the lines they keep in all.
+        self._days_read: dict[_Day, _DayRead] = {}
         self._read_lines = 0
         self._numbers = itertools.count()  # of the lines of the days read
 
@@ -445,11 +460,7 @@ class SameDay:
 
     def _put(self, place: _Place, service: Service) -> None:
         day, code, _, number = place
-        codes = self._lines.setdefault(day, {})
-        lines = codes.get(code)
-        if lines is None:
-            lines = codes[code] = Lines()
-        lines.put(number, service)
+        _lines_of(self._lines.setdefault(day, {}), code).put(number, service)
 
     def _take(self, place: _Place) -> Service | None:
         day, code, claim_id, number = place
@@ -459,31 +470,30 @@ class SameDay:
     def _keep_read(self, day: _Day, service: Service) -> None:
         """A line past memory: the day it falls on, if kept as read, holds it too (up to
         :data:`LINES_PER_DAY`, as reading it again would)."""
-        read = self._read.get(day)
-        if read is None or read[1][0] >= LINES_PER_DAY:
+        read = self._days_read.get(day)
+        if read is None or read.rows >= LINES_PER_DAY:
             return
-        codes, sizes = read
-        lines = codes.get(service.code)
-        if lines is None:
-            lines = codes[service.code] = Lines()
-        sizes[0] += 1
+        read.rows += 1
+        lines = _lines_of(read.codes, service.code)
         if lines.put(next(self._numbers), _as_written(service), keep=SCAN):
-            sizes[1] += 1
+            read.kept += 1
             self._read_lines += 1
             self._forget_read()
 
     def _forget_days_of(self, patient: str, claim_id: str) -> None:
         """Let the days read that hold lines of ``claim_id`` of ``patient`` go (withdrawn: the
         database then answers without them)."""
-        for day in [d for d, (codes, _) in self._read.items() if d[0] == patient]:
-            if any(claim_id in lines.claims for lines in self._read[day][0].values()):
-                self._read_lines -= self._read.pop(day)[1][1]
+        for day, read in list(self._days_read.items()):
+            held = (claim_id in lines.claims for lines in read.codes.values())
+            if day[0] == patient and any(held):
+                del self._days_read[day]
+                self._read_lines -= read.kept
 
     def _forget_read(self) -> None:
         """Let the oldest days read go while more than :data:`DAYS_LINES` lines are kept."""
-        while self._read_lines > DAYS_LINES and self._read:
-            oldest = next(iter(self._read))
-            self._read_lines -= self._read.pop(oldest)[1][1]
+        while self._read_lines > DAYS_LINES and self._days_read:
+            oldest = next(iter(self._days_read))
+            self._read_lines -= self._days_read.pop(oldest).kept
 
     def _database(self) -> _Seen:
         """The database (made on first use), and what it may hold."""
@@ -529,7 +539,7 @@ class SameDay:
         self._undo = []
         if self._db is not None:
             self._flush()
-            self._read, self._read_lines = {}, 0
+            self._days_read, self._read_lines = {}, 0
             for table in ("lines", "prints"):
                 self._db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - our table names
                 restore = f"UPDATE {table} SET gone = 0 WHERE gone > ? AND gone > 0"  # noqa: S608 - our table names
@@ -570,10 +580,10 @@ class SameDay:
         """This file's lines of ``key`` beyond memory (up to :data:`LINES_PER_DAY`): kept as
         last read, else read (the rows written, then those waiting to be: newer, so in the
         same order) and kept."""
-        known = self._read.pop(key, None)
+        known = self._days_read.pop(key, None)
         if known is not None:
-            self._read[key] = known  # (now the newest)
-            return known[0]
+            self._days_read[key] = known  # (now the newest)
+            return known.codes
         assert self._db is not None  # noqa: S101 - only asked of a day on disk
         patient, provider, day = key
         rows = self._db.execute(
@@ -588,7 +598,7 @@ class SameDay:
         waiting = self._pending_days.get(key, [])
         services += map(_as_written, waiting[: max(0, LINES_PER_DAY - len(services))])
         codes, kept = _codes_of(services, self._numbers, SCAN)
-        self._read[key] = (codes, [len(services), kept])
+        self._days_read[key] = _DayRead(codes, len(services), kept)
         self._read_lines += kept
         self._forget_read()
         return codes

@@ -52,6 +52,7 @@ _STC_ENTITIES = frozenset(
 )
 #: Lengths of the elements we fill from the input (X12 data element dictionary, 005010).
 _NAME, _FIRST_NAME, _ID, _REFERENCE = 60, 35, 80, 50  # elements 1035, 1036, 67, 127
+_SERVICE_ID = 48  # element 234 (SVC01-02, SVC04)
 _AMOUNT_DIGITS, _QUANTITY_DIGITS = 18, 15  # elements 782 and 380 (type R)
 
 
@@ -305,7 +306,7 @@ def _service_period(claim: Claim) -> Elements:
 def _composites(statuses: Sequence[ClaimStatus]) -> list[x12.Element]:
     """STC01, then STC10 and STC11 for the second and third composites."""
     parts = [
-        (s.category, s.code, s.entity) if s.entity in _STC_ENTITIES else (s.category, s.code)
+        tuple(p for p in (s.category, s.code, s.entity if s.entity in _STC_ENTITIES else "") if p)
         for s in statuses[:3]
     ]
     first, rest = parts[0], parts[1:]
@@ -406,7 +407,16 @@ def _line(line: ServiceLine, errors: Sequence[Finding], when: datetime.datetime)
             if status not in statuses:
                 statuses.append(status)
     out: list[Elements] = [
-        ["SVC", _procedure(line), _amount(line.charge), "", clean(revenue, 48), "", "", units],
+        [
+            "SVC",
+            _procedure(line),
+            _amount(line.charge),
+            "",
+            clean(revenue, _SERVICE_ID),
+            "",
+            "",
+            units,
+        ],
         _stc(statuses[:3], when, None, None),
     ]
     if line.control_number:
@@ -421,7 +431,7 @@ def _procedure(line: ServiceLine) -> tuple[str, ...]:
     """SVC01 echoing the line's procedure: a qualifier the guide allows (else HC), the code
     (element 234, at most 48 characters) and each modifier that is two characters (1339)."""
     procedure = line.procedure
-    code = clean(procedure.code, 48) if procedure else ""
+    code = clean(procedure.code, _SERVICE_ID) if procedure else ""
     if procedure is None or not code:
         return ("HC", "UNKNOWN")
     qualifier = procedure.qualifier if procedure.qualifier in _SERVICE_QUALIFIERS else "HC"
