@@ -329,6 +329,37 @@ def test_every_functional_group_is_answered_even_an_empty_one(
     accepted_by_pyx12(reply, tmp_path, "only-empty.999")
 
 
+def test_sets_outside_every_group_are_answered_in_the_order_they_came(
+    validator: Validator, tmp_path: Path
+) -> None:
+    # A file of bare transaction sets, one group in their midst: each run of sets without a
+    # GS is answered as a group of its own (AK1 control 0) where it stood, since a group's
+    # answer is written when the group ends.
+    text = (FIXTURES / "scs-professional.837").read_text()
+    gs = text[text.index("GS*") : text.index("~", text.index("GS*")) + 1]
+    bare = text[text.index("ST*") : text.index("~", text.index("SE*")) + 1]
+    data = bare + gs + bare + "GE*1*" + gs.split("*")[6].rstrip("~") + "~" + bare
+    reply = validator.validate(data.encode()).to_999()
+    lines = [s for s in reply.decode().replace("\n", "").split("~") if s.startswith("AK")]
+    assert [s.split("*")[2] for s in lines if s.startswith("AK1")] == ["0", "101", "0"], lines
+    accepted_by_pyx12(reply, tmp_path, "bare-sets.999")
+
+
+def test_the_findings_cap_never_changes_an_acknowledgment(validator: Validator) -> None:
+    # The report lists 100 findings of a rule per file; the TA1s and AK9s answer every one.
+    one = (FIXTURES / "scs-professional.837").read_bytes()
+    isa = one[: one.index(b"~")]
+    bad_date = isa.replace(isa.split(b"*")[9], b"261399")  # ISA09: no 99th day
+    reply = validator.validate(one.replace(isa, bad_date) * 120).to_999()
+    assert reply.count(b"TA1*") == 120
+    assert b"AK1*" not in reply
+    gs_end = one.index(b"GE*") + 3
+    wrong_count = one[:gs_end] + b"9" + one[gs_end + 1 :]  # GE01 counts nine sets
+    reply = validator.validate(wrong_count * 120).to_999()
+    assert reply.count(b"AK1*") == 120
+    assert reply.count(b"AK9*R*1*1*0*5~") == 120  # AK905 5: the count is wrong
+
+
 def test_a_long_escaped_id_is_cut_between_characters_never_inside_an_escape() -> None:
     from edi63650.writers.common import echo_id
 

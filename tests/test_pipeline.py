@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
+from edi63650.outcome import GroupOutcome, InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.outputs import write_outputs
 from edi63650.pipeline import CAP
 from edi63650.rules import services
@@ -183,8 +183,10 @@ def test_sets_streamed_before_the_iea_are_rejected_with_their_interchange(tmp_pa
     store = HistoryStore(database)
     outcomes = list(Validator(now=NOW, history=store).outcomes(io.BytesIO(first + second)))
     store.close()
-    yielded, ended = outcomes[0], outcomes[1]
+    yielded, group, ended = outcomes[0], outcomes[1], outcomes[2]
     assert isinstance(yielded, TransactionOutcome)
+    assert isinstance(group, GroupOutcome)
+    assert (group.number, group.transactions) == (1, 1)
     assert isinstance(ended, InterchangeOutcome)
     assert yielded.ack.value == "A"  # yielded before the IEA said otherwise
     assert ended.rejected
@@ -243,7 +245,13 @@ def test_outcomes_come_as_each_transaction_set_ends() -> None:
     assert len(first.claims) == data[:second_st].count(b"CLM*")
     rest = pipeline.feed(data[second_st:]) + pipeline.close()
     kinds = [type(o) for o in rest]
-    assert kinds == [TransactionOutcome, TransactionOutcome, InterchangeOutcome, StreamOutcome]
+    assert kinds == [
+        TransactionOutcome,
+        TransactionOutcome,
+        GroupOutcome,  # at the GE
+        InterchangeOutcome,
+        StreamOutcome,
+    ]
 
 
 def _peak(data: bytes, folder: Path) -> int:
@@ -468,3 +476,23 @@ def test_segments_outside_transaction_sets_wait_for_their_interchange_on_disk(
     # and holds at most one piece of its segments in memory till then, not all of them.
     small, large = _html_peak(5_000, tmp_path), _html_peak(20_000, tmp_path)
     assert large < 1.5 * small + 1024 * 1024, (small, large)
+
+
+def _empty_groups(groups: int) -> bytes:
+    head = b"ISA*00*          *00*          *ZZ*SUBMITTER01    *ZZ*PAYER01        *261001*1200*^*00501*000000001*0*T*:~"  # noqa: E501
+    group = b"GS*HC*SUBMITTER01*PAYER01*20261001*1200*%d*X*005010X222A1~GE*0*%d~"
+    body = b"".join(group % (n, n) for n in range(1, groups + 1))
+    return head + body + b"IEA*%d*000000001~" % groups
+
+
+def test_functional_groups_are_answered_as_each_ends_not_held_to_the_iea(tmp_path: Path) -> None:
+    # Each group's AK1..AK9 goes to the 999's spool at its GE: nothing of an ended group (its
+    # GS values, its findings, where its reply set lies) may wait for the IEA.
+    for name in ("small", "large"):
+        (tmp_path / name).mkdir()
+    small = _peak(_empty_groups(5_000), tmp_path / "small")
+    large = _peak(_empty_groups(20_000), tmp_path / "large")
+    assert large < 1.5 * small + 1024 * 1024, (small, large)
+    ack = (tmp_path / "large" / "x.837.999").read_bytes()
+    assert ack.count(b"AK1*HC*") == 20_000
+    assert ack.count(b"AK9*A*0*0*0~") == 20_000

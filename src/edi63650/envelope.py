@@ -168,9 +168,9 @@ class EnvelopeChecker:
         self.scope = NO_SCOPE
         self._groups = 0  # groups seen in the open interchange
         self._acknowledgments = 0  # TA1 segments in the open interchange
-        # Functional groups that ended holding no transaction set (a 999 answers them too),
-        # by group number: the reader takes them at each interchange's end.
-        self.empty_groups: list[tuple[int, Group]] = []
+        # Functional groups ended by the last segment checked, as (number, GS, transaction
+        # sets it held): the reader takes them after each envelope segment.
+        self._ended: list[tuple[int, Group, int]] = []
         self._transactions = 0  # transaction sets seen in the open group
         self._numbers = list(numbered)  # interchanges, groups, transaction sets numbered so far
         self._handlers: dict[str, Callable[[Segment], list[Finding]]] = {
@@ -192,10 +192,10 @@ class EnvelopeChecker:
         """Check an envelope segment (one of :data:`ENVELOPE_IDS`) and update the state."""
         return self._handlers[segment.id](segment)
 
-    def take_empty(self) -> tuple[tuple[int, Group], ...]:
-        """The functional groups with no transaction set ended since the last call."""
-        empty, self.empty_groups = tuple(self.empty_groups), []
-        return empty
+    def take_ended(self) -> list[tuple[int, Group, int]]:
+        """The functional groups ended since the last call: (number, GS, transaction sets)."""
+        ended, self._ended = self._ended, []
+        return ended
 
     def interchange_level(self, segment: Segment) -> None:
         """A segment allowed between ISA and GS (a TA1, which acknowledges an interchange)."""
@@ -303,9 +303,8 @@ class EnvelopeChecker:
         self.scope = self.scope._replace(transaction=0)
 
     def _end_group(self) -> None:
-        if self.group is not None and not self._transactions:
-            # (kept until the interchange ends, for the 999: without the GS segment itself)
-            self.empty_groups.append((self.scope.group, attrs.evolve(self.group, segment=None)))
+        if self.group is not None:
+            self._ended.append((self.scope.group, self.group, self._transactions))
         self.group = None
         self.scope = self.scope._replace(group=0)
 

@@ -4,6 +4,8 @@ The core (:mod:`edi63650.pipeline`) yields, in stream order:
 
 - a :class:`TransactionOutcome` at each SE (or where a missing SE was noticed): the transaction
   set with its claims, each claim's findings and verdict, and the set's 999 code;
+- a :class:`GroupOutcome` at each GE (or where a missing GE was noticed): the functional group,
+  how many sets it held and the errors about the group itself (its 999 AK9 needs them);
 - an :class:`InterchangeOutcome` at each IEA (or where it was found missing): whether the
   interchange is rejected for errors at interchange or group level, and the findings outside
   its transaction sets;
@@ -81,6 +83,23 @@ class TransactionOutcome:
 
 
 @attrs.frozen
+class GroupOutcome:
+    """A functional group ended (at its GE, or where its missing GE was noticed).
+
+    ``number`` is its ordinal in the stream (its findings' ``scope.group``); ``interchange``
+    is None for a group that came without an ISA. ``errors`` holds the first error finding of
+    each rule about the group itself (outside its sets), whether or not the file's cap on
+    findings lets the interchange outcome list it: what the group's AK9 says.
+    """
+
+    group: Group
+    interchange: Interchange | None
+    number: int
+    transactions: int
+    errors: tuple[Finding, ...] = ()
+
+
+@attrs.frozen
 class InterchangeOutcome:
     """An interchange ended (at its IEA, a new ISA or the end of input).
 
@@ -90,6 +109,8 @@ class InterchangeOutcome:
     to ``number``), and any outside every interchange that came before its end.
     ``rejected``: an error at interchange or group level rejects every transaction set of it;
     ``retracts``: some of its sets were yielded before that was known and are rejected now.
+    ``errors`` holds the first error finding of each rule about it outside its sets, in stream
+    order, whether or not the file's cap lets ``findings`` list it (what a TA1 says).
     """
 
     interchange: Interchange | None
@@ -99,7 +120,7 @@ class InterchangeOutcome:
     retracts: bool
     transactions: int
     end: int
-    empty_groups: tuple[tuple[int, Group], ...] = ()  # (number, GS): groups with no set
+    errors: tuple[Finding, ...] = ()
 
     def restate(self, outcome: TransactionOutcome) -> TransactionOutcome:
         """A transaction outcome of this interchange as finally decided."""
@@ -120,7 +141,7 @@ class StreamOutcome:
     findings: tuple[Finding, ...]
 
 
-Outcome = TransactionOutcome | InterchangeOutcome | StreamOutcome
+Outcome = TransactionOutcome | GroupOutcome | InterchangeOutcome | StreamOutcome
 
 
 def envelope_rejected(claim: Claim, level: str = "transaction set") -> Finding:

@@ -2,9 +2,11 @@
 
 A :class:`Pipeline` reads with a :class:`~edi63650.reader.Reader`, keeps the claims of the
 open transaction set only, runs the rules over them when the set ends and returns a
-:class:`~edi63650.outcome.TransactionOutcome`; at each interchange's end it returns an
+:class:`~edi63650.outcome.TransactionOutcome`; at each group's end a
+:class:`~edi63650.outcome.GroupOutcome`, at each interchange's end an
 :class:`~edi63650.outcome.InterchangeOutcome`, and at the end of the input a
-:class:`~edi63650.outcome.StreamOutcome`. Nothing of a finished transaction set is kept.
+:class:`~edi63650.outcome.StreamOutcome`. Nothing of a finished transaction set or group is
+kept, and the findings outside transaction sets are capped as they come.
 
 Findings carry their scope, so each one goes where it belongs by looking at its numbers: a
 claim's own (structure and builder findings about a claim come just before it), its
@@ -37,6 +39,7 @@ from edi63650.model import Claim
 from edi63650.outcome import (
     SYNTAX_STATUS,
     AckCode,
+    GroupOutcome,
     InterchangeOutcome,
     Outcome,
     StreamOutcome,
@@ -44,7 +47,14 @@ from edi63650.outcome import (
     TransactionOutcome,
     envelope_rejected,
 )
-from edi63650.reader import CHUNK_SIZE, InterchangeEnd, InterchangeStart, Reader, TransactionEnd
+from edi63650.reader import (
+    CHUNK_SIZE,
+    GroupEnd,
+    InterchangeEnd,
+    InterchangeStart,
+    Reader,
+    TransactionEnd,
+)
 from edi63650.rules.pack import Engine
 from edi63650.segment import Segment
 from edi63650.structure import Structure
@@ -70,18 +80,18 @@ class _Caps:
         self._left: dict[str, tuple[int, Finding]] = {}  # rule -> (left out, the gravest)
 
     def keep(self, findings: list[Finding]) -> list[Finding]:
-        counts = self.counts
-        kept = []
-        for finding in findings:
-            seen = counts[finding.rule] = counts.get(finding.rule, 0) + 1
-            if seen <= CAP:
-                kept.append(finding)
-                continue
-            left, gravest = self._left.get(finding.rule, (0, finding))
-            if _RANK[finding.severity] > _RANK[gravest.severity]:
-                gravest = finding
-            self._left[finding.rule] = (left + 1, gravest)
-        return kept
+        return [finding for finding in findings if self.admit(finding)]
+
+    def admit(self, finding: Finding) -> bool:
+        """Count ``finding``; whether it is one of the first :data:`CAP` of its rule."""
+        seen = self.counts[finding.rule] = self.counts.get(finding.rule, 0) + 1
+        if seen <= CAP:
+            return True
+        left, gravest = self._left.get(finding.rule, (0, finding))
+        if _RANK[finding.severity] > _RANK[gravest.severity]:
+            gravest = finding
+        self._left[finding.rule] = (left + 1, gravest)
+        return False
 
     def summaries(self, where: str) -> list[Finding]:
         """One finding per rule that had findings left out of ``where``."""
@@ -154,11 +164,16 @@ class Pipeline:
             implementations, boundaries=True, structure=structure, segments=segments, start=_start
         )
         self._replaying = _start is not None
+        # A replay reads its ISA again: what that says was counted when it was first read.
+        self._counting = not self._replaying
         self._claims: list[Claim] = []
         self._claim_findings: list[list[Finding]] = []  # the syntax findings of each claim
         self._pending: list[Finding] = []  # findings about a claim that has not come yet
         self._own: dict[int, list[Finding]] = {}  # transaction sets' own findings, by number
         self._loose: list[Finding] = []  # outside transaction sets, since the last outcome
+        # The first error of each rule outside sets, uncapped: by interchange and by group.
+        self._interchange_errors: dict[int, dict[str, Finding]] = {}
+        self._group_errors: dict[int, dict[str, Finding]] = {}
         self._errors: set[int] = {_rejected} if _rejected else set()  # rejected interchanges
         self._yielded: set[int] = set()  # interchanges with sets returned as not rejected
         self._recorded: set[int] = set()  # interchanges that recorded into the history store
@@ -201,7 +216,7 @@ class Pipeline:
         elif self._closing and not self._closed:
             self._closed = True
             self._close_fragment(out)
-            loose = [*self._caps.keep(self._loose), *self._caps.summaries("file")]
+            loose = [*self._loose, *self._caps.summaries("file")]
             out.append(StreamOutcome(findings=tuple(loose)))
             self._loose = []
         return out
@@ -246,7 +261,7 @@ class Pipeline:
         for item in outputs:
             if isinstance(item, InterchangeOutcome):
                 return True
-            if isinstance(item, TransactionOutcome | Segment):
+            if isinstance(item, TransactionOutcome | GroupOutcome | Segment):
                 out.append(item)
         return False
 
@@ -267,6 +282,17 @@ class Pipeline:
                 self._route(event)
             elif isinstance(event, TransactionEnd):
                 out.append(self._close_transaction(event))
+            elif isinstance(event, GroupEnd):
+                found = self._group_errors.pop(event.number, {}).values()
+                out.append(
+                    GroupOutcome(
+                        event.group,
+                        event.interchange,
+                        event.number,
+                        event.transactions,
+                        tuple(found),
+                    )
+                )
             elif isinstance(event, InterchangeEnd):
                 outcome = self._close_interchange(event)
                 out.append(outcome)
@@ -275,6 +301,7 @@ class Pipeline:
                 if (outcome.retracts or self._replaying) and index + 1 < len(events):
                     return index + 1
             elif isinstance(event, InterchangeStart):
+                self._counting = True
                 self._close_fragment(out)
                 self._checkpoint = _Checkpoint(event, self._engine.mark(), dict(self._caps.counts))
         return None
@@ -286,9 +313,15 @@ class Pipeline:
         elif scope.transaction:
             self._own.setdefault(scope.transaction, []).append(finding)
         else:
-            self._loose.append(finding)
-            if scope.interchange and finding.severity is Severity.ERROR:
-                self._errors.add(scope.interchange)
+            if finding.severity is Severity.ERROR:
+                if scope.interchange:
+                    self._errors.add(scope.interchange)
+                    errors = self._interchange_errors.setdefault(scope.interchange, {})
+                    errors.setdefault(finding.rule, finding)
+                if scope.group:
+                    self._group_errors.setdefault(scope.group, {}).setdefault(finding.rule, finding)
+            if self._counting and self._caps.admit(finding):
+                self._loose.append(finding)
 
     def _close_transaction(self, end: TransactionEnd) -> TransactionOutcome:
         own = self._own.pop(end.scope.transaction, [])
@@ -362,12 +395,12 @@ class Pipeline:
         outcome = InterchangeOutcome(
             interchange=end.interchange,
             number=number,
-            findings=tuple(self._caps.keep(self._loose)),
+            findings=tuple(self._loose),
             rejected=rejected,
             retracts=retracts,
             transactions=self._sets,
             end=end.end,
-            empty_groups=end.empty_groups,
+            errors=tuple(self._interchange_errors.pop(number, {}).values()),
         )
         self._loose = []
         self._sets = 0
@@ -383,7 +416,7 @@ class Pipeline:
             InterchangeOutcome(
                 interchange=None,
                 number=0,
-                findings=tuple(self._caps.keep(self._loose)),
+                findings=tuple(self._loose),
                 rejected=False,
                 retracts=False,
                 transactions=self._fragment,

@@ -52,6 +52,18 @@ class TransactionEnd:
 
 
 @attrs.frozen
+class GroupEnd:
+    """A functional group closed (at GE, or where its missing GE was noticed);
+    ``boundaries=True``. ``number`` is its ordinal in the stream (its findings'
+    ``scope.group``); ``transactions`` counts the sets it held."""
+
+    group: Group
+    interchange: Interchange | None
+    number: int
+    transactions: int
+
+
+@attrs.frozen
 class InterchangeEnd:
     """An interchange closed (at IEA, a new ISA or the end of input); ``boundaries=True``.
     ``number`` is its ordinal in the stream (its findings' ``scope.interchange``)."""
@@ -59,7 +71,6 @@ class InterchangeEnd:
     interchange: Interchange
     end: int
     number: int
-    empty_groups: tuple[tuple[int, Group], ...] = ()  # (number, GS) of groups with no set
 
 
 @attrs.frozen
@@ -74,7 +85,7 @@ class InterchangeStart:
     numbered: tuple[int, int, int]
 
 
-Boundary = TransactionEnd | InterchangeEnd | InterchangeStart
+Boundary = TransactionEnd | GroupEnd | InterchangeEnd | InterchangeStart
 
 #: What :meth:`Reader.feed` returns: events, boundaries and (with ``segments=True``) segments.
 Item = Event | Boundary | Segment
@@ -83,9 +94,9 @@ Item = Event | Boundary | Segment
 class Reader:
     """Bytes in, claims and findings out. One reader per stream; not shared between threads.
 
-    With ``boundaries=True`` the events also include :class:`TransactionEnd` and
-    :class:`InterchangeEnd`, which acknowledgments and reports need; claims and findings come
-    out the same either way.
+    With ``boundaries=True`` the events also include :class:`TransactionEnd`,
+    :class:`GroupEnd` and :class:`InterchangeEnd`, which acknowledgments and reports need;
+    claims and findings come out the same either way.
 
     With a :class:`~edi63650.structure.Structure`, every transaction set is also checked
     against its implementation guide; the findings carry their 999 codes and come out in
@@ -164,12 +175,9 @@ class Reader:
                         open_transaction, open_group, open_interchange, self._offset, scope
                     )
                 )
+            self._group_ends(open_interchange, out)
             if open_interchange is not None:
-                out.append(
-                    InterchangeEnd(
-                        open_interchange, self._offset, scope.interchange, envelope.take_empty()
-                    )
-                )
+                out.append(InterchangeEnd(open_interchange, self._offset, scope.interchange))
         return out
 
     def _process(self, tokens: list[Token], out: list[Item]) -> None:
@@ -208,8 +216,10 @@ class Reader:
                 out.extend(envelope.check(token))
                 if self._boundaries:
                     self._close_boundaries(before, scope, token, out)
-                elif self._segments:
-                    out.append(token)
+                else:
+                    envelope.take_ended()  # (only boundaries report them)
+                    if self._segments:
+                        out.append(token)
                 transaction = envelope.transaction
                 if sid == "ST" and transaction is not None and transaction.kind is not None:
                     if self._claims:
@@ -304,12 +314,14 @@ class Reader:
                 shown = True
             end = segment.offset if sid == "SE" else segment.offset - 1
             out.append(TransactionEnd(transaction, group, interchange, end, scope))
+        if group is not None and envelope.group is not group:
+            self._group_ends(interchange, out)
         if interchange is not None and envelope.interchange is not interchange:
             if sid == "IEA" and not shown:
                 out.append(segment)
                 shown = True
             end = segment.offset if sid == "IEA" else segment.offset - 1
-            out.append(InterchangeEnd(interchange, end, scope.interchange, envelope.take_empty()))
+            out.append(InterchangeEnd(interchange, end, scope.interchange))
         if sid == "ISA" and envelope.interchange is not None:
             interchanges, groups, transactions = envelope.numbered
             out.append(
@@ -322,6 +334,10 @@ class Reader:
             )
         if not shown:
             out.append(segment)
+
+    def _group_ends(self, interchange: Interchange | None, out: list[Item]) -> None:
+        for number, group, transactions in self._envelope.take_ended():
+            out.append(GroupEnd(group, interchange, number, transactions))
 
 
 def _texts(tokens: list[Token]) -> list[str]:

@@ -32,6 +32,7 @@ from edi63650.maps import Implementations
 from edi63650.model import Interchange
 from edi63650.outcome import (
     AckCode,
+    GroupOutcome,
     InterchangeOutcome,
     Outcome,
     StreamOutcome,
@@ -75,7 +76,10 @@ class ValidationResult:
     def findings(self) -> tuple[Finding, ...]:
         """The findings outside every transaction set: framing and envelopes."""
         return tuple(
-            f for o in self.outcomes if not isinstance(o, TransactionOutcome) for f in o.findings
+            f
+            for o in self.outcomes
+            if isinstance(o, InterchangeOutcome | StreamOutcome)
+            for f in o.findings
         )
 
     @property
@@ -123,6 +127,8 @@ class ValidationResult:
             if isinstance(outcome, TransactionOutcome):
                 until(outcome.end)
                 sink.transaction(outcome)
+            elif isinstance(outcome, GroupOutcome):
+                sink.group(outcome)
             elif isinstance(outcome, InterchangeOutcome):
                 if outcome.interchange is not None:
                     until(outcome.end)
@@ -329,6 +335,8 @@ class Validator:
                     sink.segment(item)
                 elif isinstance(item, TransactionOutcome):
                     sink.transaction(item)
+                elif isinstance(item, GroupOutcome):
+                    sink.group(item)
                 elif isinstance(item, InterchangeOutcome):
                     if item.retracts:
                         sink.discard()
@@ -359,13 +367,15 @@ class Validator:
     def validate_stream(self, stream: BinaryIO, name: str = "-") -> ValidationResult:
         """Validate a binary stream; the result holds everything in memory."""
         outcomes: list[Outcome] = []
-        held: list[TransactionOutcome] = []  # the open interchange's sets
+        held: list[TransactionOutcome | GroupOutcome] = []  # the open interchange's
         for outcome in self.outcomes(stream):
-            if isinstance(outcome, TransactionOutcome):
+            if isinstance(outcome, TransactionOutcome | GroupOutcome):
                 held.append(outcome)
                 continue
             if isinstance(outcome, InterchangeOutcome):
-                outcomes += (outcome.restate(t) for t in held)
+                outcomes += (
+                    outcome.restate(t) if isinstance(t, TransactionOutcome) else t for t in held
+                )
             else:
                 outcomes += held
             held = []

@@ -17,8 +17,14 @@ import attrs
 
 from edi63650.envelope import ACKNOWLEDGED, EnvelopeRule
 from edi63650.findings import Finding, Severity
-from edi63650.model import Group, Interchange, Transaction
-from edi63650.outcome import AckCode, InterchangeOutcome, StreamOutcome, TransactionOutcome
+from edi63650.model import Group, Interchange
+from edi63650.outcome import (
+    AckCode,
+    GroupOutcome,
+    InterchangeOutcome,
+    StreamOutcome,
+    TransactionOutcome,
+)
 from edi63650.values import is_digits
 from edi63650.writers import x12
 from edi63650.writers.common import Replies, clean, echo_id
@@ -44,8 +50,11 @@ _SET_IDS = frozenset({"270", "271", "276", "277", "278", "820", "834", "835", "8
 class Ack999Sink(Sink):
     """Writes the 999 (with a TA1 where the interchange itself is in error) to ``out``.
 
-    A transaction set's AK2 to IK5 is rendered when it ends; its group's AK1 and AK9 when its
-    interchange ends (AK9 needs the group's trailer), from a spool of the open interchange.
+    A transaction set's AK2 to IK5 is rendered when it ends, into a spool; its group's AK1 and
+    AK9 go around them when the group ends (AK9 needs the group's trailer), and the group's
+    reply set waits for its interchange's end (a TA1 may answer the interchange instead).
+    Sets outside every functional group (a file without envelopes) are answered as a group
+    of their own, before the next group.
     """
 
     def __init__(
@@ -58,49 +67,66 @@ class Ack999Sink(Sink):
     ) -> None:
         numbers = numbers if numbers is not None else Counter(control_number or 1)
         self._replies = Replies(out, when, numbers, functional_id="FA", version=VERSION)
-        self._blocks = Spool()
-        self._groups: dict[int, _Group] = {}  # the open interchange's, by group number
-        self._ta1: dict[int, str] = {}  # first TA105 code, by interchange number
-        self._ak9: dict[int, set[str]] = {}  # AK905 codes, by group number
+        self._blocks = Spool()  # AK2 to IK5 of the sets not answered yet
+        self._open: tuple[int, _Group] | None = None  # the open group, by number
+        self._ungrouped: _Group | None = None  # sets outside every group, since the last group
+        self._empty: tuple[Interchange | None, Group] | None = None  # first group without sets
 
     def transaction(self, outcome: TransactionOutcome) -> None:
         if any(f.rule == EnvelopeRule.ACKNOWLEDGMENT for f in outcome.findings):
             return  # an acknowledgment is never acknowledged
         self._replies.first(outcome)
+        number = outcome.scope.group
+        if number:
+            if self._open is not None and self._open[0] != number:
+                self._answer(self._open[1], [])  # (its end never came)
+                self._open = None
+            if self._open is None:
+                self._open = (number, _Group(outcome.group, outcome.transaction.implementation))
+            group = self._open[1]
+        else:
+            if self._ungrouped is None:
+                self._ungrouped = _Group(outcome.group, outcome.transaction.implementation)
+            group = self._ungrouped
         segments = _transaction(outcome)
         start = self._blocks.size
         self._blocks.write(x12.render(segments, line_break="\n").encode("latin-1"))
-        group = self._groups.get(outcome.scope.group)
-        if group is None:
-            group = self._groups[outcome.scope.group] = _Group(outcome.group, outcome.transaction)
-        group.blocks.append((start, self._blocks.size, len(segments)))
-        group.accepted += outcome.ack is not AckCode.REJECTED
-        group.errors |= outcome.ack is AckCode.ERRORS
+        group.add(start, self._blocks.size, len(segments), outcome.ack)
+
+    def group(self, outcome: GroupOutcome) -> None:
+        found = self._open
+        self._open = None
+        if self._ungrouped is not None:
+            self._answer(self._ungrouped, [])
+            self._ungrouped = None
+        codes = sorted(_ak9_codes(outcome.errors))
+        if found is not None and found[0] == outcome.number:
+            self._answer(found[1], codes)
+        elif outcome.transactions == 0 and outcome.interchange is not None:
+            # A group without transaction sets is answered too: AK1 and AK9 alone.
+            self._answer(_Group(outcome.group, ""), codes)
+            if self._empty is None:
+                self._empty = (outcome.interchange, outcome.group)
+        self._blocks.truncate(0)  # every set so far is answered
 
     def interchange(self, outcome: InterchangeOutcome) -> None:
-        self._note(outcome.findings)
-        ta1_code = self._ta1.pop(outcome.number, None) if outcome.interchange else None
-        ta1 = _ta1(outcome.interchange, ta1_code)
+        ta1 = _ta1(outcome.interchange, _ta1_code(outcome.errors))
         if ta1 is not None:
             # Rejected at the interchange: the TA1 says so, alone; no 999 for its groups.
             self._replies.commit_alone(outcome.interchange, ta1)
         else:
-            for number, header in outcome.empty_groups:  # answered too: AK1 and AK9 alone
-                self._groups.setdefault(number, _Group(header, None))
-                self._replies.first_headers(outcome.interchange, header)
-            for number, group in sorted(self._groups.items(), key=lambda item: item[0]):
-                codes = sorted(self._ak9.pop(number, set())) if number else []
-                self._replies.body_text(*self._render(group, codes))
+            if self._ungrouped is not None:
+                self._answer(self._ungrouped, [])
+            if self._open is not None:
+                self._answer(self._open[1], [])
+            if self._empty is not None:
+                self._replies.first_headers(*self._empty)
             self._replies.commit()
-        for number in self._groups:
-            self._ak9.pop(number, None)
-        self._groups = {}
-        self._blocks.truncate(0)
+        self._forget()
 
     def discard(self) -> None:
         self._replies.discard()
-        self._groups = {}
-        self._blocks.truncate(0)
+        self._forget()
 
     def close(self, outcome: StreamOutcome) -> None:
         self._replies.close()
@@ -110,34 +136,22 @@ class Ack999Sink(Sink):
         self._replies.dispose()
         self._blocks.close()
 
-    def _note(self, findings: Sequence[Finding]) -> None:
-        """Keep the TA1 and AK9 codes of interchange- and group-level findings, by number."""
-        for finding in findings:
-            if finding.severity is not Severity.ERROR:
-                continue
-            scope = finding.scope
-            answered = ACKNOWLEDGED.get(finding.rule)
-            if answered is None:
-                continue
-            if answered.ta1 and scope.interchange:
-                self._ta1.setdefault(scope.interchange, answered.ta1)
-            if answered.ak9 and scope.group:
-                self._ak9.setdefault(scope.group, set()).add(answered.ak9)
+    def _forget(self) -> None:
+        self._open = self._ungrouped = self._empty = None
+        self._blocks.truncate(0)
 
-    def _render(self, group: _Group, codes: list[str]) -> tuple[str, int]:
-        first = group.first
+    def _answer(self, group: _Group, codes: list[str]) -> None:
+        """The group's reply set: AK1, its sets' blocks (the spool from ``group.start``), AK9."""
         info = group.group
         control = info.control_number if info else ""
-        version = clean(info.version if info else "", 12) or clean(
-            first.implementation if first else "", 12
-        )
+        version = clean(info.version if info else "", 12) or clean(group.implementation, 12)
         ak1: Elements = [
             "AK1",
             info.functional_id if info and info.functional_id in _FUNCTIONAL_IDS else "HC",
             control if is_digits(control) and len(control) <= 9 else "0",
             version or "005010X222A1",
         ]
-        count = len(group.blocks)
+        count = group.sets
         if codes or (count and group.accepted == 0):
             status = "R"
         elif group.accepted < count:
@@ -147,21 +161,44 @@ class Ack999Sink(Sink):
         else:
             status = "A"
         ak9: Elements = ["AK9", status, str(count), str(count), str(group.accepted), *codes[:5]]
-        parts = [x12.render([ak1], line_break="\n")]
-        parts += [self._blocks.read(start, end).decode("latin-1") for start, end, _ in group.blocks]
-        parts.append(x12.render([ak9], line_break="\n"))
-        return "".join(parts), 2 + sum(n for _, _, n in group.blocks)
+        blocks = self._blocks.read(group.start, group.end).decode("latin-1") if count else ""
+        text = x12.render([ak1], line_break="\n") + blocks + x12.render([ak9], line_break="\n")
+        self._replies.body_text(text, 2 + group.segments)
 
 
 @attrs.define
 class _Group:
-    """A functional group of the open interchange: where its AK2 blocks are in the spool."""
+    """A functional group being answered: its sets' AK2 blocks lie in the spool from
+    ``start`` to ``end`` (a group's sets come one after another)."""
 
     group: Group | None
-    first: Transaction | None  # None for a group with no transaction set
-    blocks: list[tuple[int, int, int]] = attrs.Factory(list)
+    implementation: str  # the first set's, for AK103 when GS08 says none
+    start: int = 0
+    end: int = 0
+    sets: int = 0
+    segments: int = 0
     accepted: int = 0
     errors: bool = False
+
+    def add(self, start: int, end: int, segments: int, ack: AckCode) -> None:
+        """One more set, its block from ``start`` to ``end`` in the spool."""
+        if not self.sets:
+            self.start = start
+        self.end = end
+        self.sets += 1
+        self.segments += segments
+        self.accepted += ack is not AckCode.REJECTED
+        self.errors |= ack is AckCode.ERRORS
+
+
+def _ak9_codes(errors: Sequence[Finding]) -> set[str]:
+    """AK905 codes of a group's errors about itself."""
+    return {a.ak9 for f in errors if (a := ACKNOWLEDGED.get(f.rule)) is not None and a.ak9}
+
+
+def _ta1_code(errors: Sequence[Finding]) -> str | None:
+    """TA105: the code of an interchange's first error that a TA1 answers."""
+    return next((a.ta1 for f in errors if (a := ACKNOWLEDGED.get(f.rule)) and a.ta1), None)
 
 
 def _ik5(rule: str) -> str:

@@ -185,7 +185,8 @@ def split_segment(finding: Finding) -> list[str]:
 class Replies:
     """Reply interchanges (277CA, 999), one per input interchange that held transaction sets,
     each written when its interchange ends, with the next of ``numbers`` as its control
-    number. Until then, its transaction sets' rendered bodies wait in a spool."""
+    number. Until then, its transaction sets wait in a spool, rendered with their ST and SE
+    (which need only the set's place and segment count), so that nothing is kept per set."""
 
     def __init__(
         self,
@@ -201,9 +202,9 @@ class Replies:
         self._numbers = numbers
         self._functional_id = functional_id
         self._version = version
-        self._spool = Spool()  # rendered bodies of the open interchange
+        self._spool = Spool()  # the open interchange's transaction sets, rendered
         self._headers: tuple[Interchange | None, Group | None] | None = None
-        self._bodies: list[tuple[int, int, int]] = []  # the open interchange's sets
+        self._sets = 0  # in the spool
 
     def first(self, outcome: TransactionOutcome) -> None:
         """A transaction set of the open interchange (the first gives the envelope)."""
@@ -220,21 +221,19 @@ class Replies:
 
     def body_text(self, text: str, count: int) -> None:
         """One reply transaction set already rendered: ``count`` segments."""
-        start = self._spool.size
-        self._spool.write(text.encode("latin-1"))
-        self._bodies.append((start, self._spool.size, count))
+        self._sets += 1
+        set_text = x12.transaction(self._functional_id, self._version, self._sets, text, count)
+        self._spool.write(set_text.encode("latin-1"))
 
     def commit(self, ta1: Elements | None = None) -> None:
         """The open interchange ended: write its reply, if it held transaction sets."""
-        if self._headers is not None and self._bodies:
+        if self._headers is not None and self._sets:
             isa, group = self._headers
             envelope = self._envelope(isa, group)
             out = self._out
             out.write(x12.head(envelope, ta1=ta1).encode("latin-1"))
-            for position, (start, end, count) in enumerate(self._bodies, start=1):
-                body = self._spool.read(start, end).decode("latin-1")
-                out.write(x12.transaction(envelope, position, body, count).encode("latin-1"))
-            out.write(x12.tail(envelope, len(self._bodies)).encode("latin-1"))
+            self._spool.copy(out)
+            out.write(x12.tail(envelope, self._sets).encode("latin-1"))
         self.discard()
 
     def commit_alone(self, isa: Interchange | None, ta1: Elements) -> None:
@@ -247,7 +246,7 @@ class Replies:
     def discard(self) -> None:
         """Forget the open interchange's transaction sets."""
         self._spool.truncate(0)
-        self._headers, self._bodies = None, []
+        self._headers, self._sets = None, 0
 
     def close(self) -> None:
         self.dispose()

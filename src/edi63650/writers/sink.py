@@ -3,6 +3,7 @@ must wait (a total that goes before the body, an interchange not yet ended).
 
 A sink takes, in stream order, the segments (only a report that shows the file asks for them),
 each :class:`~edi63650.outcome.TransactionOutcome`, each
+:class:`~edi63650.outcome.GroupOutcome`, each
 :class:`~edi63650.outcome.InterchangeOutcome` and, last, the
 :class:`~edi63650.outcome.StreamOutcome`; it writes to the binary file it was given. What
 belongs to the open interchange stays provisional until that interchange ends: if it is then
@@ -16,7 +17,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from edi63650.outcome import InterchangeOutcome, StreamOutcome, TransactionOutcome
+from edi63650.outcome import GroupOutcome, InterchangeOutcome, StreamOutcome, TransactionOutcome
 from edi63650.segment import Segment
 
 #: Bytes a spool keeps in memory before it moves to a temporary (unnamed, owner-only) file.
@@ -43,6 +44,9 @@ class Sink:
 
     def transaction(self, outcome: TransactionOutcome) -> None:
         """A transaction set ended."""
+
+    def group(self, outcome: GroupOutcome) -> None:
+        """A functional group ended (its sets came before)."""
 
     def interchange(self, outcome: InterchangeOutcome) -> None:
         """An interchange ended: what was provisional about it is final now."""
@@ -72,6 +76,10 @@ class Fanout(Sink):
     def transaction(self, outcome: TransactionOutcome) -> None:
         for sink in self.sinks:
             sink.transaction(outcome)
+
+    def group(self, outcome: GroupOutcome) -> None:
+        for sink in self.sinks:
+            sink.group(outcome)
 
     def interchange(self, outcome: InterchangeOutcome) -> None:
         for sink in self.sinks:
