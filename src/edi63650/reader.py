@@ -314,8 +314,7 @@ class Reader:
                 shown = True
             end = segment.offset if sid == "SE" else segment.offset - 1
             out.append(TransactionEnd(transaction, group, interchange, end, scope))
-        if group is not None and envelope.group is not group:
-            self._group_ends(interchange, out)
+        self._group_ends(interchange, out)
         if interchange is not None and envelope.interchange is not interchange:
             if sid == "IEA" and not shown:
                 out.append(segment)

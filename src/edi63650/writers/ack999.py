@@ -68,7 +68,7 @@ class Ack999Sink(Sink):
         numbers = numbers if numbers is not None else Counter(control_number or 1)
         self._replies = Replies(out, when, numbers, functional_id="FA", version=VERSION)
         self._blocks = Spool()  # AK2 to IK5 of the sets not answered yet
-        self._open: tuple[int, _Group] | None = None  # the open group, by number
+        self._open: _Group | None = None  # the open group's sets (all come before its end)
         self._ungrouped: _Group | None = None  # sets outside every group, since the last group
         self._empty: tuple[Interchange | None, Group] | None = None  # first group without sets
 
@@ -76,14 +76,10 @@ class Ack999Sink(Sink):
         if any(f.rule == EnvelopeRule.ACKNOWLEDGMENT for f in outcome.findings):
             return  # an acknowledgment is never acknowledged
         self._replies.first(outcome)
-        number = outcome.scope.group
-        if number:
-            if self._open is not None and self._open[0] != number:
-                self._answer(self._open[1], [])  # (its end never came)
-                self._open = None
+        if outcome.scope.group:
             if self._open is None:
-                self._open = (number, _Group(outcome.group, outcome.transaction.implementation))
-            group = self._open[1]
+                self._open = _Group(outcome.group, outcome.transaction.implementation)
+            group = self._open
         else:
             if self._ungrouped is None:
                 self._ungrouped = _Group(outcome.group, outcome.transaction.implementation)
@@ -100,8 +96,8 @@ class Ack999Sink(Sink):
             self._answer(self._ungrouped, [])
             self._ungrouped = None
         codes = sorted(_ak9_codes(outcome.errors))
-        if found is not None and found[0] == outcome.number:
-            self._answer(found[1], codes)
+        if found is not None:
+            self._answer(found, codes)
         elif outcome.transactions == 0 and outcome.interchange is not None:
             # A group without transaction sets is answered too: AK1 and AK9 alone.
             self._answer(_Group(outcome.group, ""), codes)
@@ -117,8 +113,6 @@ class Ack999Sink(Sink):
         else:
             if self._ungrouped is not None:
                 self._answer(self._ungrouped, [])
-            if self._open is not None:
-                self._answer(self._open[1], [])
             if self._empty is not None:
                 self._replies.first_headers(*self._empty)
             self._replies.commit()
@@ -193,7 +187,7 @@ class _Group:
 
 def _ak9_codes(errors: Sequence[Finding]) -> set[str]:
     """AK905 codes of a group's errors about itself."""
-    return {a.ak9 for f in errors if (a := ACKNOWLEDGED.get(f.rule)) is not None and a.ak9}
+    return {a.ak9 for f in errors if (a := ACKNOWLEDGED.get(f.rule)) and a.ak9}
 
 
 def _ta1_code(errors: Sequence[Finding]) -> str | None:
