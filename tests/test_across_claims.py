@@ -299,6 +299,57 @@ def test_an_index_past_memory_leaves_no_file_by_name(
     history.close()
 
 
+def _written_bytes() -> int:
+    with Path("/proc/self/io").open() as io:  # (bytes this process has handed to write calls)
+        return next(int(row.split()[1]) for row in io if row.startswith("wchar:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux's /proc/self/io")
+def test_an_index_far_past_its_cache_writes_about_a_page_for_each_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once an index is many times SQLite's cache, each row written to an index keyed by
+    something other than arrival lands on a page of its own, which is written out again when
+    the cache lets it go: the bytes written for a file's claims follow the number of such
+    indexes. A line is in one (by its day) and a fingerprint in one, and a patient's units of
+    a code are summed from their rows until there are many, not kept in a Fenwick tree for
+    every patient. (With an index by claim beside each of the first two, and a tree of some
+    twenty nodes for every patient and code, a claim cost 6.4 and 8.7 KiB here.)"""
+    import hashlib
+
+    from edi63650.rules import scratch
+    from edi63650.rules.services import ServiceHistory
+
+    monkeypatch.setattr(scratch, "CACHE_KIB", 64)
+    day = datetime.date(2026, 10, 5)
+    claims = 40_000
+    index = sameday.SameDay(limit=0)
+    history = ServiceHistory(
+        days={"63650": 10}.get, counted=("63650",), limit=0
+    )  # (everything beyond memory)
+    patients = [hashlib.sha256(b"%d" % n).hexdigest()[:12] for n in range(claims)]
+    lines = [
+        [
+            Service(patient, "N1", code, frozenset(), day, Decimal(1), f"C{n}", number)
+            for number, code in enumerate(("63650", "99213"), 1)
+        ]
+        for n, patient in enumerate(patients)
+    ]
+    start = _written_bytes()
+    for n, patient in enumerate(patients):
+        index.add(patient, f"C{n}", lines[n], f"print-{n}")
+    index._flush()
+    same_day = (_written_bytes() - start) / claims / 1024
+    start = _written_bytes()
+    for n in range(0, claims, 100):
+        history.add([service for claim in lines[n : n + 100] for service in claim])
+    services = (_written_bytes() - start) / claims / 1024
+    index.close()
+    history.close()
+    assert same_day < 4.0, same_day  # KiB a claim (3 rows: 2.9 KiB)
+    assert services < 7.0, services  # (4 rows in 3 indexes: 5.7 KiB)
+
+
 # -- the in-file index grows linearly on hostile shapes ---------------------------------------
 
 

@@ -59,32 +59,42 @@ _TAKE, _PUT, _UNPRINT, _REPRINT, _DISOWN, _REOWN = (object() for _ in range(6))
 _Day = tuple[str, str, datetime.date]  # patient, provider, date of service
 _Place = tuple[_Day, str, str, int]  # where a line is kept: its day, code, CLM01 and number
 
-# The indexes are on the hash of what is looked up (patient, provider and day; patient and
-# CLM01; the fingerprint), which the queries then compare in full: an index of integers, not
-# of patient keys and fingerprints of 64 characters, keeps writing a large file's lines cheap.
-# Those on ``seq`` and on the rows withdrawn (``gone > 0``, which the query restoring them
-# names so that SQLite may use it) let a rewind touch only what came after its mark.
+# The indexes are on the hash of what is looked up (patient, provider and day; the
+# fingerprint), which the queries then compare in full: an index of integers, not of patient
+# keys and fingerprints of 64 characters, keeps writing a large file's lines cheap. Such an
+# index takes each row at a place of its own, so once it outgrows SQLite's cache every row
+# costs a page written: a row has one such index, no more. A claim taken out (replaced or
+# voided) is a row of ``gone`` (a few, in most files none), which a row added before it hides;
+# those on ``seq`` let a rewind touch only what came after its mark.
 _SCHEMA = """
 CREATE TABLE lines (
     day_key INTEGER NOT NULL, claim_key INTEGER NOT NULL,
     patient TEXT NOT NULL, provider TEXT NOT NULL, day INTEGER NOT NULL, code TEXT NOT NULL,
     modifiers TEXT NOT NULL, units TEXT NOT NULL, claim_id TEXT NOT NULL, line INTEGER NOT NULL,
-    seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
+    seq INTEGER NOT NULL
 );
 CREATE INDEX lines_by_day ON lines (day_key);
-CREATE INDEX lines_by_claim ON lines (claim_key, gone);
 CREATE INDEX lines_by_seq ON lines (seq);
-CREATE INDEX lines_by_gone ON lines (gone) WHERE gone > 0;
 CREATE TABLE prints (
     print_key INTEGER NOT NULL, claim_key INTEGER NOT NULL, fingerprint TEXT NOT NULL,
-    patient TEXT NOT NULL, claim_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    gone INTEGER NOT NULL DEFAULT 0
+    patient TEXT NOT NULL, claim_id TEXT NOT NULL, seq INTEGER NOT NULL
 );
-CREATE INDEX prints_by_print ON prints (print_key, claim_key);
-CREATE INDEX prints_by_claim ON prints (claim_key, gone);
+CREATE INDEX prints_by_print ON prints (print_key);
 CREATE INDEX prints_by_seq ON prints (seq);
-CREATE INDEX prints_by_gone ON prints (gone) WHERE gone > 0;
+CREATE TABLE gone (
+    claim_key INTEGER NOT NULL, patient TEXT NOT NULL, claim_id TEXT NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX gone_by_claim ON gone (claim_key, seq);
+CREATE INDEX gone_by_seq ON gone (seq);
 """
+
+#: A row of ``lines`` or ``prints`` (as ``r``) still counts: no withdrawal of its claim came
+#: after it (one lookup, however often the claim was withdrawn).
+_KEPT = (
+    "NOT EXISTS (SELECT 1 FROM gone WHERE gone.claim_key = r.claim_key "
+    "AND gone.seq > r.seq AND gone.patient = r.patient AND gone.claim_id = r.claim_id)"
+)
 
 
 def fingerprint(claim: Claim, patient: str) -> str:
@@ -407,10 +417,9 @@ class SameDay:
             return True
         return (
             self._db.execute(
-                "SELECT 1 FROM prints INDEXED BY prints_by_print WHERE print_key = ? "
-                "AND claim_key = ? AND fingerprint = ? "
-                "AND patient = ? AND claim_id = ? AND gone = 0 LIMIT 1",
-                (hash(print_), hash(owner), print_, *owner),
+                "SELECT 1 FROM prints AS r INDEXED BY prints_by_print WHERE print_key = ? "  # noqa: S608 - our text
+                f"AND fingerprint = ? AND patient = ? AND claim_id = ? AND {_KEPT} LIMIT 1",
+                (hash(print_), print_, *owner),
             ).fetchone()
             is not None
         )
@@ -435,12 +444,10 @@ class SameDay:
             if self._db is not None:
                 self._flush()
                 self._forget_days_of(patient, claim_id)
-                for table in ("lines", "prints"):
-                    self._db.execute(
-                        f"UPDATE {table} SET gone = ? WHERE claim_key = ? AND patient = ? "  # noqa: S608 - our table names
-                        "AND claim_id = ? AND gone = 0",
-                        (self._seq, hash(owner), patient, claim_id),
-                    )
+                self._db.execute(
+                    "INSERT INTO gone VALUES (?, ?, ?, ?)",
+                    (hash(owner), patient, claim_id, self._seq),
+                )
 
     def _undo_one(self, record: tuple[Any, ...]) -> None:
         kind = record[0]
@@ -540,10 +547,8 @@ class SameDay:
         if self._db is not None:
             self._flush()
             self._days_read, self._read_lines = {}, 0
-            for table in ("lines", "prints"):
+            for table in ("lines", "prints", "gone"):  # (withdrawals since: taken back)
                 self._db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - our table names
-                restore = f"UPDATE {table} SET gone = 0 WHERE gone > ? AND gone > 0"  # noqa: S608 - our table names
-                self._db.execute(restore, (mark,))
         self._seq = mark
 
     # -- queries --------------------------------------------------------------------------------
@@ -587,8 +592,8 @@ class SameDay:
         assert self._db is not None  # noqa: S101 - only asked of a day on disk
         patient, provider, day = key
         rows = self._db.execute(
-            "SELECT code, modifiers, units, claim_id, line FROM lines WHERE day_key = ? "
-            "AND patient = ? AND provider = ? AND day = ? AND gone = 0 ORDER BY seq LIMIT ?",
+            "SELECT code, modifiers, units, claim_id, line FROM lines AS r WHERE day_key = ? "  # noqa: S608 - our text
+            f"AND patient = ? AND provider = ? AND day = ? AND {_KEPT} ORDER BY seq LIMIT ?",
             (hash(key), patient, provider, day.toordinal(), LINES_PER_DAY),
         )
         services = [
@@ -611,8 +616,8 @@ class SameDay:
         if self._db is not None and self._seen is not None and print_ in self._seen:
             others = ", ".join("?" * len(skip))  # (a claim and what it replaces: a few)
             query = (
-                "SELECT claim_id FROM prints WHERE print_key = ? AND fingerprint = ? AND gone = 0 "  # noqa: S608 - placeholders only
-                f"AND claim_id NOT IN ({others}) ORDER BY seq LIMIT 1"
+                "SELECT claim_id FROM prints AS r WHERE print_key = ? AND fingerprint = ? "  # noqa: S608 - placeholders only
+                f"AND claim_id NOT IN ({others}) AND {_KEPT} ORDER BY seq LIMIT 1"
             )
             for (claim_id,) in self._db.execute(query, (hash(print_), print_, *skip)):
                 return str(claim_id)

@@ -47,10 +47,15 @@ CREATE TABLE firsts (
 );
 CREATE INDEX firsts_by_seq ON firsts (seq);
 CREATE TABLE units (
-    patient TEXT NOT NULL, code TEXT NOT NULL, day INTEGER NOT NULL, units TEXT NOT NULL,
-    seq INTEGER NOT NULL
+    pair_key INTEGER NOT NULL, patient TEXT NOT NULL, code TEXT NOT NULL, day INTEGER NOT NULL,
+    units TEXT NOT NULL, seq INTEGER NOT NULL
 );
+CREATE INDEX units_by_pair ON units (pair_key, day);
 CREATE INDEX units_by_seq ON units (seq);
+CREATE TABLE trees (
+    pair_key INTEGER NOT NULL, patient TEXT NOT NULL, code TEXT NOT NULL
+);
+CREATE INDEX trees_by_pair ON trees (pair_key);
 CREATE TABLE sums (
     patient TEXT NOT NULL, code TEXT NOT NULL, node INTEGER NOT NULL, units TEXT NOT NULL,
     PRIMARY KEY (patient, code, node)
@@ -65,11 +70,20 @@ CREATE TABLE keys (
 );
 CREATE INDEX keys_by_seq ON keys (seq);
 """
-# ``units`` keeps each counted service (to take back on rewind); ``sums`` is their Fenwick
-# tree by patient and code, as :class:`_Sums` keeps it in memory, each node's units as text.
+# ``units`` keeps each counted service, by the hash of its patient and code (compared in full
+# after) and date. A patient's units of a code are summed from those rows while there are at
+# most :data:`_SHORT_ROWS` of them (nearly every patient and code); past that, the pair is a row
+# of ``trees`` and ``sums`` holds its Fenwick tree, as :class:`_Sums` keeps one in memory, each
+# node's units as text. A tree for every pair would cost some twenty rows of ``sums`` for each
+# service, each on a page of its own once the index outgrows SQLite's cache.
 
 
 _SIZE = datetime.date.max.toordinal() + 1  # a Fenwick tree's nodes over date ordinals
+
+#: Rows of one patient and code in the database summed as they are; past this, a tree.
+_SHORT_ROWS = 16
+
+_Pair = tuple[str, str]  # patient, code
 
 
 def _upward(ordinal: int) -> Iterator[int]:
@@ -230,7 +244,8 @@ class ServiceHistory:
                 firsts.append((f"{service.patient}\x1f{service.provider}", ordinal, *row))
                 firsts.append((f"{service.patient}\x1f", ordinal, *row))
             if service.code in self._counted:
-                units.append((service.patient, service.code, ordinal, str(service.units), seq))
+                pair = (service.patient, service.code)
+                units.append((hash(pair), *pair, ordinal, str(service.units), seq))
             codes.append((service.patient, service.code, seq))
             if self._store is not None:
                 keys.append(
@@ -239,13 +254,41 @@ class ServiceHistory:
         db = self._database()
         db.execute("BEGIN")
         db.executemany("INSERT OR IGNORE INTO firsts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", firsts)
-        db.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?)", units)
-        self._add_sums(
-            db, [(patient, code, day, Decimal(amount)) for patient, code, day, amount, _ in units]
-        )
+        db.executemany("INSERT INTO units VALUES (?, ?, ?, ?, ?, ?)", units)
+        self._count(db, [(patient, code, day, Decimal(n)) for _, patient, code, day, n, _ in units])
         db.executemany("INSERT OR IGNORE INTO codes VALUES (?, ?, ?)", codes)
         db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?, ?, ?, ?, ?)", keys)
         db.execute("COMMIT")
+
+    @classmethod
+    def _count(cls, db: sqlite3.Connection, units: list[tuple[str, str, int, Decimal]]) -> None:
+        """Units just added to (or, negative, about to be taken from) ``units``: the trees of
+        their pairs follow, and a pair that now has too many rows to sum gets its tree."""
+        trees = [(p, c, day, n) for p, c, day, n in units if cls._has_tree(db, (p, c))]
+        cls._add_sums(db, trees)
+        for pair in dict.fromkeys((p, c) for p, c, _, n in units if n >= 0):
+            if cls._has_tree(db, pair):
+                continue
+            found = db.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM units WHERE pair_key = ? AND patient = ? "
+                "AND code = ? LIMIT ?)",
+                (hash(pair), *pair, _SHORT_ROWS + 1),
+            ).fetchone()[0]
+            if found > _SHORT_ROWS:
+                db.execute("INSERT INTO trees VALUES (?, ?, ?)", (hash(pair), *pair))
+                rows = db.execute(
+                    "SELECT day, units FROM units WHERE pair_key = ? AND patient = ? AND code = ?",
+                    (hash(pair), *pair),
+                )
+                cls._add_sums(db, [(*pair, day, Decimal(n)) for day, n in rows.fetchall()])
+
+    @staticmethod
+    def _has_tree(db: sqlite3.Connection, pair: _Pair) -> bool:
+        found = db.execute(
+            "SELECT 1 FROM trees WHERE pair_key = ? AND patient = ? AND code = ?",
+            (hash(pair), *pair),
+        ).fetchone()
+        return found is not None
 
     @staticmethod
     def _add_sums(db: sqlite3.Connection, units: Iterable[tuple[str, str, int, Decimal]]) -> None:
@@ -298,7 +341,7 @@ class ServiceHistory:
             taken = db.execute(
                 "SELECT patient, code, day, units FROM units WHERE seq > ?", (mark,)
             ).fetchall()
-            self._add_sums(db, [(p, c, day, -Decimal(n)) for p, c, day, n in taken])
+            self._count(db, [(p, c, day, -Decimal(n)) for p, c, day, n in taken])
             for table in ("firsts", "units", "codes", "keys"):
                 db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - table names are ours
             db.execute("COMMIT")
@@ -399,11 +442,17 @@ class ServiceHistory:
         sums = self._units.get((patient, code))
         total = sums.through(ordinal) if sums is not None else Decimal(0)
         if self._db is not None:
-            nodes = list(_downward(ordinal))
-            query = "SELECT units FROM sums WHERE patient = ? AND code = ? AND node IN ({})"
-            rows = self._db.execute(
-                query.format(", ".join("?" * len(nodes))), (patient, code, *nodes)
-            )
+            pair = (patient, code)
+            if self._has_tree(self._db, pair):
+                nodes = list(_downward(ordinal))
+                query = "SELECT units FROM sums WHERE patient = ? AND code = ? AND node IN ({})"
+                rows = self._db.execute(query.format(", ".join("?" * len(nodes))), (*pair, *nodes))
+            else:
+                rows = self._db.execute(
+                    "SELECT units FROM units WHERE pair_key = ? AND day <= ? AND patient = ? "
+                    "AND code = ?",
+                    (hash(pair), ordinal, *pair),
+                )
             total += sum((Decimal(units) for (units,) in rows), Decimal(0))
         if self._store is not None:
             for service in self._store.window(
