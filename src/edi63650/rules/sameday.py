@@ -60,41 +60,41 @@ _Day = tuple[str, str, datetime.date]  # patient, provider, date of service
 _Place = tuple[_Day, str, str, int]  # where a line is kept: its day, code, CLM01 and number
 
 # The indexes are on the hash of what is looked up (patient, provider and day; the
-# fingerprint), which the queries then compare in full: an index of integers, not of patient
-# keys and fingerprints of 64 characters, keeps writing a large file's lines cheap. Such an
-# index takes each row at a place of its own, so once it outgrows SQLite's cache every row
-# costs a page written: a row has one such index, no more. A claim taken out (replaced or
-# voided) is a row of ``gone`` (a few, in most files none), which a row added before it hides;
-# those on ``seq`` let a rewind touch only what came after its mark.
+# fingerprint and claim), which the queries then compare in full: an index of integers, not of
+# patient keys and fingerprints of 64 characters, keeps writing a large file's lines cheap.
+# Such an index takes each row at a place of its own, so once it outgrows SQLite's cache each
+# row costs a page written: a line has one such index (by its day) and a claim two (by its
+# fingerprint, and by CLM01 in ``claims``, whose row lists the ids of its lines and fingerprint
+# to withdraw them by). Rows withdrawn (``gone``: when, else 0) leave the part of those indexes
+# that a question reads, however many there are; the indexes on ``seq`` and on the rows
+# withdrawn (which the query restoring them names, so that SQLite may use it) let a rewind
+# touch only what came after its mark.
 _SCHEMA = """
 CREATE TABLE lines (
-    day_key INTEGER NOT NULL, claim_key INTEGER NOT NULL,
+    id INTEGER PRIMARY KEY, day_key INTEGER NOT NULL,
     patient TEXT NOT NULL, provider TEXT NOT NULL, day INTEGER NOT NULL, code TEXT NOT NULL,
     modifiers TEXT NOT NULL, units TEXT NOT NULL, claim_id TEXT NOT NULL, line INTEGER NOT NULL,
-    seq INTEGER NOT NULL
+    seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX lines_by_day ON lines (day_key);
+CREATE INDEX lines_by_day ON lines (day_key, gone);
 CREATE INDEX lines_by_seq ON lines (seq);
+CREATE INDEX lines_by_gone ON lines (gone) WHERE gone > 0;
 CREATE TABLE prints (
-    print_key INTEGER NOT NULL, claim_key INTEGER NOT NULL, fingerprint TEXT NOT NULL,
-    patient TEXT NOT NULL, claim_id TEXT NOT NULL, seq INTEGER NOT NULL
+    id INTEGER PRIMARY KEY, print_key INTEGER NOT NULL, claim_key INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL, patient TEXT NOT NULL, claim_id TEXT NOT NULL,
+    seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX prints_by_print ON prints (print_key);
+CREATE INDEX prints_by_print ON prints (print_key, gone, claim_key);
 CREATE INDEX prints_by_seq ON prints (seq);
-CREATE TABLE gone (
+CREATE INDEX prints_by_gone ON prints (gone) WHERE gone > 0;
+CREATE TABLE claims (
     claim_key INTEGER NOT NULL, patient TEXT NOT NULL, claim_id TEXT NOT NULL,
-    seq INTEGER NOT NULL
+    lines TEXT NOT NULL, print INTEGER, seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX gone_by_claim ON gone (claim_key, seq);
-CREATE INDEX gone_by_seq ON gone (seq);
+CREATE INDEX claims_by_claim ON claims (claim_key, gone);
+CREATE INDEX claims_by_seq ON claims (seq);
+CREATE INDEX claims_by_gone ON claims (gone) WHERE gone > 0;
 """
-
-#: A row of ``lines`` or ``prints`` (as ``r``) still counts: no withdrawal of its claim came
-#: after it (one lookup, however often the claim was withdrawn).
-_KEPT = (
-    "NOT EXISTS (SELECT 1 FROM gone WHERE gone.claim_key = r.claim_key "
-    "AND gone.seq > r.seq AND gone.patient = r.patient AND gone.claim_id = r.claim_id)"
-)
 
 
 def fingerprint(claim: Claim, patient: str) -> str:
@@ -333,12 +333,16 @@ class SameDay:
         self._patients: set[str] | _Seen = set()
         self._pending_lines: list[tuple[object, ...]] = []  # rows for the database, batched
         self._pending_prints: list[tuple[object, ...]] = []
+        self._pending_claims: list[tuple[object, ...]] = []
+        self._ids = itertools.count(1)  # of the rows of lines and prints
         # The same rows by what is asked of them, so that a question does not flush a batch.
         self._pending_days: dict[_Day, list[Service]] = {}
         self._pending_owners: dict[str, dict[str, None]] = {}  # fingerprint -> CLM01s
         # The days last read from the database (oldest first), and the lines they keep in all.
         self._days_read: dict[_Day, _DayRead] = {}
         self._read_lines = 0
+        # (patient, CLM01) -> the days read holding lines of that claim
+        self._read_of: dict[tuple[str, str], dict[_Day, None]] = {}
         self._numbers = itertools.count()  # of the lines of the days read
 
     # -- adding and taking out ----------------------------------------------------------------
@@ -366,6 +370,7 @@ class SameDay:
             self._put(place, service)
             owned.append(place)
             self._undo.append((_TAKE, place))
+        ids: list[int] = []  # of its lines and fingerprint on disk
         if beyond:
             seen = self._database()
             for s in beyond:
@@ -373,10 +378,11 @@ class SameDay:
                 seen.add(day)
                 self._pending_days.setdefault(day, []).append(s)
                 self._keep_read(day, s)
+                ids.append(next(self._ids))
                 self._pending_lines.append(
                     (
+                        ids[-1],
                         hash(day),
-                        hash((s.patient, s.claim_id)),
                         s.patient,
                         s.provider,
                         s.date.toordinal(),
@@ -388,6 +394,7 @@ class SameDay:
                         self._seq,
                     )
                 )
+        print_id = None
         if self._has_print(print_, owner):
             pass  # (the same claim again under its own CLM01: one entry answers for both)
         elif self._kept < self._limit:
@@ -397,9 +404,15 @@ class SameDay:
             self._undo.append((_UNPRINT, print_, owner))
         else:
             self._database().add(print_)
-            row = (hash(print_), hash(owner), print_, patient, claim_id, self._seq)
+            print_id = next(self._ids)
+            row = (print_id, hash(print_), hash(owner), print_, patient, claim_id, self._seq)
             self._pending_prints.append(row)
             self._pending_owners.setdefault(print_, {})[claim_id] = None
+        if ids or print_id is not None:
+            listed = " ".join(map(str, ids))
+            self._pending_claims.append(
+                (hash(owner), patient, claim_id, listed, print_id, self._seq)
+            )
         if len(self._pending_lines) + len(self._pending_prints) >= _BATCH:
             self._flush()
         if owned:  # (its entries are taken back one by one above)
@@ -417,9 +430,9 @@ class SameDay:
             return True
         return (
             self._db.execute(
-                "SELECT 1 FROM prints AS r INDEXED BY prints_by_print WHERE print_key = ? "  # noqa: S608 - our text
-                f"AND fingerprint = ? AND patient = ? AND claim_id = ? AND {_KEPT} LIMIT 1",
-                (hash(print_), print_, *owner),
+                "SELECT 1 FROM prints WHERE print_key = ? AND gone = 0 AND claim_key = ? "
+                "AND fingerprint = ? AND patient = ? AND claim_id = ? LIMIT 1",
+                (hash(print_), hash(owner), print_, *owner),
             ).fetchone()
             is not None
         )
@@ -444,9 +457,29 @@ class SameDay:
             if self._db is not None:
                 self._flush()
                 self._forget_days_of(patient, claim_id)
-                self._db.execute(
-                    "INSERT INTO gone VALUES (?, ?, ?, ?)",
-                    (hash(owner), patient, claim_id, self._seq),
+                self._withdraw_on_disk(owner)
+
+    def _withdraw_on_disk(self, owner: tuple[str, str]) -> None:
+        """Mark the rows of ``owner`` (patient and CLM01) not yet withdrawn as withdrawn now:
+        those its claims rows list, each found by its id."""
+        assert self._db is not None  # noqa: S101 - only called once it exists
+        db, seq = self._db, self._seq
+        found = db.execute(
+            "SELECT rowid, lines, print FROM claims WHERE claim_key = ? AND gone = 0 "
+            "AND patient = ? AND claim_id = ?",
+            (hash(owner), *owner),
+        ).fetchall()
+        for table, ids in (
+            ("lines", [int(n) for _, listed, _ in found for n in listed.split()]),
+            ("prints", [n for _, _, n in found if n is not None]),
+            ("claims", [rowid for rowid, _, _ in found]),
+        ):
+            for start in range(0, len(ids), 500):  # (SQLite's limit on parameters: 999)
+                part = ids[start : start + 500]
+                db.execute(
+                    f"UPDATE {table} SET gone = ? WHERE rowid IN ({', '.join('?' * len(part))}) "  # noqa: S608 - our table names, placeholders
+                    "AND gone = 0",
+                    (seq, *part),
                 )
 
     def _undo_one(self, record: tuple[Any, ...]) -> None:
@@ -481,6 +514,7 @@ class SameDay:
         if read is None or read.rows >= LINES_PER_DAY:
             return
         read.rows += 1
+        self._note_read(day, (service.claim_id,))
         lines = _lines_of(read.codes, service.code)
         if lines.put(next(self._numbers), _as_written(service), keep=SCAN):
             read.kept += 1
@@ -490,17 +524,29 @@ class SameDay:
     def _forget_days_of(self, patient: str, claim_id: str) -> None:
         """Let the days read that hold lines of ``claim_id`` of ``patient`` go (withdrawn: the
         database then answers without them)."""
-        for day, read in list(self._days_read.items()):
-            held = (claim_id in lines.claims for lines in read.codes.values())
-            if day[0] == patient and any(held):
-                del self._days_read[day]
-                self._read_lines -= read.kept
+        for day in list(self._read_of.get((patient, claim_id), ())):
+            if day in self._days_read:
+                self._drop_read(day)
 
     def _forget_read(self) -> None:
         """Let the oldest days read go while more than :data:`DAYS_LINES` lines are kept."""
         while self._read_lines > DAYS_LINES and self._days_read:
-            oldest = next(iter(self._days_read))
-            self._read_lines -= self._days_read.pop(oldest).kept
+            self._drop_read(next(iter(self._days_read)))
+
+    def _note_read(self, day: _Day, claim_ids: Iterable[str]) -> None:
+        for claim_id in claim_ids:
+            self._read_of.setdefault((day[0], claim_id), {})[day] = None
+
+    def _drop_read(self, day: _Day) -> None:
+        read = self._days_read.pop(day)
+        self._read_lines -= read.kept
+        for lines in read.codes.values():
+            for claim_id in lines.claims:
+                days = self._read_of.get((day[0], claim_id))
+                if days is not None:
+                    days.pop(day, None)
+                    if not days:
+                        del self._read_of[(day[0], claim_id)]
 
     def _database(self) -> _Seen:
         """The database (made on first use), and what it may hold."""
@@ -512,21 +558,26 @@ class SameDay:
     def _flush(self) -> None:
         """Write the rows waiting for the database, in one transaction."""
         db = self._db
-        if db is None or not (self._pending_lines or self._pending_prints):
+        if db is None or not self._pending_claims:
             return
         db.execute("BEGIN")
         db.executemany(
-            "INSERT INTO lines (day_key, claim_key, patient, provider, day, code, modifiers, "
+            "INSERT INTO lines (id, day_key, patient, provider, day, code, modifiers, "
             "units, claim_id, line, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             self._pending_lines,
         )
         db.executemany(
-            "INSERT INTO prints (print_key, claim_key, fingerprint, patient, claim_id, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO prints (id, print_key, claim_key, fingerprint, patient, claim_id, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             self._pending_prints,
         )
+        db.executemany(
+            "INSERT INTO claims (claim_key, patient, claim_id, lines, print, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            self._pending_claims,
+        )
         db.execute("COMMIT")
-        self._pending_lines, self._pending_prints = [], []
+        self._pending_lines, self._pending_prints, self._pending_claims = [], [], []
         self._pending_days, self._pending_owners = {}, {}
 
     # -- marks ----------------------------------------------------------------------------------
@@ -546,9 +597,11 @@ class SameDay:
         self._undo = []
         if self._db is not None:
             self._flush()
-            self._days_read, self._read_lines = {}, 0
-            for table in ("lines", "prints", "gone"):  # (withdrawals since: taken back)
+            self._days_read, self._read_lines, self._read_of = {}, 0, {}
+            for table in ("lines", "prints", "claims"):
                 self._db.execute(f"DELETE FROM {table} WHERE seq > ?", (mark,))  # noqa: S608 - our table names
+                restore = f"UPDATE {table} SET gone = 0 WHERE gone > ? AND gone > 0"  # noqa: S608 - our table names
+                self._db.execute(restore, (mark,))
         self._seq = mark
 
     # -- queries --------------------------------------------------------------------------------
@@ -592,8 +645,8 @@ class SameDay:
         assert self._db is not None  # noqa: S101 - only asked of a day on disk
         patient, provider, day = key
         rows = self._db.execute(
-            "SELECT code, modifiers, units, claim_id, line FROM lines AS r WHERE day_key = ? "  # noqa: S608 - our text
-            f"AND patient = ? AND provider = ? AND day = ? AND {_KEPT} ORDER BY seq LIMIT ?",
+            "SELECT code, modifiers, units, claim_id, line FROM lines WHERE day_key = ? "
+            "AND gone = 0 AND patient = ? AND provider = ? AND day = ? ORDER BY seq LIMIT ?",
             (hash(key), patient, provider, day.toordinal(), LINES_PER_DAY),
         )
         services = [
@@ -604,6 +657,8 @@ class SameDay:
         services += map(_as_written, waiting[: max(0, LINES_PER_DAY - len(services))])
         codes, kept = _codes_of(services, self._numbers, SCAN)
         self._days_read[key] = _DayRead(codes, len(services), kept)
+        for lines in codes.values():
+            self._note_read(key, lines.claims)
         self._read_lines += kept
         self._forget_read()
         return codes
@@ -616,8 +671,8 @@ class SameDay:
         if self._db is not None and self._seen is not None and print_ in self._seen:
             others = ", ".join("?" * len(skip))  # (a claim and what it replaces: a few)
             query = (
-                "SELECT claim_id FROM prints AS r WHERE print_key = ? AND fingerprint = ? "  # noqa: S608 - placeholders only
-                f"AND claim_id NOT IN ({others}) AND {_KEPT} ORDER BY seq LIMIT 1"
+                "SELECT claim_id FROM prints WHERE print_key = ? AND gone = 0 AND fingerprint = ? "  # noqa: S608 - placeholders only
+                f"AND claim_id NOT IN ({others}) ORDER BY seq LIMIT 1"
             )
             for (claim_id,) in self._db.execute(query, (hash(print_), print_, *skip)):
                 return str(claim_id)
