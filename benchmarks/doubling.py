@@ -30,6 +30,7 @@ SHAPES = [
     ("patient-claims", "... on disk", 5_000, 1_000),
     ("same-claim", "same-claim", 5_000, None),
     ("one-day", "one-day on disk", 5_000, 1_000),
+    ("replaced", "replaced on disk", 5_000, 1_000),
 ]
 
 

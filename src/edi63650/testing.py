@@ -518,6 +518,7 @@ STRESS_SHAPES = (
     "interchanges",
     "same-claim",
     "one-day",
+    "replaced",
 )
 
 #: Codes a stress claim cycles through: a lead placement, its imaging and a bundled code, a
@@ -537,7 +538,9 @@ def stress(shape: str, size: int) -> bytes:
     - ``same-claim``: one claim sent ``size`` times under its CLM01 (each copy is that claim
       again, so each is accepted and its copies before it are skipped as itself);
     - ``one-day``: one patient with ``size`` claims of one visit, all by one provider on one
-      date, each with its own CLM01 and charge.
+      date, each with its own CLM01 and charge;
+    - ``replaced``: one claim of one visit, then ``size`` replacements of it (frequency 7)
+      under its CLM01, each taking out the one before.
 
     Claims of one patient come 100 to a subscriber loop (2000B), the most a loop may hold,
     so that they are judged as claims rather than rejected for the loop's repeat.
@@ -560,6 +563,10 @@ def stress(shape: str, size: int) -> bytes:
             _visit(f"D{n:07d}", Decimal(100) + Decimal(n) / 100, surgeon) for n in range(size)
         ]
         return interchange("837P", transactions=_one_patient(claims))
+    if shape == "replaced":
+        visit = _visit("R0000001", Decimal(100), surgeon)
+        again = attrs.evolve(visit, frequency="7", original_reference=visit.claim_id)
+        return interchange("837P", transactions=_one_patient([visit] + [again] * size))
     if shape == "interchanges":
         return b"".join(
             interchange(
