@@ -11,6 +11,7 @@ import json
 import shutil
 import sqlite3
 import stat
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -480,6 +481,78 @@ def test_a_withdrawal_costs_the_same_however_many_days_are_kept_as_read() -> Non
     every day kept: 2.5 ms each with 5,000 of them.)"""
     small, large = _withdrawal_work(200), _withdrawal_work(400)
     assert large / small < 1.2, (small, large)
+
+
+def _database_steps(index: sameday.SameDay, run: Callable[[], object]) -> int:
+    """SQLite virtual-machine steps of ``index``'s database while ``run`` runs."""
+    assert index._db is not None
+    steps = [0]
+
+    def step() -> int:
+        steps[0] += 1
+        return 0
+
+    index._db.set_progress_handler(step, 1)
+    try:
+        run()
+    finally:
+        index._db.set_progress_handler(None, 1)
+    return steps[0]
+
+
+def _busy_day_work(claims: int) -> tuple[int, int]:
+    """Database steps of 50 withdrawals and re-readings of one day holding ``claims`` live
+    claims, and of 50 duplicate checks of a fingerprint that many replacements share."""
+    day = datetime.date(2026, 10, 5)
+    index = sameday.SameDay(limit=0)  # everything beyond memory
+    for n in range(claims):
+        visit = Service("P1", "N1", "99213", frozenset(), day, Decimal(1), f"X{n}", 1)
+        index.add("P1", f"X{n}", [visit], "one print")  # (replacements: never checked)
+    index._flush()
+
+    def rounds() -> None:
+        for n in range(50):
+            index.withdraw("P1", [f"X{n}"])
+            visit = Service("P1", "N1", "99213", frozenset(), day, Decimal(1), f"X{n}", 1)
+            index.add("P1", f"X{n}", [visit], f"print-{n}")
+            index.day("P1", "N1", day, frozenset()).lines("99213")
+
+    def checks() -> None:
+        for n in range(50):
+            index.duplicate("one print", frozenset({f"Y{n}"}))
+
+    try:
+        return _database_steps(index, rounds), _database_steps(index, checks)
+    finally:
+        index.close()
+
+
+def test_a_busy_day_costs_a_question_no_more_than_the_lines_it_reads() -> None:
+    """A day read again (after a withdrawal, a rewind, or when let go) reads its first
+    :data:`~edi63650.rules.history.LINES_PER_DAY` live lines in the order they came, and a
+    duplicate check the first claim with the fingerprint, straight from the index: however
+    many live rows the day or fingerprint has. (Both sorted every live row first.)"""
+    small, large = _busy_day_work(2_000), _busy_day_work(4_000)
+    assert large[0] / small[0] < 1.2, (small, large)
+    assert large[1] / small[1] < 1.2, (small, large)
+
+
+def test_days_read_with_nothing_in_them_are_not_kept_without_end() -> None:
+    """A day the filter thinks may be on disk but that has no live line is kept as read, and
+    counts towards :data:`~edi63650.rules.sameday.DAYS_LINES` like a line (it counted as none,
+    so they piled up: 20,000 of them took 4.9 MB)."""
+    first = datetime.date(2020, 1, 1)
+    index = sameday.SameDay(limit=0)  # everything beyond memory
+    days = sameday.DAYS_LINES + 1_000
+    for n in range(days):
+        day = first + datetime.timedelta(days=n)
+        visit = Service("P1", "N1", "99213", frozenset(), day, Decimal(1), f"X{n}", 1)
+        index.add("P1", f"X{n}", [visit], f"print-{n}")
+        index.withdraw("P1", [f"X{n}"])  # (a void)
+    for n in range(days):
+        assert index.day("P1", "N1", first + datetime.timedelta(days=n), frozenset()).empty
+    assert len(index._days_read) <= sameday.DAYS_LINES
+    index.close()
 
 
 def test_a_day_kept_as_read_follows_what_is_added_withdrawn_and_rewound() -> None:

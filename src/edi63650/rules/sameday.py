@@ -66,7 +66,9 @@ _Place = tuple[_Day, str, str, int]  # where a line is kept: its day, code, CLM0
 # row costs a page written: a line has one such index (by its day) and a claim two (by its
 # fingerprint, and by CLM01 in ``claims``, whose row lists the ids of its lines and fingerprint
 # to withdraw them by). Rows withdrawn (``gone``: when, else 0) leave the part of those indexes
-# that a question reads, however many there are; the indexes on ``seq`` and on the rows
+# that a question reads, however many there are, and within it the rows are in the order they
+# came (an index ends in the row's id, and ids grow as ``seq`` does), so a question that wants
+# the first few reads no more; the indexes on ``seq`` and on the rows
 # withdrawn (which the query restoring them names, so that SQLite may use it) let a rewind
 # touch only what came after its mark.
 _SCHEMA = """
@@ -80,18 +82,19 @@ CREATE INDEX lines_by_day ON lines (day_key, gone);
 CREATE INDEX lines_by_seq ON lines (seq);
 CREATE INDEX lines_by_gone ON lines (gone) WHERE gone > 0;
 CREATE TABLE prints (
-    id INTEGER PRIMARY KEY, print_key INTEGER NOT NULL, claim_key INTEGER NOT NULL,
+    id INTEGER PRIMARY KEY, print_key INTEGER NOT NULL,
     fingerprint TEXT NOT NULL, patient TEXT NOT NULL, claim_id TEXT NOT NULL,
     seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX prints_by_print ON prints (print_key, gone, claim_key);
+CREATE INDEX prints_by_print ON prints (print_key, gone);
 CREATE INDEX prints_by_seq ON prints (seq);
 CREATE INDEX prints_by_gone ON prints (gone) WHERE gone > 0;
 CREATE TABLE claims (
     claim_key INTEGER NOT NULL, patient TEXT NOT NULL, claim_id TEXT NOT NULL,
-    lines TEXT NOT NULL, print INTEGER, seq INTEGER NOT NULL, gone INTEGER NOT NULL DEFAULT 0
+    lines TEXT NOT NULL, print INTEGER, print_key INTEGER, seq INTEGER NOT NULL,
+    gone INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX claims_by_claim ON claims (claim_key, gone);
+CREATE INDEX claims_by_claim ON claims (claim_key, gone, print_key);
 CREATE INDEX claims_by_seq ON claims (seq);
 CREATE INDEX claims_by_gone ON claims (gone) WHERE gone > 0;
 """
@@ -405,13 +408,14 @@ class SameDay:
         else:
             self._database().add(print_)
             print_id = next(self._ids)
-            row = (print_id, hash(print_), hash(owner), print_, patient, claim_id, self._seq)
+            row = (print_id, hash(print_), print_, patient, claim_id, self._seq)
             self._pending_prints.append(row)
             self._pending_owners.setdefault(print_, {})[claim_id] = None
         if ids or print_id is not None:
             listed = " ".join(map(str, ids))
+            print_key = None if print_id is None else hash(print_)
             self._pending_claims.append(
-                (hash(owner), patient, claim_id, listed, print_id, self._seq)
+                (hash(owner), patient, claim_id, listed, print_id, print_key, self._seq)
             )
         if len(self._pending_lines) + len(self._pending_prints) >= _BATCH:
             self._flush()
@@ -430,9 +434,10 @@ class SameDay:
             return True
         return (
             self._db.execute(
-                "SELECT 1 FROM prints WHERE print_key = ? AND gone = 0 AND claim_key = ? "
-                "AND fingerprint = ? AND patient = ? AND claim_id = ? LIMIT 1",
-                (hash(print_), hash(owner), print_, *owner),
+                "SELECT 1 FROM claims JOIN prints ON prints.id = claims.print "
+                "WHERE claims.claim_key = ? AND claims.gone = 0 AND claims.print_key = ? "
+                "AND claims.patient = ? AND claims.claim_id = ? AND fingerprint = ? LIMIT 1",
+                (hash(owner), hash(print_), *owner, print_),
             ).fetchone()
             is not None
         )
@@ -529,7 +534,8 @@ class SameDay:
                 self._drop_read(day)
 
     def _forget_read(self) -> None:
-        """Let the oldest days read go while more than :data:`DAYS_LINES` lines are kept."""
+        """Let the oldest days read go while more than :data:`DAYS_LINES` lines are kept (a day
+        counting as a line too, so that days read with none are not kept without end)."""
         while self._read_lines > DAYS_LINES and self._days_read:
             self._drop_read(next(iter(self._days_read)))
 
@@ -539,7 +545,7 @@ class SameDay:
 
     def _drop_read(self, day: _Day) -> None:
         read = self._days_read.pop(day)
-        self._read_lines -= read.kept
+        self._read_lines -= read.kept + 1
         for lines in read.codes.values():
             for claim_id in lines.claims:
                 days = self._read_of.get((day[0], claim_id))
@@ -567,13 +573,13 @@ class SameDay:
             self._pending_lines,
         )
         db.executemany(
-            "INSERT INTO prints (id, print_key, claim_key, fingerprint, patient, claim_id, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO prints (id, print_key, fingerprint, patient, claim_id, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             self._pending_prints,
         )
         db.executemany(
-            "INSERT INTO claims (claim_key, patient, claim_id, lines, print, seq) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO claims (claim_key, patient, claim_id, lines, print, print_key, seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             self._pending_claims,
         )
         db.execute("COMMIT")
@@ -646,7 +652,7 @@ class SameDay:
         patient, provider, day = key
         rows = self._db.execute(
             "SELECT code, modifiers, units, claim_id, line FROM lines WHERE day_key = ? "
-            "AND gone = 0 AND patient = ? AND provider = ? AND day = ? ORDER BY seq LIMIT ?",
+            "AND gone = 0 AND patient = ? AND provider = ? AND day = ? ORDER BY id LIMIT ?",
             (hash(key), patient, provider, day.toordinal(), LINES_PER_DAY),
         )
         services = [
@@ -659,7 +665,7 @@ class SameDay:
         self._days_read[key] = _DayRead(codes, len(services), kept)
         for lines in codes.values():
             self._note_read(key, lines.claims)
-        self._read_lines += kept
+        self._read_lines += kept + 1
         self._forget_read()
         return codes
 
@@ -672,7 +678,7 @@ class SameDay:
             others = ", ".join("?" * len(skip))  # (a claim and what it replaces: a few)
             query = (
                 "SELECT claim_id FROM prints WHERE print_key = ? AND gone = 0 AND fingerprint = ? "  # noqa: S608 - placeholders only
-                f"AND claim_id NOT IN ({others}) ORDER BY seq LIMIT 1"
+                f"AND claim_id NOT IN ({others}) ORDER BY id LIMIT 1"
             )
             for (claim_id,) in self._db.execute(query, (hash(print_), print_, *skip)):
                 return str(claim_id)
