@@ -11,9 +11,12 @@ import json
 import shutil
 import sqlite3
 import stat
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -354,23 +357,9 @@ def test_an_index_far_past_its_cache_writes_about_a_page_for_each_row(
 # -- the in-file index grows linearly on hostile shapes ---------------------------------------
 
 
-def _index_work(claims: int, *, same_claim: bool, limit: int, replaces: bool = False) -> int:
-    """The work of asking about and adding ``claims`` claims of one patient, provider, day and
-    code to a fresh index, each as a rule would: Python lines run in sameday.py plus
-    SQLite virtual-machine steps (both deterministic, unlike a clock). With ``same_claim``
-    each is the same claim under the same CLM01; else each has its own. With ``replaces``
-    each takes out the claims of its CLM01 before it (a replacement, frequency 7)."""
-    import sys
-    from types import FrameType
-    from typing import Any
-
-    day = datetime.date(2026, 10, 5)
-    index = sameday.SameDay(limit=limit)
-    work = [0]
-
-    def step() -> int:
-        work[0] += 1
-        return 0
+def _sameday_lines(work: list[int]) -> Callable[[FrameType, str, Any], Any]:
+    """A trace function (for :func:`sys.settrace`) adding one to ``work[0]`` for each line
+    run in sameday.py."""
 
     def count(frame: FrameType, event: str, arg: Any) -> Any:
         if event == "line":
@@ -380,6 +369,24 @@ def _index_work(claims: int, *, same_claim: bool, limit: int, replaces: bool = F
     def tracer(frame: FrameType, event: str, arg: Any) -> Any:
         return count if frame.f_code.co_filename == sameday.__file__ else None
 
+    return tracer
+
+
+def _index_work(claims: int, *, same_claim: bool, limit: int, replaces: bool = False) -> int:
+    """The work of asking about and adding ``claims`` claims of one patient, provider, day and
+    code to a fresh index, each as a rule would: Python lines run in sameday.py plus
+    SQLite virtual-machine steps (both deterministic, unlike a clock). With ``same_claim``
+    each is the same claim under the same CLM01; else each has its own. With ``replaces``
+    each takes out the claims of its CLM01 before it (a replacement, frequency 7)."""
+    day = datetime.date(2026, 10, 5)
+    index = sameday.SameDay(limit=limit)
+    work = [0]
+
+    def step() -> int:
+        work[0] += 1
+        return 0
+
+    tracer = _sameday_lines(work)
     watched = None
     sys.settrace(tracer)
     try:
@@ -440,10 +447,6 @@ def test_claims_of_one_day_cost_the_index_the_same_however_many_came_before(
 def _withdrawal_work(days: int) -> int:
     """Python lines run in sameday.py while a claim is replaced 100 times, once ``days``
     other days of its patient have been read from disk and kept."""
-    import sys
-    from types import FrameType
-    from typing import Any
-
     first = datetime.date(2020, 1, 1)
     index = sameday.SameDay(limit=0)  # everything beyond memory
     for n in range(days):
@@ -454,14 +457,7 @@ def _withdrawal_work(days: int) -> int:
         index.day("P1", "N1", first + datetime.timedelta(days=n), frozenset())
     work = [0]
 
-    def count(frame: FrameType, event: str, arg: Any) -> Any:
-        if event == "line":
-            work[0] += 1
-        return count
-
-    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
-        return count if frame.f_code.co_filename == sameday.__file__ else None
-
+    tracer = _sameday_lines(work)
     later = first + datetime.timedelta(days=days + 100)
     sys.settrace(tracer)
     try:

@@ -68,9 +68,9 @@ _Place = tuple[_Day, str, str, int]  # where a line is kept: its day, code, CLM0
 # to withdraw them by). Rows withdrawn (``gone``: when, else 0) leave the part of those indexes
 # that a question reads, however many there are, and within it the rows are in the order they
 # came (an index ends in the row's id, and ids grow as ``seq`` does), so a question that wants
-# the first few reads no more; the indexes on ``seq`` and on the rows
-# withdrawn (which the query restoring them names, so that SQLite may use it) let a rewind
-# touch only what came after its mark.
+# the first few reads no more. The indexes on ``seq`` and on the rows withdrawn (which the
+# query restoring them names, so that SQLite may use it) let a rewind touch only what came
+# after its mark.
 _SCHEMA = """
 CREATE TABLE lines (
     id INTEGER PRIMARY KEY, day_key INTEGER NOT NULL,

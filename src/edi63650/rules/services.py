@@ -264,10 +264,10 @@ class ServiceHistory:
     def _count(cls, db: sqlite3.Connection, units: list[tuple[str, str, int, Decimal]]) -> None:
         """Units just added to (or, negative, about to be taken from) ``units``: the trees of
         their pairs follow, and a pair that now has too many rows to sum gets its tree."""
-        trees = [(p, c, day, n) for p, c, day, n in units if cls._has_tree(db, (p, c))]
-        cls._add_sums(db, trees)
+        has_tree = {(p, c): cls._has_tree(db, (p, c)) for p, c, _, _ in units}
+        cls._add_sums(db, [(p, c, day, n) for p, c, day, n in units if has_tree[(p, c)]])
         for pair in dict.fromkeys((p, c) for p, c, _, n in units if n >= 0):
-            if cls._has_tree(db, pair):
+            if has_tree[pair]:
                 continue
             found = db.execute(
                 "SELECT count(*) FROM (SELECT 1 FROM units WHERE pair_key = ? AND patient = ? "
