@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import io
 import json
+import random
 import shutil
 import sqlite3
 import stat
@@ -574,3 +575,65 @@ def test_a_day_kept_as_read_follows_what_is_added_withdrawn_and_rewound() -> Non
     index.rewind(mark)
     assert seen() == (["C2"], Decimal(2))
     index.close()
+
+
+@pytest.mark.parametrize("limit", [0, 7], ids=["all on disk", "spilling"])
+def test_the_spilled_day_index_answers_as_the_memory_one_through_withdrawals_and_rewinds(
+    limit: int,
+) -> None:
+    """Random claims, replacements (a withdrawal, then the new claim) and rewinds: an index
+    that keeps some or none of them in memory answers every question as one that keeps all,
+    the lines of a day in the order their claims came. (A claim withdrawn and brought back by
+    a rewind went to the end of its day in memory, so which earlier claim a message named
+    depended on what was kept in memory.)"""
+    rng = random.Random(11)  # noqa: S311 - test data
+    first = datetime.date(2026, 3, 1)
+    kept, spilled = sameday.SameDay(), sameday.SameDay(limit=limit)
+    both = (kept, spilled)
+    live: list[tuple[str, str]] = []
+    mark = kept.mark()
+    for step in range(600):
+        if step % 40 == 0:
+            mark = kept.mark()
+            assert spilled.mark() == mark
+        if step % 40 == 30 and rng.random() < 0.6:
+            for index in both:
+                index.rewind(mark)
+            live = [owner for owner in live if int(owner[1][1:]) <= mark]
+        patient = f"P{rng.randint(0, 2)}"
+        mine = [claim for p, claim in live if p == patient]
+        if mine and rng.random() < 0.3:  # a replacement: the original leaves first
+            gone = rng.choice(mine)
+            for index in both:
+                index.withdraw(patient, [gone])
+            live.remove((patient, gone))
+        claim_id = f"C{kept._seq + 1}"  # (the sequence number it is added under)
+        lines = [
+            Service(
+                patient,
+                "N1",
+                rng.choice(["63650", "63685"]),
+                frozenset(),
+                first + datetime.timedelta(days=rng.randint(0, 2)),
+                Decimal(rng.choice(["1", "2", "1.50"])),
+                claim_id,
+                number,
+            )
+            for number in range(1, rng.randint(1, 3) + 1)
+        ]
+        for index in both:
+            index.add(patient, claim_id, lines, f"print-{patient}-{rng.random()}")
+        live.append((patient, claim_id))
+        asked = first + datetime.timedelta(days=rng.randint(0, 2))
+        answers = []
+        for index in both:
+            found = index.day(patient, "N1", asked, frozenset())
+            answers.append(
+                [
+                    ([(s.claim_id, s.line) for s in found.lines(code)], str(found.units(code)))
+                    for code in ("63650", "63685")
+                ]
+            )
+        assert answers[0] == answers[1], step
+    for index in both:
+        index.close()

@@ -368,7 +368,10 @@ def test_the_spilled_index_answers_as_the_memory_one_through_rewinds(patients: i
         patient = f"P{rng.randint(0, patients - 1)}"
         day = datetime.date.fromordinal(start + rng.randint(0, 120))
         for code in ("63650", "63685"):
-            assert kept.units(patient, code, day) == spilled.units(patient, code, day)
+            units = kept.units(patient, code, day), spilled.units(patient, code, day)
+            assert units[0] == units[1]
+            if patients > 4:  # summed, they read as written (2, not 2.0, after a rewind)
+                assert str(units[0]) == str(units[1])
         assert kept.has(patient, {"99213"}) == spilled.has(patient, {"99213"})
         low, high = day - datetime.timedelta(days=20), day + datetime.timedelta(days=1)
 

@@ -25,7 +25,7 @@ import hashlib
 import itertools
 import sqlite3
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import attrs
@@ -173,8 +173,12 @@ class Lines:
     their units in all and by claim."""
 
     claims: dict[str, dict[int, Service]] = attrs.field(factory=dict)  # CLM01 -> number -> line
-    units: Decimal = Decimal(0)
+    units: Decimal = Decimal(0)  # written as their sum is (see exponents)
     claim_units: dict[str, Decimal] = attrs.field(factory=dict)
+    # The exponents of the lines' units (-2 for 1.00) and how many lines have each: once the
+    # last line with the lowest is taken out, the total drops the trailing zeros it brought
+    # (1 + 1.00 - 1.00 reads 1, as the sum of the lines there does, not 1.00).
+    exponents: dict[int, int] = attrs.field(factory=dict)
 
     def put(self, number: int, service: Service, *, keep: int = 0) -> bool:
         """Add a line. With ``keep``, a claim's lines past its first ``keep`` count for their
@@ -188,7 +192,18 @@ class Lines:
             group[number] = service
         self.units += service.units
         self.claim_units[claim_id] = self.claim_units.get(claim_id, Decimal(0)) + service.units
+        exponent = service.units.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < 0:
+            self.exponents[exponent] = self.exponents.get(exponent, 0) + 1
         return kept
+
+    def reorder(self) -> None:
+        """Put lines given back (a rewind undoing a withdrawal) where they came: by their
+        numbers, which grow as lines are added, as the database orders its rows."""
+        self.claims = {
+            claim_id: dict(sorted(group.items()))
+            for claim_id, group in sorted(self.claims.items(), key=lambda item: min(item[1]))
+        }
 
     def take(self, claim_id: str, number: int) -> Service | None:
         group = self.claims.get(claim_id)
@@ -198,7 +213,26 @@ class Lines:
             self.claim_units[claim_id] -= service.units
             if not group:
                 del self.claims[claim_id], self.claim_units[claim_id]
+            exponent = service.units.as_tuple().exponent
+            if isinstance(exponent, int) and exponent < 0:
+                left = self.exponents[exponent] - 1
+                if left:
+                    self.exponents[exponent] = left
+                else:
+                    del self.exponents[exponent]
+                    self.units = _rescaled(self.units, min(self.exponents, default=0))
         return service
+
+
+def _rescaled(total: Decimal, exponent: int) -> Decimal:
+    """``total`` with no more decimal places than ``exponent`` allows, where it has more
+    (trailing zeros only: the value is a sum of amounts with no more places)."""
+    if not isinstance(found := total.as_tuple().exponent, int) or found >= exponent:
+        return total
+    try:
+        return total.quantize(Decimal(1).scaleb(exponent))
+    except InvalidOperation:  # (more digits than the context keeps: left as it is)
+        return total
 
 
 _Codes = dict[str, Lines]
@@ -487,12 +521,14 @@ class SameDay:
                     (seq, *part),
                 )
 
-    def _undo_one(self, record: tuple[Any, ...]) -> None:
+    def _undo_one(self, record: tuple[Any, ...]) -> Lines | None:
+        """Undo one step; the lines a withdrawn line went back to (at their end: see
+        :meth:`Lines.reorder`)."""
         kind = record[0]
         if kind is _TAKE:
             self._take(record[1])
         elif kind is _PUT:
-            self._put(record[1], record[2])
+            return self._put(record[1], record[2])
         elif kind is _UNPRINT:
             self._prints[record[1]].pop(record[2], None)
         elif kind is _REPRINT:
@@ -502,10 +538,13 @@ class SameDay:
             del kept[len(kept) - record[2] :]
         else:  # _REOWN
             self._claims[record[1]] = record[2]
+        return None
 
-    def _put(self, place: _Place, service: Service) -> None:
+    def _put(self, place: _Place, service: Service) -> Lines:
         day, code, _, number = place
-        _lines_of(self._lines.setdefault(day, {}), code).put(number, service)
+        lines = _lines_of(self._lines.setdefault(day, {}), code)
+        lines.put(number, service)
+        return lines
 
     def _take(self, place: _Place) -> Service | None:
         day, code, claim_id, number = place
@@ -598,8 +637,13 @@ class SameDay:
         """Forget what was added and withdrawn since ``mark``."""
         if mark != self._mark:
             return
+        restored: dict[int, Lines] = {}
         for record in reversed(self._undo):
-            self._undo_one(record)
+            lines = self._undo_one(record)
+            if lines is not None:
+                restored[id(lines)] = lines
+        for lines in restored.values():
+            lines.reorder()
         self._undo = []
         if self._db is not None:
             self._flush()

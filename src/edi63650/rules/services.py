@@ -121,6 +121,15 @@ class _Sums:
                 self._add(earlier, amount)
         self._add(ordinal, units)
 
+    def take(self, ordinal: int, units: Decimal) -> None:
+        """Take back the units last added (a rewind, newest first): from the short list, so
+        that its sums read as before (2, not 2.0 after 2 + 0.5 - 0.5); else subtracted."""
+        short = self._short
+        if short and short[-1] == (ordinal, units):
+            short.pop()
+        else:
+            self.add(ordinal, -units)
+
     def _add(self, ordinal: int, units: Decimal) -> None:
         tree = self._tree
         for node in _upward(ordinal):
@@ -328,8 +337,8 @@ class ServiceHistory:
             return
         for firsts, place in self._added:
             del firsts[place]
-        for sums, ordinal, units in self._summed:
-            sums.add(ordinal, -units)
+        for sums, ordinal, units in reversed(self._summed):
+            sums.take(ordinal, units)
         for codes, code in self._seen:
             codes.discard(code)
         for keys, key in self._sent:
