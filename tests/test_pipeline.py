@@ -453,6 +453,24 @@ def test_an_interchange_read_again_is_read_alone() -> None:
     assert len(rejected) <= again <= len(rejected) + 4_096, again
 
 
+def test_an_interchange_read_again_is_given_out_as_it_is_read_not_held(tmp_path: Path) -> None:
+    """An interchange rejected at its trailer is read again and its outcomes (and, for the
+    HTML report, its segments) go to the writers as each chunk gives them: memory stays
+    bounded by a transaction set, not by the interchange (they were gathered in one list:
+    4,000 sets of one claim took 286 MB, 8,000 took 528 MB)."""
+    peaks = []
+    for claims in (1_000, 4_000):  # (transaction sets of 1,000 claims: one, then four)
+        data = synth("837P", claims, seed=5)
+        assert data.count(b"IEA*1*") == 1
+        folder = tmp_path / str(claims)
+        folder.mkdir()
+        peaks.append(_peak(data.replace(b"IEA*1*", b"IEA*2*"), folder))  # one group, not two
+        report = json.loads((folder / "x.837.json").read_text())
+        assert report["summary"]["rejected"] == claims, report["summary"]
+    small, large = peaks
+    assert large < 1.5 * small + 4 * 1024 * 1024, (small, large)
+
+
 def _html_peak(groups: int, folder: Path) -> int:
     """Peak memory of the HTML report fed one interchange of ``groups`` empty functional
     groups, segment by segment, up to its end."""

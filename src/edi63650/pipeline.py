@@ -28,7 +28,7 @@ to give its sets as finally decided, for writers that streamed them out already.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 import attrs
@@ -221,13 +221,16 @@ class Pipeline:
             self._loose = []
         return out
 
-    def replay(self, outcome: InterchangeOutcome, source: BinaryIO) -> list[Output]:
+    def replay(self, outcome: InterchangeOutcome, source: BinaryIO) -> Iterator[Output]:
         """Read the interchange that ``outcome`` ended once more from ``source`` (the same
-        bytes, seekable) and return its transaction outcomes as finally decided, with the
-        segments when the pipeline returns them. Only for the interchange just ended."""
+        bytes, seekable) and yield its transaction outcomes as finally decided, with the
+        segments when the pipeline returns them, as each chunk gives them: nothing of the
+        interchange is held for its end. Only for the interchange just ended; ``source`` is
+        read until the last is taken."""
         checkpoint = self._checkpoint
         if checkpoint is None or checkpoint.start.number != outcome.number or not outcome.retracts:
-            return []
+            return
+        self._checkpoint = None
         self._engine.rewind(checkpoint.history)
         again = Pipeline(
             self._engine,
@@ -241,29 +244,12 @@ class Pipeline:
             _counts=checkpoint.counts,
         )
         source.seek(checkpoint.start.offset)
-        # Its own bytes up to its end, then a little at a time up to the outcome (its IEA, or
-        # what closed it): what comes after is read, and built, as little as may be.
-        remaining = outcome.end - checkpoint.start.offset
-        out: list[Output] = []
-        done = False
-        while not done and (
-            chunk := source.read(min(CHUNK_SIZE, remaining) if remaining > 0 else _LOOKAHEAD)
-        ):
-            remaining -= len(chunk)
-            done = again._replay_into(again.feed(chunk), out)
-        if not done:
-            again._replay_into(again.close(), out)
-        self._checkpoint = None
-        return out
-
-    def _replay_into(self, outputs: list[Output], out: list[Output]) -> bool:
-        """Keep what a replay returns up to its interchange's end; True once it came."""
-        for item in outputs:
-            if isinstance(item, InterchangeOutcome):
-                return True
-            if isinstance(item, TransactionOutcome | GroupOutcome | Segment):
-                out.append(item)
-        return False
+        for batch in _read_again(again, source, outcome.end - checkpoint.start.offset):
+            for item in batch:
+                if isinstance(item, InterchangeOutcome):
+                    return
+                if isinstance(item, TransactionOutcome | GroupOutcome | Segment):
+                    yield item
 
     # -- events -------------------------------------------------------------------------------
 
@@ -428,3 +414,13 @@ class Pipeline:
 
     def _batch(self, number: int) -> str:
         return f"{self._run}:{number}"
+
+
+def _read_again(pipeline: Pipeline, source: BinaryIO, length: int) -> Iterator[list[Output]]:
+    """What ``pipeline`` returns for ``source``: its interchange's own ``length`` bytes, then
+    a little at a time up to the outcome (its IEA, or what closed it), so that what comes after
+    is read, and built, as little as may be; then what it returns at the end of ``source``."""
+    while chunk := source.read(min(CHUNK_SIZE, length) if length > 0 else _LOOKAHEAD):
+        length -= len(chunk)
+        yield pipeline.feed(chunk)
+    yield pipeline.close()

@@ -20,7 +20,7 @@ import datetime
 import io
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -329,7 +329,7 @@ class Validator:
         sink = Fanout([*sinks, summary])
         pipeline = self.pipeline(segments=sink.wants_segments)
 
-        def give(outputs: list[Output]) -> None:
+        def give(outputs: Iterable[Output]) -> None:
             for item in outputs:
                 if isinstance(item, Segment):
                     sink.segment(item)
