@@ -509,6 +509,29 @@ def _empty_groups(groups: int) -> bytes:
     return head + body + b"IEA*%d*000000001~" % groups
 
 
+def _empty_sets(sets: int) -> bytes:
+    head = b"ISA*00*          *00*          *ZZ*SUBMITTER01    *ZZ*PAYER01        *261001*1200*^*00501*000000001*0*T*:~GS*HC*SUBMITTER01*PAYER01*20261001*1200*1*X*005010X222A1~"  # noqa: E501
+    body = b"".join(
+        b"ST*837*%04d*005010X222A1~SE*2*%04d~" % (n % 10_000, n % 10_000) for n in range(sets)
+    )
+    return head + body + b"GE*%d*1~IEA*1*000000001~" % sets
+
+
+def test_the_sets_of_one_group_wait_for_its_end_on_disk(tmp_path: Path) -> None:
+    # One functional group of many (empty) transaction sets: the 999 copies the group's AK2
+    # blocks from its spool into the reply set a piece at a time (it read them whole, and
+    # copied them three times over), and the HTML report keeps where each set's block is in a
+    # spool too (a tuple per set in a list, to the IEA).
+    for name in ("small", "large"):
+        (tmp_path / name).mkdir()
+    small = _peak(_empty_sets(2_000), tmp_path / "small")
+    large = _peak(_empty_sets(40_000), tmp_path / "large")
+    assert large < 1.2 * small + 1024 * 1024, (small, large)
+    ack = (tmp_path / "large" / "x.837.999").read_bytes()
+    assert ack.count(b"AK2*837*") == 40_000
+    assert b"AK9*R*40000*40000*0~" in ack, ack[-200:]  # (sets without a claim are rejected)
+
+
 def test_functional_groups_are_answered_as_each_ends_not_held_to_the_iea(tmp_path: Path) -> None:
     # Each group's AK1..AK9 goes to the 999's spool at its GE: nothing of an ended group (its
     # GS values, its findings, where its reply set lies) may wait for the IEA.

@@ -155,9 +155,9 @@ class Ack999Sink(Sink):
         else:
             status = "A"
         ak9: Elements = ["AK9", status, str(count), str(count), str(group.accepted), *codes[:5]]
-        blocks = self._blocks.read(group.start, group.end).decode("latin-1") if count else ""
-        text = x12.render([ak1], line_break="\n") + blocks + x12.render([ak9], line_break="\n")
-        self._replies.body_text(text, 2 + group.segments)
+        head, tail = x12.render([ak1], line_break="\n"), x12.render([ak9], line_break="\n")
+        span = (group.start, group.end if count else group.start)
+        self._replies.body_around(head, self._blocks, span, tail, 2 + group.segments)
 
 
 @attrs.define

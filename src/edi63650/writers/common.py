@@ -221,9 +221,25 @@ class Replies:
 
     def body_text(self, text: str, count: int) -> None:
         """One reply transaction set already rendered: ``count`` segments."""
+        st, se = self._ends(count)
+        self._spool.write((st + text + se).encode("latin-1"))
+
+    def body_around(
+        self, head: str, blocks: Spool, span: tuple[int, int], tail: str, count: int
+    ) -> None:
+        """One reply transaction set of ``count`` segments: ``head``, the bytes ``span``
+        (start, end) of ``blocks`` (copied a piece at a time, never held whole: a group may
+        hold any number of sets) and ``tail``, all rendered."""
+        start, end = span
+        st, se = self._ends(count)
+        spool = self._spool
+        spool.write((st + head).encode("latin-1"))
+        blocks.copy(spool, start, end)
+        spool.write((tail + se).encode("latin-1"))
+
+    def _ends(self, count: int) -> tuple[str, str]:
         self._sets += 1
-        set_text = x12.transaction(self._functional_id, self._version, self._sets, text, count)
-        self._spool.write(set_text.encode("latin-1"))
+        return x12.transaction_ends(self._functional_id, self._version, self._sets, count)
 
     def commit(self, ta1: Elements | None = None) -> None:
         """The open interchange ended: write its reply, if it held transaction sets."""

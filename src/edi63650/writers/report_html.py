@@ -21,11 +21,11 @@ from __future__ import annotations
 import datetime
 import pickle
 import re
-from collections.abc import Iterable
+import struct
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from html import escape
 from importlib import resources
-from typing import NamedTuple
 
 import attrs
 
@@ -169,11 +169,13 @@ class _Rows:
         self.found |= other.found
 
 
-class _Piece(NamedTuple):
-    """Where a piece of segments outside transaction sets is in the spool."""
-
-    start: int
-    end: int
+#: A block of the open interchange in ``HtmlSink._records``: where its text is, and for a
+#: transaction set how many of its rows it left out, or :data:`_OUTSIDE` for a piece of
+#: segments outside sets (pickled in ``HtmlSink._outside``). Fixed size, so that however
+#: many sets an interchange holds, its blocks wait in a spool, not in memory.
+_RECORD = struct.Struct("<qqq")
+_OUTSIDE = -1
+_RECORDS_READ = 4_096  # blocks read back at a time
 
 
 @attrs.define
@@ -221,10 +223,10 @@ class HtmlSink(Sink):
         self._body = Spool()  # the blocks of the interchanges that ended
         self._open = Spool()  # the blocks of the open interchange's transaction sets
         self._listed = Spool()  # the rows of the rejected-claims table
-        # The open interchange's blocks, in order: a transaction set's (where its text is in
-        # ``_open``, and the rows it left out) or a piece of segments outside sets (where it
-        # is in ``_outside``, pickled).
-        self._records: list[tuple[int, int, int] | _Piece] = []
+        # The open interchange's blocks, in order (see _RECORD): a transaction set's (where
+        # its text is in ``_open``, and the rows it left out) or a piece of segments outside
+        # sets (where it is in ``_outside``, pickled).
+        self._records = Spool()
         self._outside = Spool()
         self._piece: list[Segment] = []  # segments outside sets, not yet in ``_outside``
         self._buffer: list[Segment] = []  # segments not yet placed
@@ -301,7 +303,7 @@ class HtmlSink(Sink):
         begin = self._open.size
         self._open.write(text.encode())
         self._end_piece()
-        self._records.append((begin, self._open.size, trailing))
+        self._records.write(_RECORD.pack(begin, self._open.size, trailing))
 
     def interchange(self, outcome: InterchangeOutcome) -> None:
         self._loose(outcome.findings)
@@ -319,7 +321,8 @@ class HtmlSink(Sink):
         self._listed.truncate(mark.listed)
         self._open.truncate(0)
         self._outside.truncate(0)
-        self._records, self._piece, self._buffer = [], [], []
+        self._records.truncate(0)
+        self._piece, self._buffer = [], []
         self._in_set = False
         # The findings of the discarded sets come again with them.
         arrivals = mark.arrivals
@@ -349,6 +352,7 @@ class HtmlSink(Sink):
     def dispose(self) -> None:
         self._body.close()
         self._open.close()
+        self._records.close()
         self._outside.close()
         self._listed.close()
 
@@ -373,7 +377,7 @@ class HtmlSink(Sink):
         if self._piece:
             begin = self._outside.size
             self._outside.write(pickle.dumps(self._piece, pickle.HIGHEST_PROTOCOL))
-            self._records.append(_Piece(begin, self._outside.size))
+            self._records.write(_RECORD.pack(begin, self._outside.size, _OUTSIDE))
             self._piece = []
 
     # -- findings ------------------------------------------------------------------------------
@@ -555,10 +559,10 @@ class HtmlSink(Sink):
     def _flush(self) -> None:
         """The open interchange ended: its blocks, in order, go to the body."""
         body = self._body
-        for record in self._records:
-            if isinstance(record, _Piece):
+        for start, end, trailing in self._blocks_waiting():
+            if trailing == _OUTSIDE:
                 # Our own spool, written by this sink in this process.
-                segments: list[Segment] = pickle.loads(self._outside.read(*record))  # noqa: S301
+                segments: list[Segment] = pickle.loads(self._outside.read(start, end))  # noqa: S301
                 run = _Rows()
                 for segment in segments:
                     run.add(segment, self._found(segment.offset, {}))
@@ -566,7 +570,6 @@ class HtmlSink(Sink):
                 self._run(run, out)
                 body.write("".join(out).encode())
                 continue
-            start, end, trailing = record
             if start == end:
                 self._skipped += trailing
                 continue
@@ -574,9 +577,15 @@ class HtmlSink(Sink):
                 body.write(_other(self._gap_first(), _Rows()).encode())
             self._open.copy(body, start, end)
             self._skipped = trailing
-        self._records = []
+        self._records.truncate(0)
         self._open.truncate(0)
         self._outside.truncate(0)
+
+    def _blocks_waiting(self) -> Iterator[tuple[int, int, int]]:
+        """The open interchange's blocks, in order, read back from their spool."""
+        records, size, step = self._records, self._records.size, _RECORD.size * _RECORDS_READ
+        for start in range(0, size, step):
+            yield from _RECORD.iter_unpack(records.read(start, min(start + step, size)))
 
     # -- the head ------------------------------------------------------------------------------
 

@@ -114,24 +114,22 @@ def head(envelope: Envelope, *, ta1: Elements | None = None, line_break: str = "
     return render(segments, envelope.delimiters, line_break=line_break)
 
 
-def transaction(
+def transaction_ends(
     functional_id: str,
     version: str,
     number: int,
-    body: str,
     count: int,
     *,
     delimiters: Delimiters = DEFAULT_DELIMITERS,
     line_break: str = "\n",
-) -> str:
-    """Transaction set ``number`` of a group of ``functional_id`` (GS01) and ``version``
-    (GS08): ST, the rendered ``body`` of ``count`` segments, and SE with the count of all
-    (ST and SE included)."""
+) -> tuple[str, str]:
+    """The ST and the SE of transaction set ``number`` of a group of ``functional_id`` (GS01)
+    and ``version`` (GS08) whose body is ``count`` segments (SE counts ST and SE too)."""
     st_control = f"{number:04d}"
     set_id = _SET_IDS[functional_id]
     st = render([["ST", set_id, st_control, version]], delimiters, line_break=line_break)
     se = render([["SE", str(count + 2), st_control]], delimiters, line_break=line_break)
-    return st + body + se
+    return st, se
 
 
 def ta1_interchange(envelope: Envelope, ta1: Elements, *, line_break: str = "\n") -> str:
@@ -170,17 +168,14 @@ def interchange(
     """
     parts = [head(envelope, ta1=ta1, line_break=line_break)]
     for number, body in enumerate(transactions, start=1):
-        text = render(body, envelope.delimiters, line_break=line_break)
-        parts.append(
-            transaction(
-                envelope.functional_id,
-                envelope.version,
-                number,
-                text,
-                len(body),
-                delimiters=envelope.delimiters,
-                line_break=line_break,
-            )
+        st, se = transaction_ends(
+            envelope.functional_id,
+            envelope.version,
+            number,
+            len(body),
+            delimiters=envelope.delimiters,
+            line_break=line_break,
         )
+        parts += (st, render(body, envelope.delimiters, line_break=line_break), se)
     parts.append(tail(envelope, len(transactions), line_break=line_break))
     return "".join(parts).encode("latin-1")
