@@ -254,7 +254,13 @@ def test_outcomes_come_as_each_transaction_set_ends() -> None:
     ]
 
 
+#: An interchange header for the envelope-only inputs below.
+_ISA = b"ISA*00*          *00*          *ZZ*SUBMITTER01    *ZZ*PAYER01        *261001*1200*^*00501*000000001*0*T*:~"  # noqa: E501
+
+
 def _peak(data: bytes, folder: Path) -> int:
+    """Peak traced memory of writing every output of ``data`` into ``folder`` (made here)."""
+    folder.mkdir(parents=True, exist_ok=True)
     validator = Validator(now=NOW)
     tracemalloc.start()
     try:
@@ -268,8 +274,6 @@ def test_memory_is_bounded_by_a_transaction_set_not_by_the_file(tmp_path: Path) 
     # Both files hold transaction sets of 1,000 claims; the larger has four times as many.
     small = synth("837P", 2000, seed=5)
     large = synth("837P", 8000, seed=5)
-    for name in ("small", "large"):
-        (tmp_path / name).mkdir()
     peak_small = _peak(small, tmp_path / "small")
     peak_large = _peak(large, tmp_path / "large")
     # What grows with the file is its SCS services' index and the spools' first megabyte.
@@ -282,8 +286,6 @@ def test_memory_is_bounded_by_an_interchange_not_by_how_many_there_are(tmp_path:
     def interchanges(count: int) -> bytes:
         return b"".join(synth("837P", 500, seed=20 + i) for i in range(count))
 
-    for name in ("small", "large"):
-        (tmp_path / name).mkdir()
     peak_small = _peak(interchanges(2), tmp_path / "small")
     peak_large = _peak(interchanges(8), tmp_path / "large")
     assert peak_large < 1.5 * peak_small + 4 * 1024 * 1024, (peak_small, peak_large)
@@ -463,7 +465,6 @@ def test_an_interchange_read_again_is_given_out_as_it_is_read_not_held(tmp_path:
         data = synth("837P", claims, seed=5)
         assert data.count(b"IEA*1*") == 1
         folder = tmp_path / str(claims)
-        folder.mkdir()
         peaks.append(_peak(data.replace(b"IEA*1*", b"IEA*2*"), folder))  # one group, not two
         report = json.loads((folder / "x.837.json").read_text())
         assert report["summary"]["rejected"] == claims, report["summary"]
@@ -476,7 +477,7 @@ def _html_peak(groups: int, folder: Path) -> int:
     groups, segment by segment, up to its end."""
     from edi63650.tokenizer import Tokenizer
 
-    head = b"ISA*00*          *00*          *ZZ*SUBMITTER01    *ZZ*PAYER01        *261001*1200*^*00501*000000001*0*T*:~"  # noqa: E501
+    head = _ISA
     group = b"GS*HC*SUBMITTER01*PAYER01*20261001*1200*%d*X*005010X222A1~GE*0*%d~"
     tokenizer = Tokenizer()
     with (folder / "report.html").open("wb") as out:
@@ -503,14 +504,14 @@ def test_segments_outside_transaction_sets_wait_for_their_interchange_on_disk(
 
 
 def _empty_groups(groups: int) -> bytes:
-    head = b"ISA*00*          *00*          *ZZ*SUBMITTER01    *ZZ*PAYER01        *261001*1200*^*00501*000000001*0*T*:~"  # noqa: E501
+    head = _ISA
     group = b"GS*HC*SUBMITTER01*PAYER01*20261001*1200*%d*X*005010X222A1~GE*0*%d~"
     body = b"".join(group % (n, n) for n in range(1, groups + 1))
     return head + body + b"IEA*%d*000000001~" % groups
 
 
 def _empty_sets(sets: int) -> bytes:
-    head = b"ISA*00*          *00*          *ZZ*SUBMITTER01    *ZZ*PAYER01        *261001*1200*^*00501*000000001*0*T*:~GS*HC*SUBMITTER01*PAYER01*20261001*1200*1*X*005010X222A1~"  # noqa: E501
+    head = _ISA + b"GS*HC*SUBMITTER01*PAYER01*20261001*1200*1*X*005010X222A1~"
     body = b"".join(
         b"ST*837*%04d*005010X222A1~SE*2*%04d~" % (n % 10_000, n % 10_000) for n in range(sets)
     )
@@ -522,8 +523,6 @@ def test_the_sets_of_one_group_wait_for_its_end_on_disk(tmp_path: Path) -> None:
     # blocks from its spool into the reply set a piece at a time (it read them whole, and
     # copied them three times over), and the HTML report keeps where each set's block is in a
     # spool too (a tuple per set in a list, to the IEA).
-    for name in ("small", "large"):
-        (tmp_path / name).mkdir()
     small = _peak(_empty_sets(2_000), tmp_path / "small")
     large = _peak(_empty_sets(40_000), tmp_path / "large")
     assert large < 1.2 * small + 1024 * 1024, (small, large)
@@ -535,8 +534,6 @@ def test_the_sets_of_one_group_wait_for_its_end_on_disk(tmp_path: Path) -> None:
 def test_functional_groups_are_answered_as_each_ends_not_held_to_the_iea(tmp_path: Path) -> None:
     # Each group's AK1..AK9 goes to the 999's spool at its GE: nothing of an ended group (its
     # GS values, its findings, where its reply set lies) may wait for the IEA.
-    for name in ("small", "large"):
-        (tmp_path / name).mkdir()
     small = _peak(_empty_groups(5_000), tmp_path / "small")
     large = _peak(_empty_groups(20_000), tmp_path / "large")
     assert large < 1.5 * small + 1024 * 1024, (small, large)

@@ -192,8 +192,7 @@ class Lines:
             group[number] = service
         self.units += service.units
         self.claim_units[claim_id] = self.claim_units.get(claim_id, Decimal(0)) + service.units
-        exponent = service.units.as_tuple().exponent
-        if isinstance(exponent, int) and exponent < 0:
+        if exponent := _places(service.units):
             self.exponents[exponent] = self.exponents.get(exponent, 0) + 1
         return kept
 
@@ -213,8 +212,7 @@ class Lines:
             self.claim_units[claim_id] -= service.units
             if not group:
                 del self.claims[claim_id], self.claim_units[claim_id]
-            exponent = service.units.as_tuple().exponent
-            if isinstance(exponent, int) and exponent < 0:
+            if exponent := _places(service.units):
                 left = self.exponents[exponent] - 1
                 if left:
                     self.exponents[exponent] = left
@@ -222,6 +220,12 @@ class Lines:
                     del self.exponents[exponent]
                     self.units = _rescaled(self.units, min(self.exponents, default=0))
         return service
+
+
+def _places(units: Decimal) -> int:
+    """The exponent of ``units`` when it has decimal places (-2 for 1.00), else 0."""
+    exponent = units.as_tuple().exponent
+    return exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def _rescaled(total: Decimal, exponent: int) -> Decimal:

@@ -156,8 +156,9 @@ class Ack999Sink(Sink):
             status = "A"
         ak9: Elements = ["AK9", status, str(count), str(count), str(group.accepted), *codes[:5]]
         head, tail = x12.render([ak1], line_break="\n"), x12.render([ak9], line_break="\n")
-        span = (group.start, group.end if count else group.start)
-        self._replies.body_around(head, self._blocks, span, tail, 2 + group.segments)
+        self._replies.body_around(
+            head, self._blocks, tail, 2 + group.segments, start=group.start, end=group.end
+        )
 
 
 @attrs.define

@@ -225,12 +225,11 @@ class Replies:
         self._spool.write((st + text + se).encode("latin-1"))
 
     def body_around(
-        self, head: str, blocks: Spool, span: tuple[int, int], tail: str, count: int
+        self, head: str, blocks: Spool, tail: str, count: int, *, start: int, end: int
     ) -> None:
-        """One reply transaction set of ``count`` segments: ``head``, the bytes ``span``
-        (start, end) of ``blocks`` (copied a piece at a time, never held whole: a group may
-        hold any number of sets) and ``tail``, all rendered."""
-        start, end = span
+        """One reply transaction set of ``count`` segments: ``head``, the bytes ``start`` to
+        ``end`` of ``blocks`` (copied a piece at a time, never held whole: a group may hold
+        any number of sets) and ``tail``, all rendered."""
         st, se = self._ends(count)
         spool = self._spool
         spool.write((st + head).encode("latin-1"))
